@@ -1,0 +1,203 @@
+"""Typed configuration schema.
+
+Hydra composes YAML; :func:`load_config` merges it onto these dataclasses, so a wrong type or
+an unknown key fails with the key's full name, and ``__post_init__`` range checks fail with
+``key=value: expected ...``. Every section is also a plain dataclass a library user can build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming key, value and what is allowed."""
+
+
+def require(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: expected {expected}")
+
+
+def require_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    require(value in choices, key, value, f"one of {', '.join(choices)}")
+
+
+DATASETS = ("mnist1d", "fashion_mnist", "cifar10", "cifar100", "image_folder", "npz", "csv")
+MODELS = ("resnet32", "cnn28", "cnn1d", "mlp")
+LOSSES = ("ce", "focal", "cb_softmax", "cb_focal", "ldam", "la", "la_posthoc", "cdt", "vs",
+          "balanced_softmax", "learned")
+SCHEDULES = ("none", "drw", "drs")
+LOGGERS = ("jsonl", "wandb", "tensorboard")
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist1d"
+    path: str | None = None
+    test_path: str | None = None
+    test_fraction: float = 0.2
+    download: bool = False
+    cache_dir: str = "~/.cache/autobalance"
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    label_column: str = "label"
+    group_column: str | None = None
+    num_samples: int = 15000
+    test_per_class: int = 300
+    test_subset: int | None = None
+    profile: str = "exp"
+    rho: float = 100.0
+    n_max: int | None = None
+    split: str = "stratified"
+    val_fraction: float = 0.2
+    val_per_class: int = 10
+    augment: str = "none"
+    augment_val: bool = False
+    sampler: str = "shuffle"
+    batch_size: int = 128
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        from autobalance.data.augment import AUGMENTATIONS
+        from autobalance.data.batching import SAMPLERS
+        from autobalance.data.profiles import PROFILES
+        from autobalance.data.splits import SPLIT_STRATEGIES
+
+        require_choice("data.name", self.name, DATASETS)
+        require(self.rho >= 1, "data.rho", self.rho, "a number >= 1")
+        require_choice("data.profile", self.profile, PROFILES)
+        require_choice("data.split", self.split, SPLIT_STRATEGIES)
+        require(0 < self.val_fraction < 1, "data.val_fraction", self.val_fraction, "in (0, 1)")
+        require(self.val_per_class >= 1, "data.val_per_class", self.val_per_class, ">= 1")
+        require_choice("data.augment", self.augment, AUGMENTATIONS)
+        require_choice("data.sampler", self.sampler, SAMPLERS)
+        require(self.batch_size >= 2, "data.batch_size", self.batch_size, "an integer >= 2")
+        require(self.eval_batch_size >= 1, "data.eval_batch_size", self.eval_batch_size, ">= 1")
+        require(self.n_max is None or self.n_max >= 1, "data.n_max", self.n_max, ">= 1 or null")
+        require(self.num_classes is None or self.num_classes >= 2, "data.num_classes",
+                self.num_classes, "an integer >= 2 or null")
+        require(self.num_samples >= 100, "data.num_samples", self.num_samples, ">= 100")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cnn1d"
+    width: int = 32
+    normalized_head: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_choice("model.name", self.name, MODELS)
+        require(self.width >= 1, "model.width", self.width, "an integer >= 1")
+        require(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    epochs: int = 30
+    warmup_epochs: int = 0
+    schedule: str = "cosine"
+    milestones: list[int] = field(default_factory=list)
+    decay: float = 0.1
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "optim.lr", self.lr, "a positive number")
+        require(0 <= self.momentum < 1, "optim.momentum", self.momentum, "in [0, 1)")
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
+        require(self.epochs >= 1, "optim.epochs", self.epochs, "an integer >= 1")
+        require(0 <= self.warmup_epochs < self.epochs, "optim.warmup_epochs",
+                self.warmup_epochs, f"in [0, optim.epochs={self.epochs})")
+        require_choice("optim.schedule", self.schedule, ("constant", "step", "cosine"))
+        require(0 < self.decay <= 1, "optim.decay", self.decay, "in (0, 1]")
+
+
+@dataclass
+class LossConfig:
+    name: str = "ce"
+    gamma: float = 0.0
+    tau: float = 1.0
+    beta: float = 0.9999
+    max_margin: float = 0.5
+    scale: float = 30.0
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        require_choice("loss.name", self.name, LOSSES)
+        require(self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
+        require(0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
+        require(self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
+        require(self.scale > 0, "loss.scale", self.scale, "> 0")
+        require(self.name != "learned" or bool(self.path), "loss.path", self.path,
+                "a learned-loss file when loss=learned")
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "none"
+    start_epoch: int | None = None
+    beta: float = 0.9999
+
+    def __post_init__(self) -> None:
+        require_choice("schedule.name", self.name, SCHEDULES)
+        require(self.start_epoch is None or self.start_epoch >= 0, "schedule.start_epoch",
+                self.start_epoch, ">= 0 or null")
+        require(0 <= self.beta < 1, "schedule.beta", self.beta, "in [0, 1)")
+
+    def first_epoch(self, epochs: int) -> int:
+        """The epoch the schedule switches on; null means 80% of training (160 of 200)."""
+        return int(0.8 * epochs) if self.start_epoch is None else self.start_epoch
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "jsonl"
+    project: str = "autobalance"
+    mode: str = "offline"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        require_choice("logger.name", self.name, LOGGERS)
+        require_choice("logger.mode", self.mode, ("online", "offline", "disabled"))
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    resume: bool = False
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+    def __post_init__(self) -> None:
+        require_choice("device", self.device, ("auto", "cpu", "cuda"))
+        require_choice("precision", self.precision, ("fp32", "bf16"))
+        require(self.seed >= 0, "seed", self.seed, "a non-negative integer")
+        if self.schedule.name != "none" and self.schedule.start_epoch is not None:
+            require(self.schedule.start_epoch < self.optim.epochs, "schedule.start_epoch",
+                    self.schedule.start_epoch, f"< optim.epochs={self.optim.epochs}")
+
+
+def load_config(cfg: DictConfig | dict) -> RunConfig:
+    """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]
+        key = getattr(e, "full_key", None)
+        raise ConfigError(f"{key}: {reason}" if key else reason) from None

@@ -1,0 +1,49 @@
+"""Seeded index samplers over device-resident data.
+
+Each epoch's order depends only on (seed, epoch), so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+SAMPLERS = ("shuffle", "class_balanced", "sqrt")
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator for one (seed, epoch, stream); streams separate batches from augmentation."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 7 + stream)
+
+
+def example_weights(labels: torch.Tensor, num_classes: int, sampler: str) -> torch.Tensor | None:
+    """Per-example sampling weights; None means uniform without replacement (``shuffle``)."""
+    if sampler == "shuffle":
+        return None
+    counts = torch.bincount(labels, minlength=num_classes).double().clamp(min=1)
+    if sampler == "class_balanced":
+        per_class = 1.0 / counts
+    elif sampler == "sqrt":
+        per_class = counts.rsqrt()
+    else:
+        raise ValueError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
+    return per_class[labels]
+
+
+def epoch_order(
+    labels: torch.Tensor, num_classes: int, sampler: str, gen: torch.Generator
+) -> torch.Tensor:
+    """One epoch of example indices (len(labels) of them), on the CPU."""
+    weights = example_weights(labels.cpu(), num_classes, sampler)
+    if weights is None:
+        return torch.randperm(len(labels), generator=gen)
+    return torch.multinomial(weights, len(labels), replacement=True, generator=gen)
+
+
+def batches(order: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Consecutive chunks of ``order``; a trailing chunk of one example is dropped (BatchNorm)."""
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        if len(chunk) > 1 or len(order) == 1:
+            yield chunk

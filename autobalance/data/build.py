@@ -1,0 +1,117 @@
+"""From a :class:`DataConfig` to a :class:`DataBundle`: load, long-tail, split, move to device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autobalance.config import DataConfig
+from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
+from autobalance.data.dataset import ArraySplit, RawDataset
+from autobalance.data.profiles import long_tail_counts, subsample_per_class
+from autobalance.data.splits import train_val_split
+
+
+def load_raw(cfg: DataConfig, seed: int) -> RawDataset:
+    """Dispatch to the configured source; fails before training when data is missing."""
+    cache_dir = Path(cfg.cache_dir).expanduser()
+    if cfg.name == "mnist1d":
+        from autobalance.data.sources.mnist1d import load_mnist1d
+
+        return load_mnist1d(cfg.num_samples, cfg.test_per_class, seed=0)
+    if cfg.name == "fashion_mnist":
+        from autobalance.data.sources.fashion_mnist import load_fashion_mnist
+
+        return load_fashion_mnist(cfg.path, cache_dir, cfg.download)
+    if cfg.name in ("cifar10", "cifar100"):
+        from autobalance.data.sources.cifar import load_cifar
+
+        return load_cifar(cfg.name, cfg.path, cache_dir, cfg.download)
+    if cfg.name == "image_folder":
+        from autobalance.data.errors import DataNotFoundError
+        from autobalance.data.sources.image_folder import load_image_folder
+
+        if not cfg.path or not Path(cfg.path).expanduser().exists():
+            raise DataNotFoundError("image_folder", [cfg.path or ""],
+                                    "your own images: data.path=DIR_OR_TAR_GZ with train/ and test/")
+        return load_image_folder(Path(cfg.path).expanduser(), cache_dir)
+    from autobalance.data.sources.user_files import load_user_file
+
+    return load_user_file(cfg.name, cfg.path, cfg.test_path, cfg.test_fraction, cfg.class_names,
+                          cfg.num_classes, cfg.label_column, cfg.group_column, seed)
+
+
+def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if kind == "image":
+        flat = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
+        mean, std = flat.mean(0), flat.std(0)
+        shape = (1, -1, 1, 1)
+    else:
+        mean, std = x.mean(0), x.std(0)
+        shape = (1, *x.shape[1:])
+    std = np.where(std > 1e-8, std, 1.0)
+    return (torch.tensor(mean, dtype=torch.float32).reshape(shape),
+            torch.tensor(std, dtype=torch.float32).reshape(shape))
+
+
+def _balanced_subset(split: ArraySplit, per_class: int, num_classes: int, seed: int) -> ArraySplit:
+    counts = [min(per_class, int((split.y == c).sum())) for c in range(num_classes)]
+    return split.take(subsample_per_class(split.y, counts, seed))
+
+
+def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -> DataBundle:
+    """Seeded long-tailed training set, validation split and balanced test set on ``device``."""
+    device = torch.device(device)
+    raw = load_raw(cfg, seed)
+    raw.check_labels(cfg.num_classes)
+    k = cfg.num_classes or raw.num_classes
+    pool_counts = np.bincount(raw.train.y, minlength=k)
+    n_max = cfg.n_max or int(pool_counts.min())
+    if cfg.profile == "none" and cfg.n_max is None:
+        counts = [int(c) for c in pool_counts]
+    else:
+        counts = long_tail_counts(n_max, k, cfg.rho, cfg.profile)
+    long_tail = raw.train.take(subsample_per_class(raw.train.y, counts, seed))
+    train_idx, val_idx = train_val_split(long_tail.y, k, cfg.split, cfg.val_fraction,
+                                         cfg.val_per_class, seed)
+    train, val = long_tail.take(train_idx), long_tail.take(val_idx)
+    test = raw.test if cfg.test_subset is None else _balanced_subset(raw.test, cfg.test_subset, k, seed)
+    mean, std = _normalization(train.x, raw.kind)
+    groups = [s.group for s in (train, val, test) if s.group is not None and len(s.group)]
+    num_groups = int(max(g.max() for g in groups)) + 1 if groups else 1
+    train_counts = [int(c) for c in np.bincount(train.y, minlength=k)]
+    summary = {
+        "dataset": raw.name,
+        "class_names": raw.class_names[:k] if len(raw.class_names) >= k else [str(c) for c in range(k)],
+        "imbalance_ratio": max(train_counts) / max(min(train_counts), 1),
+        "profile": cfg.profile,
+        "rho": cfg.rho,
+        "seed": seed,
+        "counts": {
+            split_name: [int(c) for c in np.bincount(s.y, minlength=k)]
+            for split_name, s in (("train", train), ("val", val), ("test", test))
+        },
+        "num_groups": num_groups,
+    }
+    if num_groups > 1:
+        summary["group_counts"] = {
+            split_name: np.bincount(s.group, minlength=num_groups).tolist()
+            for split_name, s in (("train", train), ("val", val), ("test", test))
+            if s.group is not None
+        }
+    return DataBundle(
+        train=TensorSplit.from_arrays(train, device),
+        val=TensorSplit.from_arrays(val, device),
+        test=TensorSplit.from_arrays(test, device),
+        class_names=summary["class_names"],
+        train_counts=train_counts,
+        transform=BatchTransform(mean.to(device), std.to(device), cfg.augment),
+        sampler=cfg.sampler,
+        batch_size=cfg.batch_size,
+        eval_batch_size=cfg.eval_batch_size,
+        augment_val=cfg.augment_val,
+        num_groups=num_groups,
+        summary=summary,
+    )

@@ -1,0 +1,112 @@
+"""Device-resident train/validation/test tensors and the batch transform that feeds the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from autobalance.data.augment import augment
+from autobalance.data.batching import batches, epoch_generator, epoch_order
+from autobalance.data.dataset import ArraySplit
+
+
+@dataclass
+class TensorSplit:
+    """One split on the device: ``x`` uint8 NCHW images or float features, ``y`` int64 labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    group: torch.Tensor | None = None
+
+    @classmethod
+    def from_arrays(cls, split: ArraySplit, device: torch.device) -> TensorSplit:
+        x = torch.from_numpy(np.ascontiguousarray(split.x))
+        if x.dtype == torch.uint8 and x.ndim == 4:
+            x = x.permute(0, 3, 1, 2).contiguous()
+        group = None if split.group is None else torch.from_numpy(split.group).to(device)
+        return cls(x.to(device), torch.from_numpy(split.y).to(device), group)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class BatchTransform:
+    """uint8 images -> float in [0, 1] -> augmentation (train only) -> normalization."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    augmentation: str = "none"
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        if gen is not None:
+            x = augment(x, self.augmentation, gen)
+        return (x - self.mean) / self.std
+
+
+@dataclass
+class DataBundle:
+    """Everything the training loop needs about the data, already on the device."""
+
+    train: TensorSplit
+    val: TensorSplit
+    test: TensorSplit
+    class_names: list[str]
+    train_counts: list[int]
+    transform: BatchTransform
+    sampler: str = "shuffle"
+    batch_size: int = 128
+    eval_batch_size: int = 1024
+    augment_val: bool = False
+    num_groups: int = 1
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    def train_batches(
+        self, seed: int, epoch: int, sampler: str | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """Augmented, normalized training batches; the same for the same (seed, epoch)."""
+        order = epoch_order(self.train.y, self.num_classes, sampler or self.sampler,
+                            epoch_generator(seed, epoch, 0))
+        aug_gen = epoch_generator(seed, epoch, 1)
+        yield from self._batches(self.train, order, aug_gen, self.batch_size)
+
+    def val_batches(
+        self, seed: int, step: int, batch_size: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """An endless, seeded stream of validation batches (augmented only if configured)."""
+        epoch = 0
+        while True:
+            order = epoch_order(self.val.y, self.num_classes, "shuffle",
+                                epoch_generator(seed, step * 1000 + epoch, 2))
+            gen = epoch_generator(seed, step * 1000 + epoch, 3) if self.augment_val else None
+            yield from self._batches(self.val, order, gen, batch_size or self.batch_size)
+            epoch += 1
+
+    def eval_batches(
+        self, split: TensorSplit
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """Unaugmented batches in order, for evaluation."""
+        order = torch.arange(len(split))
+        for start in range(0, len(split), self.eval_batch_size):
+            idx = order[start : start + self.eval_batch_size].to(split.y.device)
+            yield self._take(split, idx, None)
+
+    def _batches(self, split, order, gen, batch_size):
+        for idx in batches(order, batch_size):
+            yield self._take(split, idx.to(split.y.device), gen)
+
+    def _take(self, split: TensorSplit, idx: torch.Tensor, gen: torch.Generator | None):
+        group = None if split.group is None else split.group[idx]
+        return self.transform(split.x[idx], gen), split.y[idx], group

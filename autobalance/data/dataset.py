@@ -1,0 +1,57 @@
+"""In-memory dataset containers shared by every source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ArraySplit:
+    """One split as arrays: ``x`` is uint8 NHWC images or float vectors/sequences."""
+
+    x: np.ndarray
+    y: np.ndarray
+    group: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.y = np.asarray(self.y, dtype=np.int64)
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)}")
+        if self.group is not None:
+            self.group = np.asarray(self.group, dtype=np.int64)
+            if len(self.group) != len(self.y):
+                raise ValueError(f"group has {len(self.group)} rows but y has {len(self.y)}")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, idx: np.ndarray) -> ArraySplit:
+        group = None if self.group is None else self.group[idx]
+        return ArraySplit(self.x[idx], self.y[idx], group)
+
+
+@dataclass
+class RawDataset:
+    """What a source returns: full train and test splits before any long-tail subsampling."""
+
+    name: str
+    train: ArraySplit
+    test: ArraySplit
+    class_names: list[str]
+    kind: str  # "image" (uint8 NHWC) or "vector" (float, N x D or N x L)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def check_labels(self, num_classes: int | None) -> None:
+        """Fail when labels fall outside the class range the config expects."""
+        expected = self.num_classes if num_classes is None else num_classes
+        for split_name, split in (("train", self.train), ("test", self.test)):
+            if len(split) and (split.y.min() < 0 or split.y.max() >= expected):
+                raise ValueError(
+                    f"data.num_classes={expected} but {self.name} {split_name} labels span "
+                    f"{split.y.min()}..{split.y.max()}; labels must be integers in [0, {expected})"
+                )

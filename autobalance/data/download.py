@@ -1,0 +1,54 @@
+"""Checksummed downloads and archive extraction that refuses path traversal."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import urllib.request
+from pathlib import Path
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_checksum(path: Path, expected: str, algorithm: str) -> None:
+    actual = file_digest(path, algorithm)
+    if actual != expected:
+        raise ValueError(f"{path}: {algorithm} is {actual}, expected {expected}; file is corrupt")
+
+
+def download(url: str, dest: Path, checksum: str, algorithm: str = "md5") -> Path:
+    """Download ``url`` to ``dest`` through a temporary file, verifying it before it is kept."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+        shutil.copyfileobj(response, out)
+    verify_checksum(tmp, checksum, algorithm)
+    tmp.replace(dest)
+    return dest
+
+
+def safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Regular files and directories only, with relative paths that stay inside the archive."""
+    members = []
+    for m in archive.getmembers():
+        parts = Path(m.name).parts
+        if Path(m.name).is_absolute() or ".." in parts:
+            raise ValueError(f"archive member {m.name!r} escapes the extraction directory")
+        if m.isfile() or m.isdir():
+            members.append(m)
+    return members
+
+
+def extract_tar(path: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path) as archive:
+        for member in safe_members(archive):
+            archive.extract(member, dest, filter="data")
+    return dest

@@ -1,0 +1,129 @@
+"""Where records go: JSONL files always, Weights & Biases or TensorBoard when asked.
+
+A record is a flat-ish dict logged under a ``kind`` ("epoch", "hyperstep", "summary").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Sink(Protocol):
+    def log(self, kind: str, record: dict[str, Any], step: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Scalars and lists of scalars as ``prefix/key`` or ``prefix/key/i`` (for W&B, TensorBoard)."""
+    flat: dict[str, float] = {}
+    for key, value in record.items():
+        name = f"{prefix}/{key}" if prefix else key
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        if isinstance(value, int | float):
+            flat[name] = float(value)
+        elif isinstance(value, dict):
+            flat.update(flatten(value, name))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                flat.update(flatten({str(i): v}, name))
+    return flat
+
+
+class JsonlSink:
+    """One ``<kind>s.jsonl`` file per kind in the run directory, appended line by line."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, kind: str) -> Path:
+        return self.out_dir / f"{kind}s.jsonl"
+
+    def log(self, kind: str, record: dict[str, Any], step: int) -> None:
+        with open(self.path(kind), "a") as f:
+            f.write(json.dumps(_clean({"step": step, **record})) + "\n")
+
+    def rewrite(self, kind: str, records: list[dict[str, Any]]) -> None:
+        """Replace a kind's file (after resuming, to drop lines past the checkpoint)."""
+        with open(self.path(kind), "w") as f:
+            for r in records:
+                f.write(json.dumps(_clean(r)) + "\n")
+
+    def close(self) -> None:
+        pass
+
+
+class WandbSink:
+    """One W&B run per sink, always finished on close so multirun jobs never share a run."""
+
+    def __init__(self, out_dir: Path, project: str, name: str, mode: str,
+                 config: dict[str, Any]) -> None:
+        import wandb
+
+        self._wandb = wandb
+        self.run = wandb.init(project=project, name=name, dir=str(out_dir), mode=mode,
+                              config=config, reinit="finish_previous")
+
+    def log(self, kind: str, record: dict[str, Any], step: int) -> None:
+        self.run.log({**flatten(record, kind), f"{kind}/step": step})
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class TensorBoardSink:
+    def __init__(self, out_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(Path(out_dir) / "tensorboard"))
+
+    def log(self, kind: str, record: dict[str, Any], step: int) -> None:
+        for key, value in flatten(record, kind).items():
+            self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Sinks:
+    """Fan-out to several sinks; the JSONL sink is always first."""
+
+    def __init__(self, sinks: list[Sink]) -> None:
+        self.sinks = sinks
+
+    @property
+    def jsonl(self) -> JsonlSink:
+        return next(s for s in self.sinks if isinstance(s, JsonlSink))
+
+    def log(self, kind: str, record: dict[str, Any], step: int) -> None:
+        for s in self.sinks:
+            s.log(kind, record, step)
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
+
+
+def make_sinks(name: str, out_dir: Path, project: str = "autobalance", run_name: str = "run",
+               mode: str = "offline", config: dict[str, Any] | None = None) -> Sinks:
+    sinks: list[Sink] = [JsonlSink(out_dir)]
+    if name == "wandb":
+        sinks.append(WandbSink(out_dir, project, run_name, mode, config or {}))
+    elif name == "tensorboard":
+        sinks.append(TensorBoardSink(out_dir))
+    return Sinks(sinks)

@@ -1,0 +1,149 @@
+"""The learnable loss family  -w_{g,y} * log softmax(s(Delta_g) * z + l_g)_y.
+
+Each part (scales, offsets, weights) is a (group x cluster) table that is either a learnable
+``nn.Parameter`` or a fixed buffer, so ``loss.parameters()`` are exactly the hyperparameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autobalance.losses.base import ClassificationLoss
+from autobalance.losses.clustering import cluster_means, frequency_clusters
+
+SCALE_MAPS = ("sigmoid", "softplus", "exp")
+PARTS = ("scales", "offsets", "weights")
+SIGMOID_REFERENCE = float(torch.sigmoid(torch.tensor(1.0)))
+
+
+def scale_forward(raw: torch.Tensor, scale_map: str) -> torch.Tensor:
+    if scale_map == "sigmoid":
+        return torch.sigmoid(raw)
+    if scale_map == "softplus":
+        return F.softplus(raw)
+    if scale_map == "exp":
+        return raw.exp()
+    raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+
+
+def scale_inverse(scale: torch.Tensor, scale_map: str) -> torch.Tensor:
+    """Raw parameter giving ``scale``.
+
+    The sigmoid map cannot reach 1, so relative scales r (max 1) are placed at sigmoid(1) * r,
+    the official code's initial value (Delta = 1).
+    """
+    if scale_map == "sigmoid":
+        s = (scale * SIGMOID_REFERENCE / scale.max()).clamp(1e-6, 1 - 1e-6)
+        return torch.log(s) - torch.log1p(-s)
+    if scale_map == "softplus":
+        return scale + torch.log(-torch.expm1(-scale))
+    if scale_map == "exp":
+        return scale.log()
+    raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+
+
+def _table(values: torch.Tensor | Sequence[float] | None, default: float, groups: int,
+           classes: int) -> torch.Tensor:
+    if values is None:
+        return torch.full((groups, classes), default, dtype=torch.float64)
+    t = torch.as_tensor(values, dtype=torch.float64)
+    if t.ndim == 1:
+        t = t.expand(groups, -1)
+    if t.shape != (groups, classes):
+        raise ValueError(f"initial values have shape {tuple(t.shape)}, expected ({groups}, {classes})")
+    return t.clone()
+
+
+class ParametricLoss(ClassificationLoss):
+    """Logit scales, logit offsets and loss weights per class (x group), optionally clustered.
+
+    Args:
+        num_classes: K.
+        num_groups: G; each part becomes a (G, K) table selected by the example's group.
+        learn: which parts are learnable, a subset of ("scales", "offsets", "weights").
+        scale_map: "exp" (default, exact CE at scale 1), "softplus" or "sigmoid" (official).
+        scales, offsets, weights: initial per-class values, shape (K,) or (G, K).
+        counts, cluster_size: with cluster_size > 1, classes sorted by ``counts`` share values
+            in clusters of that many consecutive classes.
+
+    Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
+    positive and normalized to mean one over the table.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        num_groups: int = 1,
+        learn: Sequence[str] = ("scales", "offsets"),
+        scale_map: str = "exp",
+        scales: torch.Tensor | Sequence[float] | None = None,
+        offsets: torch.Tensor | Sequence[float] | None = None,
+        weights: torch.Tensor | Sequence[float] | None = None,
+        counts: Sequence[int] | None = None,
+        cluster_size: int = 1,
+    ) -> None:
+        super().__init__()
+        unknown = set(learn) - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {PARTS}")
+        if scale_map not in SCALE_MAPS:
+            raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+        if cluster_size > 1 and counts is None:
+            raise ValueError("cluster_size > 1 needs the training counts to sort classes")
+        self.num_classes, self.num_groups, self.scale_map = num_classes, num_groups, scale_map
+        self.learn = tuple(p for p in PARTS if p in learn)
+        cluster = (frequency_clusters(counts, cluster_size) if cluster_size > 1
+                   else torch.arange(num_classes))
+        self.register_buffer("cluster", cluster)
+        self.cluster_size = cluster_size
+        init = {
+            "scales": scale_inverse(_table(scales, 1.0, num_groups, num_classes), scale_map),
+            "offsets": _table(offsets, 0.0, num_groups, num_classes),
+            "weights": _table(weights, 1.0, num_groups, num_classes).log(),
+        }
+        for part, raw_per_class in init.items():
+            raw = cluster_means(raw_per_class, cluster).float()
+            if part in self.learn:
+                setattr(self, f"raw_{part}", nn.Parameter(raw))
+            else:
+                self.register_buffer(f"raw_{part}", raw)
+
+    def _expand(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw[:, self.cluster]
+
+    def scales(self) -> torch.Tensor:
+        """Effective (G, K) logit scales."""
+        return scale_forward(self._expand(self.raw_scales), self.scale_map)
+
+    def offsets(self) -> torch.Tensor:
+        """Effective (G, K) logit offsets, mean zero per group."""
+        offsets = self._expand(self.raw_offsets)
+        return offsets - offsets.mean(dim=1, keepdim=True)
+
+    def weights(self) -> torch.Tensor:
+        """Effective (G, K) loss weights, positive with mean one."""
+        w = self._expand(self.raw_weights).exp()
+        return w / w.mean()
+
+    def adjusted_logits(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
+        g = self._group_index(logits, groups)
+        return self.scales().to(logits.dtype)[g] * logits + self.offsets().to(logits.dtype)[g]
+
+    def per_example(self, logits, targets, groups=None):
+        g = self._group_index(logits, groups)
+        ce = F.cross_entropy(self.adjusted_logits(logits, groups), targets, reduction="none")
+        return self.weights().to(logits.dtype)[g, targets] * ce
+
+    def _group_index(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
+        if groups is None or self.num_groups == 1:
+            return torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        return groups
+
+    def values(self) -> dict[str, torch.Tensor]:
+        """Detached effective per-class tables, for logging and export."""
+        with torch.no_grad():
+            return {"scales": self.scales(), "offsets": self.offsets(), "weights": self.weights()}

@@ -1,0 +1,43 @@
+"""Per-class quantities derived from training counts, as defined by each baseline's paper."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def _counts(counts: Sequence[int]) -> torch.Tensor:
+    c = torch.as_tensor(list(counts), dtype=torch.float64)
+    if (c <= 0).any():
+        raise ValueError(f"every class needs at least one training example; counts={list(counts)}")
+    return c
+
+
+def class_priors(counts: Sequence[int]) -> torch.Tensor:
+    c = _counts(counts)
+    return c / c.sum()
+
+
+def logit_adjustment_offsets(counts: Sequence[int], tau: float = 1.0) -> torch.Tensor:
+    """l_k = tau * log pi_k (Menon et al. 2021)."""
+    return tau * class_priors(counts).log()
+
+
+def cdt_scales(counts: Sequence[int], gamma: float) -> torch.Tensor:
+    """scale_k = (n_k / n_max)^gamma (Ye et al., CDT; the multiplicative part of VS loss)."""
+    c = _counts(counts)
+    return (c / c.max()) ** gamma
+
+
+def class_balanced_weights(counts: Sequence[int], beta: float = 0.9999) -> torch.Tensor:
+    """w_k proportional to (1 - beta) / (1 - beta^n_k), normalized to sum to K (Cui et al. 2019)."""
+    c = _counts(counts)
+    w = (1.0 - beta) / (1.0 - beta**c)
+    return w / w.sum() * len(c)
+
+
+def ldam_margins(counts: Sequence[int], max_margin: float = 0.5) -> torch.Tensor:
+    """m_k = C / n_k^(1/4) with C chosen so the rarest class gets ``max_margin`` (Cao et al.)."""
+    m = _counts(counts) ** -0.25
+    return m * (max_margin / m.max())

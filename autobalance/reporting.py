@@ -1,0 +1,60 @@
+"""Run outputs a person can read: metrics.json, a per-class CSV, and a console summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_nan_to_none) + "\n")
+
+
+def _nan_to_none(obj: Any) -> Any:
+    raise TypeError(f"not JSON serializable: {type(obj)}")
+
+
+def finite(data: Any) -> Any:
+    """Replace NaN/inf by None so the JSON stays standard."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
+
+
+def write_per_class_csv(path: Path, class_names: list[str], train_counts: list[int],
+                        test_counts: list[int], accuracy: list[float],
+                        extra: dict[str, list[float]] | None = None) -> None:
+    extra = extra or {}
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["class", "name", "train_count", "test_count", "test_accuracy", *extra])
+        for k, name in enumerate(class_names):
+            w.writerow([k, name, train_counts[k], test_counts[k], f"{accuracy[k]:.4f}",
+                        *(f"{v[k]:.6g}" for v in extra.values())])
+
+
+def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts: list[int],
+                  extra: dict[str, list[float]] | None = None) -> str:
+    """A fixed-width per-class table followed by the headline metrics."""
+    extra = extra or {}
+    header = f"{'class':>14} {'train':>7} {'test acc':>9}" + "".join(f" {k:>9}" for k in extra)
+    lines = [header, "-" * len(header)]
+    for k, name in enumerate(class_names):
+        row = f"{name[:14]:>14} {train_counts[k]:>7} {metrics['per_class_accuracy'][k]:>9.3f}"
+        lines.append(row + "".join(f" {v[k]:>9.3f}" for v in extra.values()))
+    lines.append("-" * len(header))
+    for key in ("balanced_error", "few_shot_error", "worst_class_error"):
+        if metrics.get(key) is not None:
+            lines.append(f"{key:>24}: {metrics[key]:.2f} %")
+    if metrics.get("few_shot_accuracy") is not None:
+        lines.append(f"{'few_shot_accuracy':>24}: {metrics['few_shot_accuracy']:.4f}")
+    if "worst_group_accuracy" in metrics:
+        lines.append(f"{'worst_group_accuracy':>24}: {metrics['worst_group_accuracy']:.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""The inner training loop: SGD over device-resident batches, per-epoch evaluation,
+atomic per-epoch checkpoints and exact resume.
+
+Hooks (``StepHook``) run after every optimizer step; the bilevel search is one such hook, so
+plain ERM and the search share this loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from autobalance.config import OptimConfig
+from autobalance.data.bundle import DataBundle, TensorSplit
+from autobalance.logging.sinks import Sinks
+from autobalance.losses.base import ClassificationLoss
+from autobalance.losses.schedules import LossSchedule
+from autobalance.metrics import classification_metrics
+from autobalance.training.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from autobalance.training.lr_schedule import lr_at
+
+
+class StepHook(Protocol):
+    def after_step(self, trainer: Trainer) -> None: ...
+
+    def epoch_record(self) -> dict[str, Any]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class Trainer:
+    """Train ``model`` with ``loss`` on ``data.train`` for ``optim.epochs`` epochs."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        loss: ClassificationLoss,
+        data: DataBundle,
+        optim: OptimConfig,
+        *,
+        seed: int = 0,
+        out_dir: Path | None = None,
+        sinks: Sinks | None = None,
+        schedule: LossSchedule | None = None,
+        precision: str = "fp32",
+        progress: bool = True,
+        phase: str = "train",
+        hooks: tuple[StepHook, ...] = (),
+        epoch_callbacks: tuple = (),
+    ) -> None:
+        self.model, self.loss, self.data, self.optim_cfg = model, loss, data, optim
+        self.seed, self.out_dir, self.sinks, self.phase = seed, out_dir, sinks, phase
+        self.schedule = schedule or LossSchedule("none", data.train_counts,
+                                                 default_sampler=data.sampler)
+        self.progress, self.hooks, self.epoch_callbacks = progress, hooks, epoch_callbacks
+        self.device = next(model.parameters()).device
+        self.autocast = precision == "bf16" and self.device.type == "cuda"
+        self.optimizer = torch.optim.SGD(
+            [p for p in model.parameters() if p.requires_grad], lr=optim.lr,
+            momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=optim.weight_decay,
+        )
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else Path(self.out_dir) / "checkpoints" / f"{self.phase}.pt"
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast
+               else contextlib.nullcontext())
+        with ctx:
+            return self.model(x).float()
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
+        self.model.train()
+        loss = self.loss(self._forward(x), y, g)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.phase}: non-finite training loss {loss.item()} at epoch {self.epoch}, "
+                f"step {self.step}; lower optim.lr or check the loss parameters"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    @torch.no_grad()
+    def predict(self, split: TensorSplit) -> torch.Tensor:
+        was_training = self.model.training
+        self.model.eval()
+        preds = [self.loss.eval_logits(self._forward(x)).argmax(1) for x, _, _ in
+                 self.data.eval_batches(split)]
+        self.model.train(was_training)
+        return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+
+    def evaluate(self, split: TensorSplit) -> dict[str, Any]:
+        return classification_metrics(self.predict(split), split.y, self.data.train_counts,
+                                      split.group, self.data.num_groups)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase, "epoch": self.epoch, "step": self.step,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "loss": self.loss.state_dict(), "history": self.history, "rng": rng_state(),
+            "hooks": [h.state_dict() for h in self.hooks],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.loss.load_state_dict(state["loss"])
+        set_rng_state(state["rng"])
+        for hook, hook_state in zip(self.hooks, state["hooks"], strict=True):
+            hook.load_state_dict(hook_state)
+
+    def try_resume(self) -> bool:
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            return False
+        self.load_state_dict(load_checkpoint(path, self.device))
+        if self.sinks is not None:
+            self.sinks.jsonl.rewrite("epoch", self.history)
+        return True
+
+    def _epoch_record(self, train_loss: float, seconds: float, images: int) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "phase": self.phase, "epoch": self.epoch, "lr": lr_at(self.optim_cfg, self.epoch),
+            "train_loss": train_loss, "seconds": seconds, "images_per_second": images / seconds,
+        }
+        if len(self.data.val):
+            record["val_balanced_error"] = self.evaluate(self.data.val)["balanced_error"]
+        record["test_balanced_error"] = self.evaluate(self.data.test)["balanced_error"]
+        for hook in self.hooks:
+            record.update(hook.epoch_record())
+        return record
+
+    def run_epoch(self) -> dict[str, Any]:
+        lr = lr_at(self.optim_cfg, self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        sampler = self.schedule.on_epoch(self.epoch, self.loss)
+        n_batches = -(-len(self.data.train) // self.data.batch_size)
+        bar = tqdm(total=n_batches, disable=None if self.progress else True, leave=False,
+                   desc=f"{self.phase} {self.epoch + 1}/{self.optim_cfg.epochs}")
+        start, images, total, count = time.perf_counter(), 0, 0.0, 0
+        for x, y, g in self.data.train_batches(self.seed, self.epoch, sampler):
+            total += self.train_step(x, y, g) * len(y)
+            count += len(y)
+            images += len(y)
+            for hook in self.hooks:
+                hook.after_step(self)
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / count:.3f}",
+                            img_s=f"{images / (time.perf_counter() - start):.0f}")
+        bar.close()
+        return self._epoch_record(total / max(count, 1), time.perf_counter() - start, images)
+
+    def fit(self, resume: bool = False) -> list[dict[str, Any]]:
+        """Run the remaining epochs; with ``resume`` continue from the last checkpoint."""
+        if resume:
+            self.try_resume()
+        while self.epoch < self.optim_cfg.epochs:
+            record = self.run_epoch()
+            self.history.append({"step": self.step, **record})
+            self.epoch += 1
+            if self.checkpoint_path is not None:
+                save_checkpoint(self.checkpoint_path, self.state_dict())
+            if self.sinks is not None:
+                self.sinks.log("epoch", record, self.step)
+            if self.progress:
+                tqdm.write(_epoch_line(record))
+            for callback in self.epoch_callbacks:
+                callback(self)
+        return self.history
+
+
+def _epoch_line(r: dict[str, Any]) -> str:
+    val = f" val_bal_err {r['val_balanced_error']:.2f}" if "val_balanced_error" in r else ""
+    return (f"[{r['phase']}] epoch {r['epoch'] + 1} loss {r['train_loss']:.4f}{val} "
+            f"test_bal_err {r['test_balanced_error']:.2f} ({r['images_per_second']:.0f} img/s)")
