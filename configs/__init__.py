@@ -1,0 +1,12 @@
+"""Hydra config groups, shipped as ``autobalance.configs``.
+
+Importing this package registers the typed schema (``autobalance.config.RunConfig``) as the
+``schema`` node that ``config.yaml`` builds on, so every key can be overridden by name and
+types are checked while Hydra composes.
+"""
+
+from hydra.core.config_store import ConfigStore
+
+from autobalance.config import RunConfig
+
+ConfigStore.instance().store(name="schema", node=RunConfig)

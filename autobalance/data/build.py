@@ -20,7 +20,7 @@ def load_raw(cfg: DataConfig, seed: int) -> RawDataset:
     if cfg.name == "mnist1d":
         from autobalance.data.sources.mnist1d import load_mnist1d
 
-        return load_mnist1d(cfg.num_samples, cfg.test_per_class, seed=0)
+        return load_mnist1d(cfg.num_samples, cfg.test_per_class, seed=0, cache_dir=cache_dir)
     if cfg.name == "fashion_mnist":
         from autobalance.data.sources.fashion_mnist import load_fashion_mnist
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from autobalance.data.augment import augment
+from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
 from autobalance.data.batching import batches, epoch_generator, epoch_order
 from autobalance.data.dataset import ArraySplit
 
@@ -35,17 +35,23 @@ class TensorSplit:
 
 @dataclass
 class BatchTransform:
-    """uint8 images -> float in [0, 1] -> augmentation (train only) -> normalization."""
+    """Geometric augmentation (train only, on the raw dtype) -> float -> normalization
+    (``mean``/``std`` in [0, 1] units for uint8 images) -> additive noise (train only)."""
 
     mean: torch.Tensor
     std: torch.Tensor
     augmentation: str = "none"
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
         if gen is not None:
-            x = augment(x, self.augmentation, gen)
-        return (x - self.mean) / self.std
+            x = geometric(x, self.augmentation, gen)
+        if x.dtype == torch.uint8:
+            x = x.float().mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
+        else:
+            x = (x.float() - self.mean) / self.std
+        if gen is not None and self.augmentation in NOISE_STD:
+            x = gaussian_noise(x, NOISE_STD[self.augmentation], gen)
+        return x
 
 
 @dataclass

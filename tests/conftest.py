@@ -1,0 +1,27 @@
+"""Shared fixtures: a tiny MNIST-1D-LT run that trains in seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from autobalance.config import DataConfig, LoggerConfig, ModelConfig, OptimConfig, RunConfig
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def tiny_config(cache_dir) -> RunConfig:
+    """MNIST-1D with 250 sequences per class before long-tailing (rho = 10), 2 epochs."""
+    return RunConfig(
+        seed=0,
+        device="cpu",
+        data=DataConfig(name="mnist1d", num_samples=3000, test_per_class=50, n_max=250, rho=10,
+                        split="stratified", augment="shift_noise", batch_size=64,
+                        cache_dir=cache_dir),
+        model=ModelConfig(name="cnn1d", width=8),
+        optim=OptimConfig(lr=0.05, epochs=2, schedule="cosine"),
+        logger=LoggerConfig(progress=False),
+    )

@@ -1,0 +1,116 @@
+"""Each baseline against a direct transcription of its paper's formula."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from autobalance.config import LossConfig
+from autobalance.data.profiles import long_tail_counts
+from autobalance.losses import LossSchedule
+from autobalance.losses.factory import build_loss
+from autobalance.losses.priors import class_balanced_weights, ldam_margins
+
+COUNTS = [1000, 400, 150, 60, 20, 8]
+K = len(COUNTS)
+
+
+def _batch(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, K, generator=g, dtype=torch.float64) * 2, torch.randint(0, K, (n,), generator=g)
+
+
+def _build(name, **kw):
+    return build_loss(LossConfig(name=name, **kw), COUNTS).double()
+
+
+def _priors():
+    c = torch.tensor(COUNTS, dtype=torch.float64)
+    return c / c.sum()
+
+
+def _softmax_ce(z, y):
+    return torch.stack([-(z[i, y[i]] - torch.logsumexp(z[i], 0)) for i in range(len(y))])
+
+
+def test_logit_adjustment_loss():
+    z, y = _batch()
+    tau = 1.5
+    expected = _softmax_ce(z + tau * _priors().log(), y).mean()
+    torch.testing.assert_close(_build("la", tau=tau)(z, y), expected)
+    torch.testing.assert_close(_build("balanced_softmax")(z, y), _softmax_ce(z + _priors().log(), y).mean())
+
+
+def test_cdt_and_vs_loss():
+    z, y = _batch()
+    gamma, tau = 0.3, 1.2
+    c = torch.tensor(COUNTS, dtype=torch.float64)
+    delta = (c.max() / c) ** gamma  # Kini et al.: logits divided by Delta_k = (n_max / n_k)^gamma
+    torch.testing.assert_close(_build("cdt", gamma=gamma)(z, y), _softmax_ce(z / delta, y).mean())
+    vs = _softmax_ce(z / delta + tau * _priors().log(), y).mean()
+    torch.testing.assert_close(_build("vs", gamma=gamma, tau=tau)(z, y), vs)
+
+
+def test_class_balanced_weights_and_softmax():
+    beta = 0.999
+    w = torch.tensor([(1 - beta) / (1 - beta**n) for n in COUNTS], dtype=torch.float64)
+    w = w / w.sum() * K
+    torch.testing.assert_close(class_balanced_weights(COUNTS, beta), w)
+    z, y = _batch()
+    torch.testing.assert_close(_build("cb_softmax", beta=beta)(z, y), (w[y] * _softmax_ce(z, y)).mean())
+
+
+def test_softmax_focal_loss():
+    z, y = _batch()
+    gamma = 2.0
+    p = torch.softmax(z, 1)[torch.arange(len(y)), y]
+    torch.testing.assert_close(_build("focal", gamma=gamma)(z, y), (-(1 - p) ** gamma * p.log()).mean())
+    torch.testing.assert_close(_build("focal", gamma=0.0)(z, y), F.cross_entropy(z, y))
+
+
+def test_class_balanced_sigmoid_focal_loss():
+    z, y = _batch()
+    beta, gamma = 0.999, 1.0
+    w = class_balanced_weights(COUNTS, beta)
+    total = 0.0
+    for i in range(len(y)):
+        for j in range(K):
+            zt = z[i, j] if j == y[i] else -z[i, j]
+            pt = torch.sigmoid(zt)
+            total = total + w[y[i]] * -((1 - pt) ** gamma) * torch.log(pt)
+    torch.testing.assert_close(_build("cb_focal", beta=beta, gamma=gamma)(z, y), total / len(y))
+
+
+def test_ldam_margins_match_the_official_cifar10_values():
+    m = ldam_margins(long_tail_counts(5000, 10, 100))
+    assert math.isclose(float(m[0]), 0.158, abs_tol=5e-4) and float(m[-1]) == 0.5
+    assert (m[1:] > m[:-1]).all()
+
+
+def test_ldam_loss_and_drw_weighting():
+    z, y = _batch()
+    z = z.tanh()  # a cosine head's range
+    c = torch.tensor(COUNTS, dtype=torch.float64)
+    m = 1 / c**0.25
+    m = m * 0.5 / m.max()
+    shifted = z - F.one_hot(y, K) * m
+    loss = _build("ldam", max_margin=0.5, scale=30.0)
+    torch.testing.assert_close(loss(z, y), _softmax_ce(30 * shifted, y).mean())
+    w = class_balanced_weights(COUNTS, 0.9999)
+    schedule = LossSchedule("drw", COUNTS, start_epoch=3)
+    assert schedule.on_epoch(2, loss) == "shuffle" and loss.class_weights is None
+    schedule.on_epoch(3, loss)
+    torch.testing.assert_close(loss(z, y), F.cross_entropy(30 * shifted, y, weight=w))
+
+
+def test_deferred_resampling_switches_the_sampler():
+    schedule = LossSchedule("drs", COUNTS, start_epoch=2)
+    loss = _build("ce")
+    assert [schedule.on_epoch(e, loss) for e in range(4)] == ["shuffle", "shuffle"] + ["class_balanced"] * 2
+
+
+def test_posthoc_logit_adjustment_changes_predictions_only():
+    z, y = _batch()
+    loss = _build("la_posthoc", tau=1.0)
+    torch.testing.assert_close(loss(z, y), F.cross_entropy(z, y))
+    torch.testing.assert_close(loss.eval_logits(z), z - _priors().log())

@@ -1,0 +1,30 @@
+import pytest
+import torch
+import yaml
+
+from autobalance.config import LossConfig
+from autobalance.losses import ParametricLoss, load_loss, save_loss
+from autobalance.losses.factory import build_loss
+
+
+def test_learned_loss_round_trips_through_a_readable_file(tmp_path):
+    loss = ParametricLoss(3, learn=("scales", "offsets", "weights"), scales=[1.0, 0.8, 0.5],
+                          offsets=[0.2, 0.0, -0.2], weights=[1.0, 2.0, 3.0])
+    path = save_loss(tmp_path / "learned_loss.yaml", loss, ["a", "b", "c"], [100, 10, 1],
+                     {"seed": 0})
+    data = yaml.safe_load(path.read_text())
+    assert data["class_names"] == ["a", "b", "c"] and data["train_counts"] == [100, 10, 1]
+    assert data["scales"][0] == pytest.approx([1.0, 0.8, 0.5])
+    loaded = build_loss(LossConfig(name="learned", path=str(path)), [100, 10, 1])
+    z, y = torch.randn(9, 3), torch.arange(3).repeat(3)
+    torch.testing.assert_close(loaded(z, y), loss(z, y), atol=1e-5, rtol=1e-5)
+    assert list(loaded.parameters()) == []
+
+
+def test_loading_a_loss_for_another_class_count_fails(tmp_path):
+    path = save_loss(tmp_path / "l.yaml", ParametricLoss(3), ["a", "b", "c"], [3, 2, 1])
+    with pytest.raises(ValueError, match="3 classes but the data has 10"):
+        load_loss(path, num_classes=10)
+    (tmp_path / "other.yaml").write_text("foo: 1\n")
+    with pytest.raises(ValueError, match="not a learned-loss file"):
+        load_loss(tmp_path / "other.yaml")

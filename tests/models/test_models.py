@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from autobalance.models import NormedLinear, create_model
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"), [("resnet32", (3, 32, 32)), ("cnn28", (1, 28, 28)), ("cnn1d", (40,)), ("mlp", (7,))]
+)
+def test_models_map_inputs_to_logits_and_expose_features(name, shape):
+    model = create_model(name, shape, num_classes=5)
+    x = torch.randn(3, *shape)
+    assert model(x).shape == (3, 5)
+    torch.testing.assert_close(model.head(model.features(x)), model(x))
+
+
+def test_resnet32_matches_the_ldam_drw_size():
+    n = sum(p.numel() for p in create_model("resnet32", (3, 32, 32), 10).parameters())
+    assert 0.45e6 < n < 0.47e6
+
+
+def test_normalized_head_outputs_cosines():
+    head = NormedLinear(16, 4)
+    out = head(torch.randn(8, 16) * 100)
+    assert out.abs().max() <= 1 + 1e-6
+    model = create_model("mlp", (7,), 4, normalized_head=True)
+    assert isinstance(model.head, NormedLinear)
+
+
+def test_unknown_model_is_named():
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        create_model("vgg", (3, 32, 32), 10)

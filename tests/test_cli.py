@@ -1,0 +1,89 @@
+"""The command line as a user runs it: a subprocess from an unrelated directory."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from autobalance.config import load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+
+
+def _train(args, cwd, timeout=300):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "-m", "autobalance.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _tiny_mnist1d(cache_dir):
+    return ["data.num_samples=2000", "data.test_per_class=30", "data.n_max=170", "data.rho=10",
+            f"data.cache_dir={cache_dir}", "model.width=8", "optim.epochs=2", "device=cpu"]
+
+
+def test_main_job_runs_from_any_directory_and_writes_metrics(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = _train([*_tiny_mnist1d(cache_dir), f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["balanced_error"] <= 100
+    assert "balanced_error" in proc.stdout
+    assert (out / "config.yaml").exists() and (out / "epochs.jsonl").exists()
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_preset_composes_into_a_valid_config(experiment):
+    with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"+experiment={experiment}"])
+    run_cfg = load_config(cfg)
+    assert run_cfg.data.rho == 100
+    assert "experiment" not in cfg  # the preset writes to the global package
+
+
+def test_ldam_preset_switches_on_the_cosine_head():
+    with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["+experiment=cifar10_lt", "loss=ldam",
+                                                       "schedule=drw"])
+    run_cfg = load_config(cfg)
+    assert run_cfg.model.normalized_head and run_cfg.model.name == "resnet32"
+    assert run_cfg.schedule.first_epoch(run_cfg.optim.epochs) == 160
+
+
+def test_cifar10_lt_without_data_fails_fast_naming_where_it_looked(tmp_path):
+    proc = _train(["+experiment=cifar10_lt", f"data.cache_dir={tmp_path / 'cache'}",
+                   f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "cifar10 not found" in proc.stderr and "cifar-10-python.tar.gz" in proc.stderr
+    assert str(tmp_path / "cache") in proc.stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_bad_value_is_reported_in_one_line(tmp_path):
+    proc = _train(["data.rho=0.5", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "data.rho=0.5: expected a number >= 1" in proc.stderr
+
+
+@pytest.mark.skipif(not SHARED_CIFAR.exists(), reason="the shared CIFAR-10 JPEG archive is absent")
+def test_cifar10_lt_runs_from_a_subset_of_the_jpeg_archive(tmp_path):
+    subset = tmp_path / "cifar10-subset.tar.gz"
+    with tarfile.open(SHARED_CIFAR) as src, tarfile.open(subset, "w:gz") as dst:
+        for member in src:
+            name = Path(member.name)
+            if member.isfile() and int(name.stem) < (30 if name.parts[1] == "train" else 5):
+                dst.addfile(member, src.extractfile(member))
+    out = tmp_path / "run"
+    proc = _train(["+experiment=cifar10_lt", f"data.path={subset}", "data.n_max=30", "data.rho=10",
+                   f"data.cache_dir={tmp_path / 'cache'}", "optim.epochs=1", "optim.warmup_epochs=0",
+                   "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "data_summary.json").read_text())
+    assert summary["class_names"][0] == "airplane" and summary["counts"]["test"] == [5] * 10
+    assert summary["counts"]["train"][0] == 30 and summary["counts"]["train"][-1] == 3

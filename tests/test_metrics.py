@@ -1,0 +1,26 @@
+import math
+
+import torch
+
+from autobalance.metrics import classification_metrics
+
+
+def test_balanced_shot_and_worst_class_metrics():
+    targets = torch.tensor([0, 0, 1, 1, 2, 2, 2, 2])
+    preds = torch.tensor([0, 0, 1, 0, 0, 0, 2, 2])
+    m = classification_metrics(preds, targets, train_counts=[500, 50, 5])
+    assert m["per_class_accuracy"] == [1.0, 0.5, 0.5]
+    assert math.isclose(m["balanced_error"], 100 * (1 - 2 / 3))
+    assert m["accuracy"] == 5 / 8
+    assert m["many_shot_accuracy"] == 1.0 and m["medium_shot_accuracy"] == 0.5
+    assert m["few_shot_accuracy"] == 0.5 and m["few_shot_error"] == 50.0
+    assert m["worst_class_accuracy"] == 0.5
+
+
+def test_group_metrics():
+    targets = torch.tensor([0, 1, 0, 1])
+    preds = torch.tensor([0, 1, 1, 1])
+    groups = torch.tensor([0, 0, 1, 1])
+    m = classification_metrics(preds, targets, [10, 10], groups, num_groups=2)
+    assert m["per_group_accuracy"] == [1.0, 0.5] and m["worst_group_accuracy"] == 0.5
+    assert m["per_group_class_accuracy"] == [[1.0, 1.0], [0.0, 1.0]]

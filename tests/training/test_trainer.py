@@ -1,0 +1,53 @@
+import json
+
+import pytest
+import torch
+
+from autobalance.pipeline import run
+from autobalance.training.checkpoint import load_checkpoint
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _stop_after(epoch: int):
+    def callback(trainer):
+        if trainer.epoch == epoch:
+            raise Interrupt
+
+    return callback
+
+
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_config, tmp_path):
+    tiny_config.optim.epochs = 3
+    full = run(tiny_config, tmp_path / "full")
+    with pytest.raises(Interrupt):
+        run(tiny_config, tmp_path / "cut", epoch_callbacks=(_stop_after(1),))
+    tiny_config.resume = True
+    resumed = run(tiny_config, tmp_path / "cut")
+    assert resumed["test"]["per_class_accuracy"] == full["test"]["per_class_accuracy"]
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "train.pt")
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "train.pt")
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+    lines = (tmp_path / "cut" / "epochs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1, 2]
+
+
+def test_run_writes_readable_outputs(tiny_config, tmp_path):
+    result = run(tiny_config, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test"]["balanced_error"] == result["test"]["balanced_error"]
+    assert 0 <= metrics["test"]["balanced_error"] <= 100 and metrics["seed"] == 0
+    summary = json.loads((tmp_path / "data_summary.json").read_text())
+    assert summary["counts"]["test"] == [50] * 10 and len(summary["class_names"]) == 10
+    csv_lines = (tmp_path / "per_class.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("class,name,train_count") and len(csv_lines) == 11
+
+
+def test_non_finite_loss_stops_training(tiny_config, tmp_path):
+    tiny_config.optim.lr = 1e12
+    tiny_config.optim.weight_decay = 0.0
+    with pytest.raises(FloatingPointError, match="non-finite training loss"):
+        run(tiny_config, tmp_path)
