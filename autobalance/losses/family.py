@@ -14,6 +14,7 @@ from torch import nn
 
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
+from autobalance.losses.functional import cross_entropy
 
 SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
@@ -135,7 +136,7 @@ class ParametricLoss(ClassificationLoss):
 
     def per_example(self, logits, targets, groups=None):
         g = self._group_index(logits, groups)
-        ce = F.cross_entropy(self.adjusted_logits(logits, groups), targets, reduction="none")
+        ce = cross_entropy(self.adjusted_logits(logits, groups), targets)
         return self.weights().to(logits.dtype)[g, targets] * ce
 
     def _group_index(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:

@@ -1,0 +1,61 @@
+"""Loss closures ``(params, hparams) -> scalar`` over fixed batches of a real model.
+
+Semantics every hypergradient pass relies on:
+- the model runs in train mode, so BatchNorm normalizes with batch statistics exactly as in
+  the training step (eval-mode statistics would bias the hypergradient);
+- buffers are cloned for each call, so running statistics never absorb hyper-step batches
+  and the caller's buffers are never mutated;
+- the RNG is forked and re-seeded on each call, so dropout masks and random augmentation are
+  the same in every re-evaluation of one hyper-step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch.func import functional_call
+
+from autobalance.hypergrad.types import LossFn, Params
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+BatchLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], torch.Tensor]
+"""``batch_loss(logits, targets, groups, hparams) -> scalar``."""
+InputFn = Callable[[torch.Tensor, torch.Tensor, Params], torch.Tensor]
+"""``input_fn(x, targets, hparams) -> x'``: hyperparameters acting on the input."""
+
+
+def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
+                  seed: int = 0, input_fn: InputFn | None = None) -> LossFn:
+    """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced."""
+    buffers = {n: b.detach() for n, b in model.named_buffers()}
+    device = next(iter(model.parameters())).device
+    devices = [device.index or 0] if device.type == "cuda" else []
+
+    def closure(params: Params, hparams: Params) -> torch.Tensor:
+        was_training = model.training
+        model.train()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                total = 0.0
+                for x, y, g in batches:
+                    if input_fn is not None:
+                        x = input_fn(x, y, hparams)
+                    fresh = {n: b.clone() for n, b in buffers.items()}
+                    logits = functional_call(model, (params, fresh), (x,))
+                    total = total + batch_loss(logits, y, g, hparams)
+        finally:
+            model.train(was_training)
+        return total / len(batches)
+
+    return closure
+
+
+def loss_module_fn(loss: torch.nn.Module) -> BatchLoss:
+    """Evaluate a loss module (e.g. ParametricLoss) with its parameters taken from hparams."""
+
+    def batch_loss(logits, y, g, hparams):
+        return functional_call(loss, hparams, (logits, y, g))
+
+    return batch_loss
