@@ -25,31 +25,44 @@ InputFn = Callable[[torch.Tensor, torch.Tensor, Params], torch.Tensor]
 """``input_fn(x, targets, hparams) -> x'``: hyperparameters acting on the input."""
 
 
+class ModelClosure:
+    """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced.
+
+    ``hparams_enter_input`` tells the engine that hyperparameters reach the network's input
+    (``input_fn``), so the mixed derivative must be taken by double backward: reverse mode
+    over BatchNorm's forward-mode derivative is wrong in torch 2.13 (tested).
+    """
+
+    def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
+                 seed: int = 0, input_fn: InputFn | None = None) -> None:
+        self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
+        self.seed, self.input_fn = seed, input_fn
+        self.hparams_enter_input = input_fn is not None
+        self.buffers = {n: b.detach() for n, b in model.named_buffers()}
+        device = next(iter(model.parameters())).device
+        self.devices = [device.index or 0] if device.type == "cuda" else []
+
+    def __call__(self, params: Params, hparams: Params) -> torch.Tensor:
+        was_training = self.model.training
+        self.model.train()
+        try:
+            with torch.random.fork_rng(devices=self.devices):
+                torch.manual_seed(self.seed)
+                total = 0.0
+                for x, y, g in self.batches:
+                    if self.input_fn is not None:
+                        x = self.input_fn(x, y, hparams)
+                    fresh = {n: b.clone() for n, b in self.buffers.items()}
+                    logits = functional_call(self.model, (params, fresh), (x,))
+                    total = total + self.batch_loss(logits, y, g, hparams)
+        finally:
+            self.model.train(was_training)
+        return total / len(self.batches)
+
+
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                   seed: int = 0, input_fn: InputFn | None = None) -> LossFn:
-    """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced."""
-    buffers = {n: b.detach() for n, b in model.named_buffers()}
-    device = next(iter(model.parameters())).device
-    devices = [device.index or 0] if device.type == "cuda" else []
-
-    def closure(params: Params, hparams: Params) -> torch.Tensor:
-        was_training = model.training
-        model.train()
-        try:
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
-                total = 0.0
-                for x, y, g in batches:
-                    if input_fn is not None:
-                        x = input_fn(x, y, hparams)
-                    fresh = {n: b.clone() for n, b in buffers.items()}
-                    logits = functional_call(model, (params, fresh), (x,))
-                    total = total + batch_loss(logits, y, g, hparams)
-        finally:
-            model.train(was_training)
-        return total / len(batches)
-
-    return closure
+    return ModelClosure(model, batch_loss, batches, seed, input_fn)
 
 
 def loss_module_fn(loss: torch.nn.Module) -> BatchLoss:

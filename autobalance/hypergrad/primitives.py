@@ -99,9 +99,12 @@ def mixed_product(train_loss: LossFn, params: Params, hparams: Params, subset: l
 
     One forward pass in forward mode (theta_S carries p as tangent) gives the directional
     derivative dL/dtheta . p as an ordinary autograd tensor; its reverse-mode gradient with
-    respect to alpha only traverses the part of the graph that alpha touches. This costs about
-    one forward+backward and works wherever alpha enters (loss head or network input).
+    respect to alpha only traverses the part of the graph that alpha touches (the loss head),
+    about one forward+backward in all. When the closure says hyperparameters enter the
+    network's input (``hparams_enter_input``), the exact double backward is used instead.
     """
+    if getattr(train_loss, "hparams_enter_input", False):
+        return mixed_product_double_backward(train_loss, params, hparams, subset, direction)
     hp = leaf_copy(hparams)
     tangents = dict(zip(subset, unflatten(direction, [params[n] for n in subset]), strict=True))
     with fwAD.dual_level():
