@@ -169,12 +169,102 @@ class LoggerConfig:
         require_choice("logger.mode", self.mode, ("online", "offline", "disabled"))
 
 
+OBJECTIVES = ("balanced_ce", "expected_error", "worst_class", "worst_group", "blend")
+HYPERGRAD_METHODS = ("identity", "neumann", "cg", "last_layer", "unrolled", "finite_difference")
+LOSS_PARTS = ("scales", "offsets", "weights")
+INITS = ("uniform", "la", "cdt", "vs", "cb")
+
+
+@dataclass
+class ObjectiveConfig:
+    """The validation objective of the outer problem (``objective=<name>``)."""
+
+    name: str = "balanced_ce"
+    temperature: float = 1.0
+    cvar_alpha: float | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_choice("objective.name", self.name, OBJECTIVES)
+        require(self.temperature > 0, "objective.temperature", self.temperature, "> 0")
+        require(self.cvar_alpha is None or 0 < self.cvar_alpha <= 1, "objective.cvar_alpha",
+                self.cvar_alpha, "in (0, 1] or null")
+        if self.name == "blend":
+            require(bool(self.weights) and set(self.weights) <= set(OBJECTIVES[:-1]),
+                    "objective.weights", dict(self.weights),
+                    f"a mapping from {', '.join(OBJECTIVES[:-1])} to blend weights")
+
+
+@dataclass
+class SearchConfig:
+    """The bilevel search (``search=autobalance``); ``enabled: false`` is plain training."""
+
+    enabled: bool = False
+    epochs: int | None = None
+    warmup_epochs: int | None = None
+    every: int = 10
+    batches: int = 1
+    val_batch_size: int | None = None
+    val_sampler: str = "class_balanced"
+    method: str = "last_layer"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    damping: float | None = None
+    learn: list[str] = field(default_factory=lambda: ["scales", "offsets"])
+    scale_map: str = "exp"
+    cluster_size: int = 1
+    init: str = "la"
+    init_tau: float = 1.0
+    init_gamma: float = 0.2
+    init_beta: float = 0.9999
+    outer_optimizer: str = "adam"
+    outer_lr: float = 0.02
+    outer_momentum: float = 0.9
+    outer_weight_decay: float = 0.0
+    clip: float | None = 1.0
+    retrain: bool = True
+    optim_milestones: list[int] | None = None
+    optim_decay: float | None = None
+    optim_weight_decay: float | None = None
+    freeze: str = "mean_last"
+    freeze_last: int = 5
+    compare_with_ce: bool = True
+
+    def search_epochs(self, total_epochs: int) -> int:
+        """Search length; null means half of the training epochs."""
+        return max(1, total_epochs // 2) if self.epochs is None else self.epochs
+
+    def first_hyper_epoch(self, total_epochs: int) -> int:
+        """First epoch with hyper-steps; null means after 20% of the search."""
+        return int(0.2 * self.search_epochs(total_epochs)) if self.warmup_epochs is None else self.warmup_epochs
+
+    def __post_init__(self) -> None:
+        require(self.epochs is None or self.epochs >= 1, "search.epochs", self.epochs, ">= 1 or null")
+        if self.epochs is not None and self.warmup_epochs is not None:
+            require(0 <= self.warmup_epochs < self.epochs, "search.warmup_epochs", self.warmup_epochs,
+                    f"in [0, search.epochs={self.epochs})")
+        require(self.every >= 1, "search.every", self.every, "an integer >= 1")
+        require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
+        require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
+        require_choice("search.method", self.method, HYPERGRAD_METHODS)
+        require(bool(self.learn) and set(self.learn) <= set(LOSS_PARTS), "search.learn",
+                list(self.learn), f"a non-empty subset of {', '.join(LOSS_PARTS)}")
+        require_choice("search.scale_map", self.scale_map, ("exp", "softplus", "sigmoid"))
+        require(self.cluster_size >= 1, "search.cluster_size", self.cluster_size, ">= 1")
+        require_choice("search.init", self.init, INITS)
+        require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))
+        require(self.outer_lr > 0, "search.outer_lr", self.outer_lr, "a positive number")
+        require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
+        require_choice("search.freeze", self.freeze, ("last", "mean_last"))
+        require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")
+
+
 @dataclass
 class RunConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
     resume: bool = False
+    train_on_val: bool = True
     name: str = "run"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -182,6 +272,8 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
     def __post_init__(self) -> None:
         require_choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -190,6 +282,14 @@ class RunConfig:
         if self.schedule.name != "none" and self.schedule.start_epoch is not None:
             require(self.schedule.start_epoch < self.optim.epochs, "schedule.start_epoch",
                     self.schedule.start_epoch, f"< optim.epochs={self.optim.epochs}")
+        if self.search.enabled:
+            require(self.data.split != "none", "data.split", self.data.split,
+                    "stratified or balanced when search.enabled (the search needs validation data)")
+            if not self.search.retrain:
+                require(self.search.search_epochs(self.optim.epochs) <= self.optim.epochs, "search.epochs",
+                        self.search.epochs, f"<= optim.epochs={self.optim.epochs} when search.retrain=false")
+            require(self.loss.name == "ce", "loss.name", self.loss.name,
+                    "ce when search is enabled (run a baseline loss with search=none)")
 
 
 def load_config(cfg: DictConfig | dict) -> RunConfig:

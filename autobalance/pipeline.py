@@ -1,4 +1,5 @@
-"""The run: build data, model and loss from a :class:`RunConfig`, train, evaluate, write results."""
+"""The run: build everything from a :class:`RunConfig`, then either train a baseline, or
+search a loss -> export it -> retrain with it frozen -> evaluate, writing results as it goes."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from typing import Any
 
 import torch
 
-from autobalance.config import RunConfig
+from autobalance.bilevel import BilevelSearch
+from autobalance.config import LossConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle
-from autobalance.logging.sinks import make_sinks
-from autobalance.losses.factory import build_loss
+from autobalance.logging.sinks import Sinks, make_sinks
+from autobalance.losses.factory import build_loss, build_search_loss
+from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
+from autobalance.objectives import build_objective
+from autobalance.plots import plot_per_class_accuracy, plot_trajectories
 from autobalance.reporting import finite, summary_table, write_json, write_per_class_csv
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.trainer import Trainer
@@ -28,44 +33,112 @@ def build_model(cfg: RunConfig, data: DataBundle, device: torch.device) -> torch
                         cfg.model.normalized_head, cfg.model.dropout).to(device)
 
 
-def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks, device,
-                 loss=None, phase: str = "train", hooks=(), epoch_callbacks=()) -> Trainer:
+def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks | None, device,
+                 loss=None, phase: str = "train", hooks=(), epoch_callbacks=(),
+                 optim: OptimConfig | None = None) -> Trainer:
+    optim = optim or cfg.optim
     model = build_model(cfg, data, device)
     loss = loss if loss is not None else build_loss(cfg.loss, data.train_counts, data.num_groups)
     schedule = LossSchedule(cfg.schedule.name, data.train_counts,
-                            cfg.schedule.first_epoch(cfg.optim.epochs), cfg.schedule.beta,
-                            data.sampler)
-    return Trainer(model, loss.to(device), data, cfg.optim, seed=cfg.seed, out_dir=out_dir,
-                   sinks=sinks, schedule=schedule, precision=cfg.precision,
-                   progress=cfg.logger.progress, phase=phase, hooks=hooks,
-                   epoch_callbacks=epoch_callbacks)
+                            cfg.schedule.first_epoch(optim.epochs), cfg.schedule.beta, data.sampler)
+    return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
+                   schedule=schedule, precision=cfg.precision, progress=cfg.logger.progress,
+                   phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks)
 
 
-def write_results(out_dir: Path, trainer: Trainer, data: DataBundle, cfg: RunConfig,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """metrics.json, per_class.csv and the console summary for the trained model."""
-    metrics = trainer.evaluate(data.test)
-    results = finite({
-        "method": cfg.loss.name,
-        "dataset": data.summary["dataset"],
-        "seed": cfg.seed,
-        "code_version": code_version(),
-        "epochs": cfg.optim.epochs,
-        "train_seconds": sum(r["seconds"] for r in trainer.history),
-        "test": metrics,
-        **(extra or {}),
-    })
-    write_json(out_dir / "metrics.json", results)
-    test_counts = data.summary["counts"]["test"]
+def search_optim(optim: OptimConfig, search: SearchConfig, epochs: int) -> OptimConfig:
+    """The training schedule for the search: compressed to its length (milestones scaled with
+    it) unless ``search.optim_*`` give the search its own milestones, decay or weight decay."""
+    ratio = epochs / optim.epochs
+    milestones = (search.optim_milestones if search.optim_milestones is not None
+                  else [round(m * ratio) for m in optim.milestones])
+    return dataclasses.replace(
+        optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1), milestones=milestones,
+        decay=optim.decay if search.optim_decay is None else search.optim_decay,
+        weight_decay=optim.weight_decay if search.optim_weight_decay is None else search.optim_weight_decay)
+
+
+def _phase_seconds(trainer: Trainer) -> float:
+    return sum(r["seconds"] for r in trainer.history)
+
+
+def _write(out_dir: Path, results: dict[str, Any], data: DataBundle, metrics: dict[str, Any],
+           extra_columns: dict[str, list[float]] | None = None) -> None:
+    write_json(out_dir / "metrics.json", finite(results))
     write_per_class_csv(out_dir / "per_class.csv", data.class_names, data.train_counts,
-                        test_counts, metrics["per_class_accuracy"])
-    print(summary_table(metrics, data.class_names, data.train_counts))
-    print(f"results in {out_dir}")
+                        data.summary["counts"]["test"], metrics["per_class_accuracy"], extra_columns)
+
+
+def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
+                 epoch_callbacks=()) -> dict[str, Any]:
+    final_data = data.merged_train_val() if cfg.train_on_val else data
+    trainer = make_trainer(cfg, final_data, out_dir, sinks, device, epoch_callbacks=epoch_callbacks)
+    trainer.fit(resume=cfg.resume)
+    metrics = trainer.evaluate(data.test)
+    results = {"method": cfg.loss.name, "phase_seconds": {"train": _phase_seconds(trainer)},
+               "test": metrics}
+    _write(out_dir, results, final_data, metrics)
+    print(summary_table(metrics, data.class_names, final_data.train_counts))
+    return results
+
+
+def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
+               epoch_callbacks=()) -> dict[str, Any]:
+    s = cfg.search
+    loss = build_search_loss(s.learn, s.init, data.train_counts, data.num_groups, s.scale_map,
+                             s.cluster_size, s.init_tau, s.init_gamma, s.init_beta)
+    objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
+    n_search = s.search_epochs(cfg.optim.epochs)
+    optim = search_optim(cfg.optim, s, n_search) if s.retrain else cfg.optim
+    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, active_epochs=n_search)
+    searcher = make_trainer(cfg, data, out_dir, sinks, device, loss=loss, phase="search",
+                            hooks=(hook,), epoch_callbacks=epoch_callbacks, optim=optim)
+    searcher.fit(resume=cfg.resume)
+    learned = hook.frozen_loss()
+    provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
+                  "method": s.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
+                  "skipped": hook.skipped, "freeze": s.freeze}
+    loss_path = save_loss(out_dir / "learned_loss.yaml", learned, data.class_names, data.train_counts,
+                          provenance)
+    final_data = data.merged_train_val() if cfg.train_on_val else data
+    phase_seconds = {"search": _phase_seconds(searcher)}
+    if s.retrain:
+        final = make_trainer(cfg, final_data, out_dir, sinks, device, loss=learned, phase="retrain",
+                             epoch_callbacks=epoch_callbacks)
+        final.fit(resume=cfg.resume)
+        phase_seconds["retrain"] = _phase_seconds(final)
+    else:
+        final = searcher
+    metrics = final.evaluate(data.test)
+    accuracies = {"learned loss": metrics["per_class_accuracy"]}
+    results: dict[str, Any] = {"method": f"autobalance-{s.method}", "phase_seconds": phase_seconds,
+                               "test": metrics, "learned_loss": str(loss_path),
+                               "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped}
+    if s.compare_with_ce:
+        ce_cfg = dataclasses.replace(cfg, loss=LossConfig(name="ce"))
+        ce = make_trainer(ce_cfg, final_data, out_dir, sinks, device, phase="ce")
+        ce.fit(resume=cfg.resume)
+        phase_seconds["ce"] = _phase_seconds(ce)
+        results["ce_test"] = ce.evaluate(data.test)
+        accuracies["CE"] = results["ce_test"]["per_class_accuracy"]
+    columns = {k: v[0].tolist() for k, v in learned.values().items()}
+    plots = [plot_per_class_accuracy(accuracies, data.class_names, data.train_counts,
+                                     out_dir / "per_class_accuracy.png")]
+    if hook.records:
+        plots.append(plot_trajectories(hook.records, list(learned.learn), data.class_names,
+                                       out_dir / "hyperparameters.png"))
+    results["plots"] = [str(p) for p in plots]
+    _write(out_dir, results, final_data, metrics, columns)
+    print(summary_table(metrics, data.class_names, data.train_counts, columns))
+    if "ce_test" in results:
+        print(f"{'CE balanced_error':>24}: {results['ce_test']['balanced_error']:.2f} %")
+    print(f"learned loss: {loss_path}")
+    print("plots: " + ", ".join(results["plots"]))
     return results
 
 
 def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, Any]:
-    """Train one model as configured and write its results under ``out_dir``."""
+    """Run as configured and write results under ``out_dir``; returns the metrics dict."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -76,11 +149,13 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     sinks = make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
                        dataclasses.asdict(cfg))
     try:
-        trainer = make_trainer(cfg, data, out_dir, sinks, device, epoch_callbacks=epoch_callbacks)
-        trainer.fit(resume=cfg.resume)
-        results = write_results(out_dir, trainer, data, cfg,
-                                {"wall_seconds": time.perf_counter() - start})
-        sinks.log("summary", {"balanced_error": results["test"]["balanced_error"]}, trainer.step)
+        runner = run_search if cfg.search.enabled else run_baseline
+        results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
+        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=code_version(),
+                       epochs=cfg.optim.epochs, wall_seconds=time.perf_counter() - start)
+        write_json(out_dir / "metrics.json", finite(results))
+        sinks.log("summary", {"balanced_error": results["test"]["balanced_error"]}, 0)
+        print(f"results in {out_dir}")
         return results
     finally:
         sinks.close()

@@ -6,7 +6,12 @@ types are checked while Hydra composes.
 """
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from autobalance.config import RunConfig
 
 ConfigStore.instance().store(name="schema", node=RunConfig)
+
+OmegaConf.register_new_resolver(
+    "run_label", lambda search_enabled, loss: "autobalance" if search_enabled else loss, replace=True
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autobalance.config import DataConfig, LoggerConfig, ModelConfig, OptimConfig, RunConfig
+from autobalance.config import DataConfig, LoggerConfig, ModelConfig, OptimConfig, RunConfig, SearchConfig
 
 
 @pytest.fixture(scope="session")
@@ -12,8 +12,7 @@ def cache_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("cache"))
 
 
-@pytest.fixture
-def tiny_config(cache_dir) -> RunConfig:
+def make_tiny_config(cache_dir: str) -> RunConfig:
     """MNIST-1D with 250 sequences per class before long-tailing (rho = 10), 2 epochs."""
     return RunConfig(
         seed=0,
@@ -25,3 +24,27 @@ def tiny_config(cache_dir) -> RunConfig:
         optim=OptimConfig(lr=0.05, epochs=2, schedule="cosine"),
         logger=LoggerConfig(progress=False),
     )
+
+
+@pytest.fixture
+def tiny_config(cache_dir) -> RunConfig:
+    return make_tiny_config(cache_dir)
+
+
+@pytest.fixture
+def search_config_factory(cache_dir):
+    """Tiny search + retrain runs: 4 training epochs, a 2-epoch identity-method search."""
+
+    def factory() -> RunConfig:
+        cfg = make_tiny_config(cache_dir)
+        cfg.optim.epochs = 4
+        cfg.search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=7, method="identity",
+                                  compare_with_ce=False)
+        return cfg
+
+    return factory
+
+
+@pytest.fixture
+def search_config(search_config_factory) -> RunConfig:
+    return search_config_factory()

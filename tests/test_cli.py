@@ -28,14 +28,36 @@ def _tiny_mnist1d(cache_dir):
             f"data.cache_dir={cache_dir}", "model.width=8", "optim.epochs=2", "device=cpu"]
 
 
-def test_main_job_runs_from_any_directory_and_writes_metrics(tmp_path, cache_dir):
+def test_main_job_searches_retrains_and_writes_everything(tmp_path, cache_dir):
     out = tmp_path / "run"
-    proc = _train([*_tiny_mnist1d(cache_dir), f"hydra.run.dir={out}"], cwd=tmp_path)
+    proc = _train([*_tiny_mnist1d(cache_dir), "search.epochs=1", "search.warmup_epochs=0", "search.every=2",
+                   f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["test"]["balanced_error"] <= 100
-    assert "balanced_error" in proc.stdout
-    assert (out / "config.yaml").exists() and (out / "epochs.jsonl").exists()
+    assert 0 <= metrics["test"]["balanced_error"] <= 100 and "ce_test" in metrics
+    assert metrics["hyper_steps"] > 0 and metrics["method"] == "autobalance-last_layer"
+    for line in ("balanced_error", "learned loss:", "plots:"):
+        assert line in proc.stdout
+    for name in ("config.yaml", "epochs.jsonl", "hypersteps.jsonl", "learned_loss.yaml",
+                 "hyperparameters.png", "per_class_accuracy.png", "per_class.csv"):
+        assert (out / name).exists(), name
+    learned = out / "learned_loss.yaml"
+    reuse = _train([*_tiny_mnist1d(cache_dir), "search=none", "loss=learned", f"loss.path={learned}",
+                    f"hydra.run.dir={tmp_path / 'reuse'}"], cwd=tmp_path)
+    assert reuse.returncode == 0, reuse.stderr[-3000:]
+    assert json.loads((tmp_path / "reuse" / "metrics.json").read_text())["method"] == "learned"
+
+
+def test_baseline_job_trains_on_train_plus_validation(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = _train([*_tiny_mnist1d(cache_dir), "search=none", "loss=la", f"hydra.run.dir={out}"],
+                  cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "data_summary.json").read_text())
+    rows = (out / "per_class.csv").read_text().splitlines()[1:]
+    train_counts = [int(r.split(",")[2]) for r in rows]
+    assert train_counts == [t + v for t, v in zip(summary["counts"]["train"], summary["counts"]["val"],
+                                                   strict=True)]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -49,8 +71,8 @@ def test_every_experiment_preset_composes_into_a_valid_config(experiment):
 
 def test_ldam_preset_switches_on_the_cosine_head():
     with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["+experiment=cifar10_lt", "loss=ldam",
-                                                       "schedule=drw"])
+        cfg = compose(config_name="config", overrides=["+experiment=cifar10_lt", "search=none",
+                                                       "loss=ldam", "schedule=drw"])
     run_cfg = load_config(cfg)
     assert run_cfg.model.normalized_head and run_cfg.model.name == "resnet32"
     assert run_cfg.schedule.first_epoch(run_cfg.optim.epochs) == 160
@@ -63,6 +85,11 @@ def test_cifar10_lt_without_data_fails_fast_naming_where_it_looked(tmp_path):
     assert "cifar10 not found" in proc.stderr and "cifar-10-python.tar.gz" in proc.stderr
     assert str(tmp_path / "cache") in proc.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_baseline_loss_with_search_enabled_is_refused(tmp_path):
+    proc = _train(["loss=focal", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "run a baseline loss with search=none" in proc.stderr
 
 
 def test_bad_value_is_reported_in_one_line(tmp_path):
@@ -80,10 +107,12 @@ def test_cifar10_lt_runs_from_a_subset_of_the_jpeg_archive(tmp_path):
             if member.isfile() and int(name.stem) < (30 if name.parts[1] == "train" else 5):
                 dst.addfile(member, src.extractfile(member))
     out = tmp_path / "run"
-    proc = _train(["+experiment=cifar10_lt", f"data.path={subset}", "data.n_max=30", "data.rho=10",
+    proc = _train(["+experiment=cifar10_lt", "search=none", f"data.path={subset}", "data.n_max=30",
+                   "data.rho=10",
                    f"data.cache_dir={tmp_path / 'cache'}", "optim.epochs=1", "optim.warmup_epochs=0",
                    "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "data_summary.json").read_text())
     assert summary["class_names"][0] == "airplane" and summary["counts"]["test"] == [5] * 10
-    assert summary["counts"]["train"][0] == 30 and summary["counts"]["train"][-1] == 3
+    total = [t + v for t, v in zip(summary["counts"]["train"], summary["counts"]["val"], strict=True)]
+    assert total[0] == 30 and total[-1] == 3

@@ -47,3 +47,15 @@ def batches(order: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
         chunk = order[start : start + batch_size]
         if len(chunk) > 1 or len(order) == 1:
             yield chunk
+
+
+def sample_indices(labels: torch.Tensor, num_classes: int, sampler: str, n: int,
+                   gen: torch.Generator) -> torch.Tensor:
+    """``n`` indices for one batch: without replacement for ``shuffle`` (when n fits), with
+    replacement under the sampler's weights otherwise."""
+    weights = example_weights(labels.cpu(), num_classes, sampler)
+    if weights is None:
+        if n <= len(labels):
+            return torch.randperm(len(labels), generator=gen)[:n]
+        return torch.randint(len(labels), (n,), generator=gen)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)

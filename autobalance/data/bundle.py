@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 
 from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
-from autobalance.data.batching import batches, epoch_generator, epoch_order
+from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices
 from autobalance.data.dataset import ArraySplit
 
 
@@ -88,17 +89,32 @@ class DataBundle:
         aug_gen = epoch_generator(seed, epoch, 1)
         yield from self._batches(self.train, order, aug_gen, self.batch_size)
 
-    def val_batches(
-        self, seed: int, step: int, batch_size: int | None = None
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-        """An endless, seeded stream of validation batches (augmented only if configured)."""
-        epoch = 0
-        while True:
-            order = epoch_order(self.val.y, self.num_classes, "shuffle",
-                                epoch_generator(seed, step * 1000 + epoch, 2))
-            gen = epoch_generator(seed, step * 1000 + epoch, 3) if self.augment_val else None
-            yield from self._batches(self.val, order, gen, batch_size or self.batch_size)
-            epoch += 1
+    def sample_train_batch(self, seed: int, draw: int, batch_size: int | None = None):
+        """One training batch (augmented as in training) for draw number ``draw``."""
+        idx = sample_indices(self.train.y, self.num_classes, "shuffle", batch_size or self.batch_size,
+                             epoch_generator(seed, draw, 4))
+        return self._take(self.train, idx.to(self.train.y.device), epoch_generator(seed, draw, 5))
+
+    def sample_val_batch(self, seed: int, draw: int, batch_size: int | None = None,
+                         sampler: str = "class_balanced"):
+        """One validation batch; augmented only when ``augment_val`` is set."""
+        if len(self.val) == 0:
+            raise ValueError("the validation split is empty; set data.split=stratified or balanced")
+        idx = sample_indices(self.val.y, self.num_classes, sampler, batch_size or self.batch_size,
+                             epoch_generator(seed, draw, 6))
+        gen = epoch_generator(seed, draw, 7) if self.augment_val else None
+        return self._take(self.val, idx.to(self.val.y.device), gen)
+
+    def merged_train_val(self) -> DataBundle:
+        """The same data with the validation split folded into training (for final models)."""
+        if len(self.val) == 0:
+            return self
+        group = (None if self.train.group is None or self.val.group is None
+                 else torch.cat([self.train.group, self.val.group]))
+        train = TensorSplit(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]), group)
+        empty = TensorSplit(self.val.x[:0], self.val.y[:0], None if self.val.group is None else self.val.group[:0])
+        counts = [int(c) for c in torch.bincount(train.y.cpu(), minlength=self.num_classes)]
+        return dataclasses.replace(self, train=train, val=empty, train_counts=counts)
 
     def eval_batches(
         self, split: TensorSplit

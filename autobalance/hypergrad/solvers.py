@@ -65,8 +65,10 @@ class NeumannSolver:
 class CGSolver:
     """Conjugate gradient on (H + damping I) p = v, warm-started from the previous solution.
 
-    Stops at relative residual ``tol`` or ``max_iter`` products. Assumes the damped Hessian is
-    positive definite on the Krylov space; a non-positive curvature direction stops early.
+    Stops at relative residual ``tol`` or ``max_iter`` products. A direction of non-positive
+    curvature (an indefinite Hessian, common early in training) stops the iteration; if it is
+    the first direction, the step along it uses the absolute curvature (as saddle-free Newton
+    does) so that the solve never degenerates to zero.
     """
 
     max_iter: int = 10
@@ -93,6 +95,10 @@ class CGSolver:
             iterations += 1
             if curvature <= 0:
                 stop = "negative_curvature"
+                if iterations == 1:
+                    x = x + (rs / curvature.abs().clamp(min=1e-30)) * d
+                    r = v - hvp(x)
+                    rs = r.dot(r)
                 break
             step = rs / curvature
             x = x + step * d
@@ -107,9 +113,16 @@ class CGSolver:
 
 @dataclass
 class DenseSolver:
-    """Build the (small) damped Hessian explicitly and solve exactly; for last-layer problems."""
+    """Build the (small) damped Hessian explicitly and solve exactly; for last-layer problems.
+
+    The solve uses the symmetric eigendecomposition and drops eigenvalues below
+    ``rcond * max |eigenvalue|``: a softmax head without weight decay has an exact null space
+    (adding one vector to every class's weights changes nothing), and the validation gradient
+    is orthogonal to it, so the minimum-norm solution is the exact one.
+    """
 
     max_size: int = 4096
+    rcond: float = 1e-10
 
     def __call__(self, hvp: HessianOperator, v: torch.Tensor, state: dict[str, Any]):
         if hvp.size > self.max_size:
@@ -118,6 +131,16 @@ class DenseSolver:
                 "restrict the Hessian further or use the cg method"
             )
         h = hvp.dense()
-        p = torch.linalg.solve(h, v)
-        residual = float((h @ p - v).norm() / v.norm().clamp(min=1e-30))
-        return p, {"iterations": 1, "residual": residual, "hessian_size": hvp.size}, state
+        h = (h + h.T) / 2
+        factor, not_pd = torch.linalg.cholesky_ex(h)
+        info: dict[str, Any] = {"iterations": 1, "hessian_size": hvp.size}
+        if int(not_pd) == 0:
+            p = torch.cholesky_solve(v[:, None], factor)[:, 0]
+            info["factorization"] = "cholesky"
+        else:
+            eigvals, eigvecs = torch.linalg.eigh(h)
+            keep = eigvals.abs() > self.rcond * eigvals.abs().max()
+            p = eigvecs[:, keep] @ ((eigvecs[:, keep].T @ v) / eigvals[keep])
+            info.update(factorization="eigh", rank=int(keep.sum()))
+        info["residual"] = float((h @ p - v).norm() / v.norm().clamp(min=1e-30))
+        return p, info, state

@@ -61,7 +61,7 @@ class UnrolledHypergradient:
             theta, buf = new_theta, (new_buf if self.momentum else None)
         val = val_loss(theta, hp)
         grads = grad_dict(val, hp)
-        finite = all_finite(grads.values()) and math.isfinite(float(val))
+        finite = all_finite(grads.values()) and math.isfinite(float(val.detach()))
         result = HypergradResult(grads, finite, state=state)
         result.diagnostics = {
             "method": self.name, "iterations": self.steps, "val_loss": float(val.detach()),

@@ -48,3 +48,21 @@ def build_loss(cfg: LossConfig, counts: Sequence[int], num_groups: int = 1) -> C
     if cfg.name == "learned":
         return load_loss(cfg.path, num_classes=k)
     raise ValueError(f"unknown loss {cfg.name!r}")
+
+
+def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
+                      scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
+                      gamma: float = 0.2, beta: float = 0.9999) -> ParametricLoss:
+    """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
+    ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta)."""
+    init_values = {
+        "uniform": {},
+        "la": {"offsets": logit_adjustment_offsets(counts, tau)},
+        "cdt": {"scales": cdt_scales(counts, gamma)},
+        "vs": {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)},
+        "cb": {"weights": class_balanced_weights(counts, beta)},
+    }
+    if init not in init_values:
+        raise ValueError(f"unknown initialization {init!r}; expected one of {sorted(init_values)}")
+    return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
+                          cluster_size=cluster_size, **init_values[init])

@@ -26,13 +26,24 @@ def test_same_seed_same_batches_different_seed_different_data(tiny_config):
     assert not torch.equal(a.val.x, c.val.x)
 
 
-def test_validation_batches_are_not_augmented_by_default(tiny_config):
+def test_validation_batches_are_unaugmented_and_class_balanced_by_default(tiny_config):
     data = build_data(tiny_config.data, seed=0)
-    x, y, _ = next(data.val_batches(seed=0, step=0, batch_size=len(data.val)))
+    x, y, _ = data.sample_val_batch(seed=0, draw=0, batch_size=len(data.val), sampler="shuffle")
     plain = data.transform(data.val.x)
-    # the validation stream is a permutation of the unaugmented validation set
+    # a shuffled full-size draw is a permutation of the unaugmented validation set
     assert torch.allclose(x.sum(), plain.sum(), rtol=1e-4)
     assert sorted(y.tolist()) == sorted(data.val.y.tolist())
+    _, yb, _ = data.sample_val_batch(seed=0, draw=1, batch_size=2000)
+    shares = torch.bincount(yb, minlength=10).float() / 2000
+    assert shares.min() > 0.07 and shares.max() < 0.13
+
+
+def test_merging_validation_into_training_keeps_every_example(tiny_config):
+    data = build_data(tiny_config.data, seed=0)
+    merged = data.merged_train_val()
+    assert len(merged.train) == len(data.train) + len(data.val) and len(merged.val) == 0
+    assert merged.train_counts == [t + v for t, v in zip(data.summary["counts"]["train"],
+                                                          data.summary["counts"]["val"], strict=True)]
 
 
 def test_image_data_is_kept_as_uint8_and_normalized_per_batch(tmp_path):

@@ -61,3 +61,20 @@ def test_cg_warm_start_needs_fewer_iterations():
     first = method.compute(params, hp, train_loss, val_loss)
     second = method.compute(params, hp, train_loss, val_loss, first.state)
     assert second.diagnostics["iterations"] < first.diagnostics["iterations"]
+
+
+def test_cg_on_an_indefinite_hessian_still_returns_a_useful_direction():
+    from autobalance.hypergrad.solvers import CGSolver
+
+    h = torch.diag(torch.tensor([-2.0, 1.0, 3.0]))
+    v = torch.tensor([1.0, 1.0, 1.0])
+
+    class Operator:
+        size = 3
+
+        def __call__(self, x):
+            return h @ x
+
+    p, info, _ = CGSolver(max_iter=5)(Operator(), v, {})
+    assert info["stop"] == "negative_curvature" and p.norm() > 0
+    torch.testing.assert_close(p, v * 3 / 2)  # (v.v) / |v.Hv| along v

@@ -1,0 +1,155 @@
+"""The bilevel search: a training-loop hook that updates the loss parameters by hypergradient.
+
+Every ``every`` inner steps (after ``warmup_epochs``), one hyper-step: draw m training and m
+validation batches, compute d(validation objective)/d(loss parameters) with the configured
+method, and take an outer optimizer step. A non-finite hypergradient is skipped, counted and
+warned about, never applied.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from typing import Any
+
+import torch
+
+from autobalance.config import OptimConfig, SearchConfig
+from autobalance.data.bundle import DataBundle
+from autobalance.hypergrad import UnrolledHypergradient, loss_module_fn, make_method, model_closure
+from autobalance.logging.sinks import Sinks
+from autobalance.losses.family import ParametricLoss
+from autobalance.objectives import Objective
+from autobalance.training.lr_schedule import lr_at
+
+
+class BilevelSearch:
+    """A :class:`~autobalance.training.trainer.StepHook` that learns ``loss``'s parameters."""
+
+    def __init__(self, loss: ParametricLoss, data: DataBundle, cfg: SearchConfig,
+                 objective: Objective, optim: OptimConfig, seed: int = 0,
+                 sinks: Sinks | None = None, active_epochs: int | None = None) -> None:
+        self.loss, self.data, self.cfg, self.objective = loss, data, cfg, objective
+        self.optim_cfg, self.seed, self.sinks = optim, seed, sinks
+        self.active_epochs = cfg.search_epochs(optim.epochs) if active_epochs is None else active_epochs
+        self.first_epoch = cfg.first_hyper_epoch(optim.epochs)
+        damping = optim.weight_decay if cfg.damping is None else cfg.damping
+        self.method = make_method(cfg.method, damping=damping, **dict(cfg.method_options))
+        params = list(loss.parameters())
+        for p in params:  # inner steps treat the loss as fixed; only hyper-steps set .grad
+            p.requires_grad_(False)
+        if cfg.outer_optimizer == "adam":
+            self.outer = torch.optim.Adam(params, lr=cfg.outer_lr, weight_decay=cfg.outer_weight_decay)
+        else:
+            self.outer = torch.optim.SGD(params, lr=cfg.outer_lr, momentum=cfg.outer_momentum,
+                                         weight_decay=cfg.outer_weight_decay)
+        self.method_state: dict[str, Any] = {}
+        self.hyper_steps = 0
+        self.skipped = 0
+        self.recent: list[dict[str, torch.Tensor]] = []
+        self.records: list[dict[str, Any]] = []
+
+    def is_due(self, epoch: int, step: int) -> bool:
+        return (self.first_epoch <= epoch < self.active_epochs) and step % self.cfg.every == 0
+
+    def after_step(self, trainer) -> None:
+        if self.is_due(trainer.epoch, trainer.step):
+            self.hyper_step(trainer)
+
+    def _closures(self, trainer):
+        draw = trainer.step
+        n_train = self.method.steps if isinstance(self.method, UnrolledHypergradient) else self.cfg.batches
+        train_batches = [self.data.sample_train_batch(self.seed, draw * 64 + i) for i in range(n_train)]
+        val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
+                                                  self.cfg.val_sampler) for i in range(self.cfg.batches)]
+        batch_loss = loss_module_fn(self.loss)
+        val_loss = model_closure(trainer.model, lambda z, y, g, hp: self.objective(z, y, g),
+                                 val_batches, seed=draw + 1)
+        if isinstance(self.method, UnrolledHypergradient):
+            return [model_closure(trainer.model, batch_loss, [b], seed=draw) for b in train_batches], val_loss
+        return model_closure(trainer.model, batch_loss, train_batches, seed=draw), val_loss
+
+    def _unrolled_state(self, trainer) -> dict[str, Any]:
+        """Match the look-ahead to the real optimizer: its lr, momentum, decay and buffers."""
+        self.method.lr = lr_at(self.optim_cfg, trainer.epoch)
+        self.method.momentum = self.optim_cfg.momentum
+        self.method.weight_decay = self.optim_cfg.weight_decay
+        self.method.nesterov = self.optim_cfg.nesterov
+        buffers = {}
+        for name, p in trainer.model.named_parameters():
+            buf = trainer.optimizer.state.get(p, {}).get("momentum_buffer")
+            if buf is None:
+                return {}
+            buffers[name] = buf
+        return {"momentum_buffers": buffers}
+
+    def hyper_step(self, trainer) -> dict[str, Any]:
+        start = time.perf_counter()
+        train_loss, val_loss = self._closures(trainer)
+        params = {n: p.detach() for n, p in trainer.model.named_parameters()}
+        hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
+        state = (self._unrolled_state(trainer) if isinstance(self.method, UnrolledHypergradient)
+                 else self.method_state)
+        result = self.method.compute(params, hparams, train_loss, val_loss, state)
+        record: dict[str, Any] = {"hyper_step": self.hyper_steps, "epoch": trainer.epoch,
+                                  "step": trainer.step, **_plain(result.diagnostics)}
+        if not result.finite:
+            self.skipped += 1
+            warnings.warn(f"non-finite hypergradient at step {trainer.step} ({result.diagnostics}); "
+                          f"hyper-step skipped ({self.skipped} so far)", RuntimeWarning, stacklevel=2)
+        else:
+            if not isinstance(self.method, UnrolledHypergradient):
+                self.method_state = result.state
+            for name, p in self.loss.named_parameters():
+                p.grad = result.grads[name].to(p.dtype)
+            if self.cfg.clip is not None:
+                record["clipped_norm"] = float(torch.nn.utils.clip_grad_norm_(self.loss.parameters(),
+                                                                              self.cfg.clip))
+            self.outer.step()
+            self.outer.zero_grad(set_to_none=True)
+            self.recent = (self.recent + [{n: p.detach().clone() for n, p in
+                                           self.loss.named_parameters()}])[-self.cfg.freeze_last:]
+        self.hyper_steps += 1
+        values = self.loss.values()
+        record.update(skipped=self.skipped, applied=result.finite,
+                      seconds_total=time.perf_counter() - start,
+                      **{k: v.tolist() for k, v in values.items()})
+        self.records.append(record)
+        if self.sinks is not None:
+            self.sinks.log("hyperstep", record, trainer.step)
+        return record
+
+    def epoch_record(self) -> dict[str, Any]:
+        last = self.records[-1] if self.records else {}
+        return {"hyper_steps": self.hyper_steps, "hyper_steps_skipped": self.skipped,
+                "val_objective": last.get("val_loss")}
+
+    def frozen_loss(self) -> ParametricLoss:
+        """A fixed copy of the learned loss: its last value, or the mean of the last k values."""
+        frozen = copy.deepcopy(self.loss)
+        if self.cfg.freeze == "mean_last" and self.recent:
+            with torch.no_grad():
+                for name, p in frozen.named_parameters():
+                    p.copy_(torch.stack([r[name] for r in self.recent]).mean(0))
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        return frozen
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"outer": self.outer.state_dict(), "method_state": self.method_state,
+                "hyper_steps": self.hyper_steps, "skipped": self.skipped, "recent": self.recent,
+                "records": self.records}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.outer.load_state_dict(state["outer"])
+        self.method_state = state["method_state"]
+        self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
+        self.recent, self.records = state["recent"], state["records"]
+        if self.sinks is not None:
+            self.sinks.jsonl.rewrite("hyperstep", self.records)
+
+
+def _plain(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Diagnostics as JSON-friendly scalars (drop tensors)."""
+    return {k: v for k, v in diagnostics.items() if isinstance(v, int | float | str | bool | None)}

@@ -1,0 +1,140 @@
+"""Collect runs (a Hydra multirun directory, or any tree of run directories) into tables.
+
+For every run directory holding ``metrics.json`` and ``config.yaml``, the method label is the
+loss (with its schedule, e.g. ``ldam+drw``) or ``autobalance-<method>``; runs are grouped by
+(dataset, rho, label) and reduced to mean and std over seeds of balanced error, few-shot error,
+worst-class error and wall time, with the time ratio to ERM (``ce``) of the same group.
+
+    python scripts/aggregate.py multirun/2026-11-22_12-00-00 --out experiments/baselines/fashion
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
+
+
+HYPERPARAMETERS = {"focal": ("gamma",), "cb_softmax": ("beta",), "cb_focal": ("beta", "gamma"),
+                   "la": ("tau",), "la_posthoc": ("tau",), "cdt": ("gamma",), "vs": ("gamma", "tau")}
+
+
+def label_of(cfg: dict) -> str:
+    """``autobalance-<method>`` for searches; else the loss, its hyperparameters and schedule."""
+    search = cfg.get("search", {})
+    if search.get("enabled"):
+        return f"autobalance-{search['method']}" + ("-paper" if search.get("epochs") == 300 else "")
+    loss = cfg["loss"]["name"]
+    values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in HYPERPARAMETERS.get(loss, ()))
+    label = f"{loss}({values})" if values else loss
+    schedule = cfg.get("schedule", {}).get("name", "none")
+    return label if schedule == "none" else f"{label}+{schedule}"
+
+
+def collect(root: Path) -> list[dict]:
+    rows = []
+    for metrics_path in sorted(root.rglob("metrics.json")):
+        cfg_path = metrics_path.parent / "config.yaml"
+        if not cfg_path.exists():
+            continue
+        cfg = yaml.safe_load(cfg_path.read_text())
+        m = json.loads(metrics_path.read_text())
+        row = {"dataset": m.get("dataset"), "rho": cfg["data"]["rho"], "label": label_of(cfg),
+               "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
+               "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
+                                    for k in ("train", "search", "retrain")),
+               "code_version": m.get("code_version"), "dir": str(metrics_path.parent)}
+        row.update({k: m["test"].get(k) for k in METRICS})
+        rows.append(row)
+    return rows
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["dataset"], r["rho"], r["label"])].append(r)
+    erm_time = {(d, rho): _mean_std([r["train_seconds"] for r in runs])[0]
+                for (d, rho, label), runs in groups.items() if label == "ce"}  # ERM
+    table = []
+    for (dataset, rho, label), runs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        entry = {"dataset": dataset, "rho": rho, "method": label, "seeds": sorted(r["seed"] for r in runs),
+                 "code_versions": sorted({r["code_version"] for r in runs})}
+        for k in METRICS:
+            entry[f"{k}_mean"], entry[f"{k}_std"] = _mean_std([r[k] for r in runs])
+        entry["train_seconds_mean"], _ = _mean_std([r["train_seconds"] for r in runs])
+        base = erm_time.get((dataset, rho))
+        entry["time_vs_erm"] = entry["train_seconds_mean"] / base if base else None
+        table.append(entry)
+    return table
+
+
+def to_markdown(table: list[dict]) -> str:
+    lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
+             "| train s | x ERM time |", "|---|---|---|---|---|---|---|---|---|"]
+    for e in table:
+        cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" for k in METRICS]
+        ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
+        lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "
+                     + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def plot(table: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(table) + 2), 3.8))
+    names = [f"{e['method']}\n{e['dataset']} ρ={e['rho']:g}" for e in table]
+    ax.bar(range(len(table)), [e["balanced_error_mean"] for e in table],
+           yerr=[e["balanced_error_std"] for e in table], capsize=3, color="tab:blue")
+    ax.set_xticks(range(len(table)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("balanced test error (%)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+", type=Path, help="multirun or run directories")
+    parser.add_argument("--out", type=Path, required=True, help="output prefix directory")
+    args = parser.parse_args()
+    rows = [r for root in args.roots for r in collect(root)]
+    if not rows:
+        raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
+    table = summarize(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "runs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(args.out / "summary.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    markdown = to_markdown(table)
+    (args.out / "summary.md").write_text(markdown + "\n")
+    plot(table, args.out / "balanced_error.png")
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

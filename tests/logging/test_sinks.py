@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from autobalance.logging.sinks import JsonlSink, flatten, make_sinks
+from autobalance.pipeline import run
+
+
+def test_jsonl_sink_appends_and_rewrites(tmp_path):
+    sink = JsonlSink(tmp_path)
+    sink.log("epoch", {"loss": 1.0, "bad": float("nan")}, step=3)
+    sink.log("epoch", {"loss": 0.5}, step=6)
+    lines = [json.loads(x) for x in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert lines == [{"step": 3, "loss": 1.0, "bad": None}, {"step": 6, "loss": 0.5}]
+    sink.rewrite("epoch", lines[:1])
+    assert len((tmp_path / "epochs.jsonl").read_text().splitlines()) == 1
+
+
+def test_flatten_names_per_class_values():
+    flat = flatten({"scales": [[1.0, 2.0]], "method": "cg", "norm": 3}, "hyperstep")
+    assert flat == {"hyperstep/scales/0/0": 1.0, "hyperstep/scales/0/1": 2.0, "hyperstep/norm": 3.0}
+
+
+def test_wandb_offline_runs_are_separate_and_finished(search_config_factory, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_dirs = []
+    for i in range(2):
+        cfg = search_config_factory()
+        cfg.logger.name = "wandb"
+        cfg.seed = i
+        run(cfg, tmp_path / f"job{i}")
+        found = list((tmp_path / f"job{i}" / "wandb").glob("offline-run-*"))
+        assert len(found) == 1, found
+        run_dirs.append(found[0])
+        assert list(found[0].glob("*.wandb"))
+    assert run_dirs[0].name != run_dirs[1].name
+    import wandb
+
+    assert wandb.run is None  # every run was finished
+
+
+def test_sink_factory_defaults_to_jsonl(tmp_path):
+    sinks = make_sinks("jsonl", tmp_path)
+    assert len(sinks.sinks) == 1 and sinks.jsonl.out_dir == tmp_path

@@ -1,0 +1,123 @@
+"""The search phase: behaviour on a two-class problem, resume, failure handling, every method."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from autobalance.bilevel import BilevelSearch
+from autobalance.config import (
+    DataConfig,
+    LoggerConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimConfig,
+    RunConfig,
+    SearchConfig,
+)
+from autobalance.data.build import build_data
+from autobalance.losses.factory import build_search_loss
+from autobalance.objectives import build_objective
+from autobalance.pipeline import make_trainer, run
+
+
+def _two_gaussians(path, seed=0):
+    """Class 0: 2,000 points around (0, 0); class 1: 40 around (2.2, 0); unit variance."""
+    rng = np.random.default_rng(seed)
+    n = [2000, 40]
+    x = np.concatenate([rng.normal([0, 0], 1, (n[0], 2)), rng.normal([2.2, 0], 1, (n[1], 2))])
+    y = np.repeat([0, 1], n)
+    tx = np.concatenate([rng.normal([0, 0], 1, (1000, 2)), rng.normal([2.2, 0], 1, (1000, 2))])
+    np.savez(path / "train.npz", x=x.astype(np.float32), y=y)
+    np.savez(path / "test.npz", x=tx.astype(np.float32), y=np.repeat([0, 1], 1000))
+
+
+def test_learned_loss_widens_the_rare_class_margin_and_beats_ce(tmp_path):
+    _two_gaussians(tmp_path)
+    cfg = RunConfig(
+        device="cpu",
+        data=DataConfig(name="npz", path=str(tmp_path / "train.npz"), test_path=str(tmp_path / "test.npz"),
+                        profile="none", rho=1, split="stratified", val_fraction=0.25, batch_size=64,
+                        cache_dir=str(tmp_path)),
+        model=ModelConfig(name="mlp", width=16),
+        optim=OptimConfig(lr=0.05, epochs=8, schedule="constant", weight_decay=1e-4),
+        search=SearchConfig(enabled=True, epochs=8, warmup_epochs=1, every=5, method="last_layer",
+                            learn=["offsets"], init="uniform", outer_lr=0.05, retrain=False),
+        logger=LoggerConfig(progress=False),
+    )
+    result = run(cfg, tmp_path / "run")
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    offset_frequent, offset_rare = learned["offsets"][0]
+    # a lower training offset for the rare class forces a larger rare-class logit: a wider margin
+    assert offset_rare < offset_frequent - 0.2
+    assert result["test"]["balanced_error"] < result["ce_test"]["balanced_error"] - 2.0
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_path):
+    run(search_config, tmp_path / "full")
+
+    def stop(trainer):
+        if trainer.phase == "search" and trainer.epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(search_config, tmp_path / "cut", epoch_callbacks=(stop,))
+    search_config.resume = True
+    resumed = run(search_config, tmp_path / "cut")
+    full = yaml.safe_load((tmp_path / "full" / "learned_loss.yaml").read_text())
+    cut = yaml.safe_load((tmp_path / "cut" / "learned_loss.yaml").read_text())
+    assert cut["scales"] == full["scales"] and cut["offsets"] == full["offsets"]
+    full_metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert resumed["test"]["per_class_accuracy"] == full_metrics["test"]["per_class_accuracy"]
+    lines = (tmp_path / "cut" / "hypersteps.jsonl").read_text().splitlines()
+    assert len(lines) == full_metrics["hyper_steps"]
+
+
+def _hook(cfg, search, objective=None):
+    data = build_data(cfg.data, 0)
+    loss = build_search_loss(search.learn, search.init, data.train_counts)
+    objective = objective or build_objective(ObjectiveConfig(), data.num_classes)
+    hook = BilevelSearch(loss, data, search, objective, cfg.optim, seed=0)
+    trainer = make_trainer(cfg, data, None, None, "cpu", loss=loss, phase="search", hooks=(hook,))
+    return hook, trainer, loss
+
+
+def test_non_finite_hypergradient_is_skipped_counted_and_never_applied(tiny_config):
+    search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0)
+    hook, trainer, loss = _hook(tiny_config, search, objective=lambda z, y, g: z.sum() * float("nan"))
+    before = {n: p.clone() for n, p in loss.named_parameters()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = hook.hyper_step(trainer)
+    assert any("non-finite hypergradient" in str(w.message) for w in caught)
+    assert record["skipped"] == 1 and not record["applied"]
+    for n, p in loss.named_parameters():
+        assert torch.equal(p, before[n])
+
+
+@pytest.mark.parametrize("method", ["identity", "neumann", "cg", "last_layer", "unrolled", "finite_difference"])
+def test_every_method_drives_the_search(tiny_config, method):
+    options = {"unrolled": {"steps": 2}, "neumann": {"terms": 2}, "cg": {"max_iter": 3}}.get(method, {})
+    search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method=method, method_options=options,
+                          learn=["scales", "offsets", "weights"])
+    hook, trainer, loss = _hook(tiny_config, search)
+    before = {n: p.clone() for n, p in loss.named_parameters()}
+    record = hook.hyper_step(trainer)
+    assert record["applied"] and record["method"] == method
+    assert all(not torch.equal(p, before[n]) for n, p in loss.named_parameters())
+    assert len(record["scales"][0]) == 10 and np.isfinite(record["hypergrad_norm"])
+
+
+def test_search_never_touches_batchnorm_statistics(tiny_config):
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0))
+    before = {n: b.clone() for n, b in trainer.model.named_buffers()}
+    hook.hyper_step(trainer)
+    for n, b in trainer.model.named_buffers():
+        assert torch.equal(b, before[n]), n
