@@ -122,14 +122,14 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
         results["ce_test"] = ce.evaluate(data.test)
         accuracies["CE"] = results["ce_test"]["per_class_accuracy"]
     columns = {k: v[0].tolist() for k, v in learned.values().items()}
-    plots = [plot_per_class_accuracy(accuracies, data.class_names, data.train_counts,
+    plots = [plot_per_class_accuracy(accuracies, data.class_names, final_data.train_counts,
                                      out_dir / "per_class_accuracy.png")]
     if hook.records:
         plots.append(plot_trajectories(hook.records, list(learned.learn), data.class_names,
                                        out_dir / "hyperparameters.png"))
     results["plots"] = [str(p) for p in plots]
     _write(out_dir, results, final_data, metrics, columns)
-    print(summary_table(metrics, data.class_names, data.train_counts, columns))
+    print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
     if "ce_test" in results:
         print(f"{'CE balanced_error':>24}: {results['ce_test']['balanced_error']:.2f} %")
     print(f"learned loss: {loss_path}")

@@ -26,9 +26,10 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], class_nam
         ax.set_xlabel("inner step")
         ax.grid(alpha=0.3)
     if k <= 12:
-        axes[0][-1].legend(fontsize=7, title="class (by frequency)", loc="best")
+        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, title="class",
+                   loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -1,7 +1,12 @@
 """Reverse-mode differentiation through K functional steps of SGD with momentum.
 
-Memory grows linearly with K (every step's graph is kept). The model's parameters are not
-changed: the K steps are a look-ahead from the current parameters and momentum buffers.
+``memory="graph"`` keeps every step's graph (memory linear in K, like ``higher``).
+``memory="recompute"`` keeps only the K parameter and momentum copies and runs the adjoint
+recurrence backwards one step at a time, rebuilding that step's gradient graph; one double
+backward per step yields both the Hessian-vector product and the mixed term. Activation
+memory is then that of a single step, for about K extra forward+backward passes.
+The model's parameters are not changed: the K steps are a look-ahead from the current
+parameters and momentum buffers.
 """
 
 from __future__ import annotations
@@ -30,7 +35,24 @@ class UnrolledHypergradient:
     momentum: float = 0.9
     weight_decay: float = 0.0
     nesterov: bool = False
+    memory: str = "graph"
     name: str = "unrolled"
+
+    def __post_init__(self) -> None:
+        if self.memory not in ("graph", "recompute"):
+            raise ValueError(f"unrolled memory={self.memory!r}; expected 'graph' or 'recompute'")
+
+    def _update(self, theta: Params, grads: Params, buf: Params | None) -> tuple[Params, Params | None]:
+        """One SGD step on plain tensors (PyTorch's rule); returns (theta', buffers')."""
+        new_theta, new_buf = {}, {}
+        for n, p in theta.items():
+            d = grads[n] + self.weight_decay * p if self.weight_decay else grads[n]
+            if self.momentum:
+                b = d if buf is None else self.momentum * buf[n] + d
+                new_buf[n] = b
+                d = d + self.momentum * b if self.nesterov else b
+            new_theta[n] = p - self.lr * d
+        return new_theta, (new_buf if self.momentum else None)
 
     def init(self) -> dict[str, Any]:
         return {}
@@ -44,27 +66,66 @@ class UnrolledHypergradient:
         losses = list(train_loss) if isinstance(train_loss, Sequence) else [train_loss] * self.steps
         if len(losses) != self.steps:
             raise ValueError(f"got {len(losses)} training closures for steps={self.steps}")
-        hp = leaf_copy(hparams)
-        theta = leaf_copy(params)
         buffers = state.get("momentum_buffers")
         buf = None if buffers is None else {n: buffers[n].detach() for n in params}
-        for loss_fn in losses:
-            grads = torch.autograd.grad(loss_fn(theta, hp), list(theta.values()), create_graph=True)
-            new_theta, new_buf = {}, {}
-            for (n, p), g in zip(theta.items(), grads, strict=True):
-                d = g + self.weight_decay * p if self.weight_decay else g
-                if self.momentum:
-                    b = d if buf is None else self.momentum * buf[n] + d
-                    new_buf[n] = b
-                    d = d + self.momentum * b if self.nesterov else b
-                new_theta[n] = p - self.lr * d
-            theta, buf = new_theta, (new_buf if self.momentum else None)
-        val = val_loss(theta, hp)
-        grads = grad_dict(val, hp)
+        if self.memory == "recompute":
+            grads, val = self._recompute(params, hparams, losses, val_loss, buf)
+        else:
+            hp = leaf_copy(hparams)
+            theta = leaf_copy(params)
+            for loss_fn in losses:
+                g = torch.autograd.grad(loss_fn(theta, hp), list(theta.values()), create_graph=True)
+                theta, buf = self._update(theta, dict(zip(theta, g, strict=True)), buf)
+            val = val_loss(theta, hp)
+            grads = grad_dict(val, hp)
         finite = all_finite(grads.values()) and math.isfinite(float(val.detach()))
         result = HypergradResult(grads, finite, state=state)
         result.diagnostics = {
-            "method": self.name, "iterations": self.steps, "val_loss": float(val.detach()),
+            "method": self.name, "iterations": self.steps, "memory": self.memory, "val_loss": float(val.detach()),
             "hypergrad_norm": result.norm, "seconds": time.perf_counter() - start,
         }
         return result
+
+    def _recompute(self, params: Params, hparams: Params, losses: list[LossFn], val_loss: LossFn,
+                   buf: Params | None) -> tuple[Params, torch.Tensor]:
+        """Forward without graphs (storing theta_k, b_k), then the adjoint recurrence backwards."""
+        fixed_hp = {n: h.detach() for n, h in hparams.items()}
+        theta = {n: p.detach() for n, p in params.items()}
+        thetas, buffers = [], []
+        for loss_fn in losses:
+            thetas.append(theta)
+            buffers.append(buf)
+            leaf = leaf_copy(theta)
+            g = torch.autograd.grad(loss_fn(leaf, fixed_hp), list(leaf.values()))
+            theta, buf = self._update(theta, dict(zip(leaf, g, strict=True)), buf)
+        leaf, hp = leaf_copy(theta), leaf_copy(hparams)
+        val = val_loss(leaf, hp)
+        outs = torch.autograd.grad(val, list(leaf.values()) + list(hp.values()), allow_unused=True)
+        outs = [torch.zeros_like(x) if g is None else g for x, g in zip([*leaf.values(), *hp.values()], outs,
+                                                                          strict=True)]
+        theta_bar = dict(zip(leaf, outs[: len(leaf)], strict=True))
+        alpha_bar = dict(zip(hp, outs[len(leaf) :], strict=True))
+        buf_bar = {n: torch.zeros_like(p) for n, p in theta_bar.items()}
+        for k in reversed(range(len(losses))):
+            step_bar = {n: -self.lr * t for n, t in theta_bar.items()}
+            if self.momentum and self.nesterov:
+                next_buf_bar = {n: buf_bar[n] + self.momentum * step_bar[n] for n in step_bar}
+                d_bar = {n: step_bar[n] + next_buf_bar[n] for n in step_bar}
+            elif self.momentum:
+                next_buf_bar = {n: buf_bar[n] + step_bar[n] for n in step_bar}
+                d_bar = next_buf_bar
+            else:
+                next_buf_bar, d_bar = buf_bar, step_bar
+            has_buffer = self.momentum and buffers[k] is not None
+            buf_bar = {n: (self.momentum * next_buf_bar[n] if has_buffer else torch.zeros_like(t))
+                       for n, t in next_buf_bar.items()}
+            leaf, hp = leaf_copy(thetas[k]), leaf_copy(hparams)
+            g = torch.autograd.grad(losses[k](leaf, hp), list(leaf.values()), create_graph=True)
+            inputs = list(leaf.values()) + list(hp.values())
+            second = torch.autograd.grad(g, inputs, grad_outputs=[d_bar[n] for n in leaf], allow_unused=True)
+            second = [torch.zeros_like(x) if s is None else s for x, s in zip(inputs, second, strict=True)]
+            theta_bar = {n: theta_bar[n] + self.weight_decay * d_bar[n] + s
+                         for n, s in zip(leaf, second[: len(leaf)], strict=True)}
+            for n, s in zip(hp, second[len(leaf) :], strict=True):
+                alpha_bar[n] = alpha_bar[n] + s
+        return alpha_bar, val

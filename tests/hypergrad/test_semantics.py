@@ -140,3 +140,15 @@ def test_unknown_method_and_empty_subset_are_named():
     _, _, _, train, val, params, hparams = _setup()
     with pytest.raises(ValueError, match="no parameter matches \\['classifier'\\]"):
         make_method("cg", subset=("classifier",)).compute(params, hparams, train, val)
+
+
+@pytest.mark.parametrize(("momentum", "nesterov"), [(0.0, False), (0.9, False), (0.9, True)])
+def test_recomputing_unroll_equals_the_graph_unroll(momentum, nesterov):
+    _, _, _, train, val, params, hparams = _setup()
+    kwargs = {"steps": 3, "lr": 0.1, "momentum": momentum, "weight_decay": 1e-3, "nesterov": nesterov}
+    buffers = {"momentum_buffers": {n: 0.1 * torch.ones_like(p) for n, p in params.items()}}
+    for state in ({}, buffers):
+        graph = make_method("unrolled", **kwargs).compute(params, hparams, train, val, state)
+        recompute = make_method("unrolled", memory="recompute", **kwargs).compute(params, hparams, train, val, state)
+        for n in hparams:
+            torch.testing.assert_close(recompute.grads[n], graph.grads[n], rtol=1e-10, atol=1e-13)
