@@ -74,7 +74,10 @@ class ImplicitHypergradient:
         hvp = (HessianOperator(train_loss, params, hparams, subset, self.damping)
                if needs_hessian else None)
         p, info, state = self.solver(hvp, v, state)
-        mixed = mixed_product(train_loss, params, hparams, subset, p.detach())
+        if hvp is not None and len(subset) < len(params):
+            mixed = hvp.mixed(p.detach())  # restricted Hessian: its graph is cheap to reuse
+        else:
+            mixed = mixed_product(train_loss, params, hparams, subset, p.detach())
         grads = {n: direct[n] - mixed[n] for n in hparams}
         residual = info.get("residual")
         finite = all_finite(grads.values()) and (residual is None or math.isfinite(residual))

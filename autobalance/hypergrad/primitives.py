@@ -51,14 +51,16 @@ class HessianOperator:
     """v -> (H + damping I) v for H = d2 L_train / d theta_S^2, on flat vectors.
 
     The gradient graph is built once and reused by every product (each costs one backward
-    through it); parameters outside the subset S are constants.
+    through it); parameters outside the subset S are constants. The hyperparameters are leaves
+    of that graph, so :meth:`mixed` can reuse it too.
     """
 
     def __init__(self, train_loss: LossFn, params: Params, hparams: Params, subset: list[str],
                  damping: float = 0.0) -> None:
         self.active = {n: params[n].detach().requires_grad_(True) for n in subset}
+        self.hparams = leaf_copy(hparams)
         full = {**detached(params), **self.active}
-        loss = train_loss(full, detached(hparams))
+        loss = train_loss(full, self.hparams)
         self.grad = torch.autograd.grad(loss, list(self.active.values()), create_graph=True)
         self.damping = damping
         self.calls = 0
@@ -71,6 +73,14 @@ class HessianOperator:
                                  allow_unused=True)
         hv = [torch.zeros_like(p) if h is None else h for h, p in zip(hv, self.active.values(), strict=True)]
         return flatten(hv) + self.damping * v
+
+    def mixed(self, direction: torch.Tensor) -> Params:
+        """d/d alpha [grad_theta_S L . p] by a backward through the stored gradient graph: cheap
+        when S is a small part of the network (only the graph above S is traversed)."""
+        dot = sum((g * p).sum() for g, p in zip(self.grad, unflatten(direction, self.grad), strict=True))
+        if not dot.requires_grad:
+            return {n: torch.zeros_like(h) for n, h in self.hparams.items()}
+        return grad_dict(dot, self.hparams, retain_graph=True)
 
     def dense(self) -> torch.Tensor:
         """The full (P x P) damped Hessian, from P products batched with vmap."""
