@@ -60,7 +60,7 @@ class DataConfig:
     augment_val: bool = False
     sampler: str = "shuffle"
     batch_size: int = 128
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 128
 
     def __post_init__(self) -> None:
         from autobalance.data.augment import AUGMENTATIONS
@@ -265,6 +265,7 @@ class RunConfig:
     precision: str = "fp32"
     resume: bool = False
     train_on_val: bool = True
+    eval_every: int = 1
     name: str = "run"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -279,6 +280,7 @@ class RunConfig:
         require_choice("device", self.device, ("auto", "cpu", "cuda"))
         require_choice("precision", self.precision, ("fp32", "bf16"))
         require(self.seed >= 0, "seed", self.seed, "a non-negative integer")
+        require(self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1")
         if self.schedule.name != "none" and self.schedule.start_epoch is not None:
             require(self.schedule.start_epoch < self.optim.epochs, "schedule.start_epoch",
                     self.schedule.start_epoch, f"< optim.epochs={self.optim.epochs}")

@@ -43,7 +43,7 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
                             cfg.schedule.first_epoch(optim.epochs), cfg.schedule.beta, data.sampler)
     return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
                    schedule=schedule, precision=cfg.precision, progress=cfg.logger.progress,
-                   phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks)
+                   phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks, eval_every=cfg.eval_every)
 
 
 def search_optim(optim: OptimConfig, search: SearchConfig, epochs: int) -> OptimConfig:

@@ -59,12 +59,14 @@ class Trainer:
         phase: str = "train",
         hooks: tuple[StepHook, ...] = (),
         epoch_callbacks: tuple = (),
+        eval_every: int = 1,
     ) -> None:
         self.model, self.loss, self.data, self.optim_cfg = model, loss, data, optim
         self.seed, self.out_dir, self.sinks, self.phase = seed, out_dir, sinks, phase
         self.schedule = schedule or LossSchedule("none", data.train_counts,
                                                  default_sampler=data.sampler)
         self.progress, self.hooks, self.epoch_callbacks = progress, hooks, epoch_callbacks
+        self.eval_every = eval_every
         self.device = next(model.parameters()).device
         self.autocast = precision == "bf16" and self.device.type == "cuda"
         self.optimizer = torch.optim.SGD(
@@ -143,9 +145,11 @@ class Trainer:
             "phase": self.phase, "epoch": self.epoch, "lr": lr_at(self.optim_cfg, self.epoch),
             "train_loss": train_loss, "seconds": seconds, "images_per_second": images / seconds,
         }
-        if len(self.data.val):
-            record["val_balanced_error"] = self.evaluate(self.data.val)["balanced_error"]
-        record["test_balanced_error"] = self.evaluate(self.data.test)["balanced_error"]
+        last = self.epoch + 1 == self.optim_cfg.epochs
+        if last or (self.epoch + 1) % self.eval_every == 0:
+            if len(self.data.val):
+                record["val_balanced_error"] = self.evaluate(self.data.val)["balanced_error"]
+            record["test_balanced_error"] = self.evaluate(self.data.test)["balanced_error"]
         for hook in self.hooks:
             record.update(hook.epoch_record())
         return record
@@ -192,5 +196,6 @@ class Trainer:
 
 def _epoch_line(r: dict[str, Any]) -> str:
     val = f" val_bal_err {r['val_balanced_error']:.2f}" if "val_balanced_error" in r else ""
-    return (f"[{r['phase']}] epoch {r['epoch'] + 1} loss {r['train_loss']:.4f}{val} "
-            f"test_bal_err {r['test_balanced_error']:.2f} ({r['images_per_second']:.0f} img/s)")
+    test = f" test_bal_err {r['test_balanced_error']:.2f}" if "test_balanced_error" in r else ""
+    return (f"[{r['phase']}] epoch {r['epoch'] + 1} loss {r['train_loss']:.4f}{val}{test} "
+            f"({r['images_per_second']:.0f} img/s)")

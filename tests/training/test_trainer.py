@@ -51,3 +51,11 @@ def test_non_finite_loss_stops_training(tiny_config, tmp_path):
     tiny_config.optim.weight_decay = 0.0
     with pytest.raises(FloatingPointError, match="non-finite training loss"):
         run(tiny_config, tmp_path)
+
+
+def test_eval_every_skips_intermediate_evaluations_but_not_the_last(tiny_config, tmp_path):
+    tiny_config.optim.epochs = 3
+    tiny_config.eval_every = 2
+    run(tiny_config, tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert ["test_balanced_error" in r for r in records] == [False, True, True]

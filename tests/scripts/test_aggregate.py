@@ -1,0 +1,46 @@
+"""scripts/aggregate.py on run directories shaped like a Hydra multirun."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "aggregate.py"
+spec = importlib.util.spec_from_file_location("aggregate", SCRIPT)
+aggregate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(aggregate)
+
+
+def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: float) -> None:
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (d / "metrics.json").write_text(json.dumps({
+        "dataset": "fashion_mnist", "seed": seed, "code_version": "abc123", "wall_seconds": seconds + 5,
+        "phase_seconds": {"train": seconds} if not cfg["search"]["enabled"] else {"search": seconds / 2,
+                                                                                  "retrain": seconds},
+        "test": {"balanced_error": error, "few_shot_error": 2 * error, "worst_class_error": 3 * error}}))
+
+
+def _cfg(loss: str, schedule: str = "none", search: bool = False, **loss_kw) -> dict:
+    return {"data": {"rho": 100.0}, "loss": {"name": loss, **loss_kw}, "schedule": {"name": schedule},
+            "search": {"enabled": search, "method": "last_layer", "epochs": None}}
+
+
+def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
+    for seed, err in enumerate([20.0, 22.0, 24.0]):
+        _run(tmp_path, f"ce{seed}", _cfg("ce"), seed, err, 100.0)
+        _run(tmp_path, f"ldam{seed}", _cfg("ldam", "drw"), seed, err - 5, 110.0)
+        _run(tmp_path, f"vs{seed}", _cfg("vs", gamma=0.2, tau=1.0), seed, err - 6, 100.0)
+        _run(tmp_path, f"ab{seed}", _cfg("ce", search=True), seed, err - 8, 100.0)
+    table = {e["method"]: e for e in aggregate.summarize(aggregate.collect(tmp_path))}
+    assert set(table) == {"ce", "ldam+drw", "vs(gamma=0.2,tau=1)", "autobalance-last_layer"}
+    ce = table["ce"]
+    assert ce["balanced_error_mean"] == pytest.approx(22.0) and ce["balanced_error_std"] == pytest.approx(2.0)
+    assert ce["seeds"] == [0, 1, 2] and ce["time_vs_erm"] == pytest.approx(1.0)
+    assert table["autobalance-last_layer"]["time_vs_erm"] == pytest.approx(1.5)
+    assert table["ldam+drw"]["few_shot_error_mean"] == pytest.approx(34.0)
+    markdown = aggregate.to_markdown(list(table.values()))
+    assert "| fashion_mnist | 100 | ce | 3 | 22.00 ± 2.00 |" in markdown
