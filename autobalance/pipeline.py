@@ -77,6 +77,8 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
     metrics = trainer.evaluate(data.test)
     results = {"method": cfg.loss.name, "phase_seconds": {"train": _phase_seconds(trainer)},
                "test": metrics}
+    if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
+        results["val"] = trainer.evaluate(final_data.val)
     _write(out_dir, results, final_data, metrics)
     print(summary_table(metrics, data.class_names, final_data.train_counts))
     return results

@@ -52,6 +52,8 @@ def collect(root: Path) -> list[dict]:
                                     for k in ("train", "search", "retrain")),
                "code_version": m.get("code_version"), "dir": str(metrics_path.parent)}
         row.update({k: m["test"].get(k) for k in METRICS})
+        row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
+        row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
         rows.append(row)
     return rows
 
@@ -76,6 +78,9 @@ def summarize(rows: list[dict]) -> list[dict]:
         for k in METRICS:
             entry[f"{k}_mean"], entry[f"{k}_std"] = _mean_std([r[k] for r in runs])
         entry["train_seconds_mean"], _ = _mean_std([r["train_seconds"] for r in runs])
+        entry["train_seconds_total"] = sum(r["train_seconds"] for r in runs)
+        entry["val_balanced_error_mean"], _ = _mean_std([r["val_balanced_error"] for r in runs])
+        entry["loss"] = runs[0]["loss"]
         base = erm_time.get((dataset, rho))
         entry["time_vs_erm"] = entry["train_seconds_mean"] / base if base else None
         table.append(entry)
@@ -91,6 +96,24 @@ def to_markdown(table: list[dict]) -> str:
         lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "
                      + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} |")
     return "\n".join(lines)
+
+
+def best_by_validation(table: list[dict]) -> list[dict]:
+    """Per (dataset, rho, loss): the hyperparameter setting with the lowest mean validation
+    balanced error, and the compute the whole grid took."""
+    best: dict[tuple, dict] = {}
+    for e in table:
+        if e["val_balanced_error_mean"] != e["val_balanced_error_mean"]:  # NaN: no validation metrics
+            continue
+        key = (e["dataset"], e["rho"], e["loss"])
+        grid = best.setdefault(key, {"dataset": e["dataset"], "rho": e["rho"], "loss": e["loss"],
+                                     "grid_size": 0, "tuning_seconds": 0.0, "best": None})
+        grid["grid_size"] += 1
+        grid["tuning_seconds"] += e["train_seconds_total"]
+        if grid["best"] is None or e["val_balanced_error_mean"] < grid["best"]["val_balanced_error_mean"]:
+            grid["best"] = e
+    return [{**g, "best_method": g["best"]["method"], "val_balanced_error": g["best"]["val_balanced_error_mean"],
+             "best": None} for g in best.values()]
 
 
 def plot(table: list[dict], path: Path) -> None:
@@ -116,6 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path, help="multirun or run directories")
     parser.add_argument("--out", type=Path, required=True, help="output prefix directory")
+    parser.add_argument("--tuning", action="store_true",
+                        help="also pick each loss's best setting by validation balanced error")
     args = parser.parse_args()
     rows = [r for root in args.roots for r in collect(root)]
     if not rows:
@@ -131,6 +156,15 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(table)
     markdown = to_markdown(table)
+    if args.tuning:
+        chosen = best_by_validation(table)
+        (args.out / "tuned.json").write_text(json.dumps([{k: v for k, v in c.items() if k != "best"}
+                                                         for c in chosen], indent=2) + "\n")
+        markdown += "\n\n| dataset | rho | loss | grid size | chosen by validation | val balanced error % " \
+                    "| tuning compute (s) |\n|---|---|---|---|---|---|---|\n"
+        markdown += "\n".join(f"| {c['dataset']} | {c['rho']:g} | {c['loss']} | {c['grid_size']} | "
+                               f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
+                               for c in chosen)
     (args.out / "summary.md").write_text(markdown + "\n")
     plot(table, args.out / "balanced_error.png")
     print(markdown)
