@@ -23,7 +23,8 @@ METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
 
 
 HYPERPARAMETERS = {"focal": ("gamma",), "cb_softmax": ("beta",), "cb_focal": ("beta", "gamma"),
-                   "la": ("tau",), "la_posthoc": ("tau",), "cdt": ("gamma",), "vs": ("gamma", "tau")}
+                   "la": ("tau",), "la_posthoc": ("tau",), "cdt": ("gamma",), "vs": ("gamma", "tau"),
+                   "ldam": ("max_margin",)}
 
 
 def label_of(cfg: dict) -> str:

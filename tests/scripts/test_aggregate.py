@@ -32,15 +32,24 @@ def _cfg(loss: str, schedule: str = "none", search: bool = False, **loss_kw) -> 
 def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
     for seed, err in enumerate([20.0, 22.0, 24.0]):
         _run(tmp_path, f"ce{seed}", _cfg("ce"), seed, err, 100.0)
-        _run(tmp_path, f"ldam{seed}", _cfg("ldam", "drw"), seed, err - 5, 110.0)
+        _run(tmp_path, f"ldam{seed}", _cfg("ldam", "drw", max_margin=0.5), seed, err - 5, 110.0)
         _run(tmp_path, f"vs{seed}", _cfg("vs", gamma=0.2, tau=1.0), seed, err - 6, 100.0)
         _run(tmp_path, f"ab{seed}", _cfg("ce", search=True), seed, err - 8, 100.0)
     table = {e["method"]: e for e in aggregate.summarize(aggregate.collect(tmp_path))}
-    assert set(table) == {"ce", "ldam+drw", "vs(gamma=0.2,tau=1)", "autobalance-last_layer"}
+    assert set(table) == {"ce", "ldam(max_margin=0.5)+drw", "vs(gamma=0.2,tau=1)", "autobalance-last_layer"}
     ce = table["ce"]
     assert ce["balanced_error_mean"] == pytest.approx(22.0) and ce["balanced_error_std"] == pytest.approx(2.0)
     assert ce["seeds"] == [0, 1, 2] and ce["time_vs_erm"] == pytest.approx(1.0)
     assert table["autobalance-last_layer"]["time_vs_erm"] == pytest.approx(1.5)
-    assert table["ldam+drw"]["few_shot_error_mean"] == pytest.approx(34.0)
+    assert table["ldam(max_margin=0.5)+drw"]["few_shot_error_mean"] == pytest.approx(34.0)
     markdown = aggregate.to_markdown(list(table.values()))
     assert "| fashion_mnist | 100 | ce | 3 | 22.00 ± 2.00 |" in markdown
+
+
+def test_tuned_labels_become_overrides():
+    spec = importlib.util.spec_from_file_location("tuned_overrides", SCRIPT.parent / "tuned_overrides.py")
+    tuned = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tuned)
+    assert tuned.overrides("vs(gamma=0.1,tau=1.5)") == "+baseline=vs loss.gamma=0.1 loss.tau=1.5"
+    assert tuned.overrides("ldam(max_margin=0.25)+drw") == "+baseline=ldam_drw loss.max_margin=0.25"
+    assert tuned.overrides("ce") == "+baseline=ce"
