@@ -29,11 +29,14 @@ class BilevelSearch:
 
     def __init__(self, loss: ParametricLoss, data: DataBundle, cfg: SearchConfig,
                  objective: Objective, optim: OptimConfig, seed: int = 0,
-                 sinks: Sinks | None = None, active_epochs: int | None = None) -> None:
+                 sinks: Sinks | None = None, total_epochs: int | None = None) -> None:
+        """``optim`` is the schedule the searching trainer runs; ``total_epochs`` the full
+        training length that null search lengths are fractions of (default ``optim.epochs``)."""
         self.loss, self.data, self.cfg, self.objective = loss, data, cfg, objective
         self.optim_cfg, self.seed, self.sinks = optim, seed, sinks
-        self.active_epochs = cfg.search_epochs(optim.epochs) if active_epochs is None else active_epochs
-        self.first_epoch = cfg.first_hyper_epoch(optim.epochs)
+        total = optim.epochs if total_epochs is None else total_epochs
+        self.active_epochs = cfg.search_epochs(total)
+        self.first_epoch = cfg.first_hyper_epoch(total)
         damping = optim.weight_decay if cfg.damping is None else cfg.damping
         self.method = make_method(cfg.method, damping=damping, **dict(cfg.method_options))
         params = list(loss.parameters())

@@ -92,7 +92,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     n_search = s.search_epochs(cfg.optim.epochs)
     optim = search_optim(cfg.optim, s, n_search) if s.retrain else cfg.optim
-    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, active_epochs=n_search)
+    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs)
     searcher = make_trainer(cfg, data, out_dir, sinks, device, loss=loss, phase="search",
                             hooks=(hook,), epoch_callbacks=epoch_callbacks, optim=optim)
     searcher.fit(resume=cfg.resume)

@@ -54,9 +54,19 @@ def collect(root: Path) -> list[dict]:
                "code_version": m.get("code_version"), "dir": str(metrics_path.parent)}
         row.update({k: m["test"].get(k) for k in METRICS})
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
+        row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
         rows.append(row)
     return rows
+
+
+def _mean_throughput(path: Path) -> float | None:
+    """Mean training images/s over all logged epochs (all phases), or None without a trace."""
+    if not path.exists():
+        return None
+    values = [json.loads(line).get("images_per_second") for line in path.read_text().splitlines() if line]
+    values = [v for v in values if v]
+    return statistics.mean(values) if values else None
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -80,6 +90,7 @@ def summarize(rows: list[dict]) -> list[dict]:
             entry[f"{k}_mean"], entry[f"{k}_std"] = _mean_std([r[k] for r in runs])
         entry["train_seconds_mean"], _ = _mean_std([r["train_seconds"] for r in runs])
         entry["train_seconds_total"] = sum(r["train_seconds"] for r in runs)
+        entry["images_per_second"], _ = _mean_std([r["images_per_second"] for r in runs])
         entry["val_balanced_error_mean"], _ = _mean_std([r["val_balanced_error"] for r in runs])
         entry["loss"] = runs[0]["loss"]
         base = erm_time.get((dataset, rho))
@@ -90,12 +101,13 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 def to_markdown(table: list[dict]) -> str:
     lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
-             "| train s | x ERM time |", "|---|---|---|---|---|---|---|---|---|"]
+             "| train s | x ERM time | images/s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for e in table:
         cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" for k in METRICS]
         ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
+        speed = "-" if e["images_per_second"] != e["images_per_second"] else f"{e['images_per_second']:,.0f}"
         lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "
-                     + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} |")
+                     + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} | {speed} |")
     return "\n".join(lines)
 
 

@@ -121,3 +121,17 @@ def test_search_never_touches_batchnorm_statistics(tiny_config):
     hook.hyper_step(trainer)
     for n, b in trainer.model.named_buffers():
         assert torch.equal(b, before[n]), n
+
+
+def test_null_search_length_and_warm_up_are_fractions_of_the_full_training(tiny_config):
+    tiny_config.optim.epochs = 30
+    search = SearchConfig(enabled=True, retrain=True)  # epochs and warm-up left null
+    data = build_data(tiny_config.data, 0)
+    loss = build_search_loss(search.learn, search.init, data.train_counts)
+    from autobalance.pipeline import search_optim
+
+    optim = search_optim(tiny_config.optim, search, search.search_epochs(30))
+    hook = BilevelSearch(loss, data, search, build_objective(ObjectiveConfig(), 10), optim,
+                         total_epochs=tiny_config.optim.epochs)
+    assert optim.epochs == 15 and hook.active_epochs == 15 and hook.first_epoch == 3
+    assert not hook.is_due(2, 10) and hook.is_due(3, 10) and not hook.is_due(15, 10)

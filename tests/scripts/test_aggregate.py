@@ -44,6 +44,7 @@ def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
     assert table["ldam(max_margin=0.5)+drw"]["few_shot_error_mean"] == pytest.approx(34.0)
     markdown = aggregate.to_markdown(list(table.values()))
     assert "| fashion_mnist | 100 | ce | 3 | 22.00 ± 2.00 |" in markdown
+    assert table["ce"]["images_per_second"] != table["ce"]["images_per_second"]  # NaN: no traces
 
 
 def test_tuned_labels_become_overrides():
