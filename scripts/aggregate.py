@@ -39,7 +39,17 @@ def label_of(cfg: dict) -> str:
     return label if schedule == "none" else f"{label}+{schedule}"
 
 
-def collect(root: Path) -> list[dict]:
+def few_shot_error(run_dir: Path, threshold: int) -> float | None:
+    """100 * (1 - mean test accuracy of the classes with fewer than ``threshold`` training
+    images), from the run's per_class.csv."""
+    import csv as _csv
+
+    with open(run_dir / "per_class.csv") as f:
+        accs = [float(r["test_accuracy"]) for r in _csv.DictReader(f) if int(r["train_count"]) < threshold]
+    return 100.0 * (1.0 - statistics.mean(accs)) if accs else None
+
+
+def collect(root: Path, few_threshold: int | None = None) -> list[dict]:
     rows = []
     for metrics_path in sorted(root.rglob("metrics.json")):
         cfg_path = metrics_path.parent / "config.yaml"
@@ -53,6 +63,8 @@ def collect(root: Path) -> list[dict]:
                                     for k in ("train", "search", "retrain")),
                "code_version": m.get("code_version"), "dir": str(metrics_path.parent)}
         row.update({k: m["test"].get(k) for k in METRICS})
+        if few_threshold is not None:
+            row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
         row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
@@ -152,10 +164,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path, help="multirun or run directories")
     parser.add_argument("--out", type=Path, required=True, help="output prefix directory")
+    parser.add_argument("--few-threshold", type=int, default=None,
+                        help="few-shot = classes with fewer training images than this (default: the "
+                             "run's own metric, < 20)")
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
     args = parser.parse_args()
-    rows = [r for root in args.roots for r in collect(root)]
+    rows = [r for root in args.roots for r in collect(root, args.few_threshold)]
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

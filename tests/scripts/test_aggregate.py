@@ -16,6 +16,8 @@ spec.loader.exec_module(aggregate)
 def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: float) -> None:
     d = root / name
     d.mkdir(parents=True)
+    (d / "per_class.csv").write_text("class,name,train_count,test_count,test_accuracy\n"
+                                     "0,a,500,100,0.9\n1,b,150,100,0.7\n2,c,60,100,0.5\n")
     (d / "config.yaml").write_text(yaml.safe_dump(cfg))
     (d / "metrics.json").write_text(json.dumps({
         "dataset": "fashion_mnist", "seed": seed, "code_version": "abc123", "wall_seconds": seconds + 5,
@@ -54,3 +56,11 @@ def test_tuned_labels_become_overrides():
     assert tuned.overrides("vs(gamma=0.1,tau=1.5)") == "+baseline=vs loss.gamma=0.1 loss.tau=1.5"
     assert tuned.overrides("ldam(max_margin=0.25)+drw") == "+baseline=ldam_drw loss.max_margin=0.25"
     assert tuned.overrides("ce") == "+baseline=ce"
+
+
+def test_few_shot_threshold_recomputes_from_per_class_accuracies(tmp_path):
+    _run(tmp_path, "ce0", _cfg("ce"), 0, 20.0, 100.0)
+    (row,) = aggregate.collect(tmp_path, few_threshold=200)
+    assert row["few_shot_error"] == pytest.approx(100 * (1 - (0.7 + 0.5) / 2))
+    (row,) = aggregate.collect(tmp_path)
+    assert row["few_shot_error"] == pytest.approx(40.0)  # the run's own metric
