@@ -143,6 +143,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    version = code_version()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     data = build_data(cfg.data, cfg.seed, device)
@@ -152,7 +153,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     try:
         runner = run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
-        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=code_version(),
+        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=version,
                        epochs=cfg.optim.epochs, wall_seconds=time.perf_counter() - start)
         write_json(out_dir / "metrics.json", finite(results))
         sinks.log("summary", {"balanced_error": results["test"]["balanced_error"]}, 0)
