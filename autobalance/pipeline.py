@@ -62,9 +62,8 @@ def _phase_seconds(trainer: Trainer) -> float:
     return sum(r["seconds"] for r in trainer.history)
 
 
-def _write(out_dir: Path, results: dict[str, Any], data: DataBundle, metrics: dict[str, Any],
-           extra_columns: dict[str, list[float]] | None = None) -> None:
-    write_json(out_dir / "metrics.json", finite(results))
+def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
+                     extra_columns: dict[str, list[float]] | None = None) -> None:
     write_per_class_csv(out_dir / "per_class.csv", data.class_names, data.train_counts,
                         data.summary["counts"]["test"], metrics["per_class_accuracy"], extra_columns)
 
@@ -79,7 +78,7 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
                "test": metrics}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
-    _write(out_dir, results, final_data, metrics)
+    _write_per_class(out_dir, final_data, metrics)
     print(summary_table(metrics, data.class_names, final_data.train_counts))
     return results
 
@@ -130,7 +129,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
         plots.append(plot_trajectories(hook.records, list(learned.learn), data.class_names,
                                        out_dir / "hyperparameters.png"))
     results["plots"] = [str(p) for p in plots]
-    _write(out_dir, results, final_data, metrics, columns)
+    _write_per_class(out_dir, final_data, metrics, columns)
     print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
     if "ce_test" in results:
         print(f"{'CE balanced_error':>24}: {results['ce_test']['balanced_error']:.2f} %")
@@ -144,6 +143,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    version = code_version()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     data = build_data(cfg.data, cfg.seed, device)
@@ -153,7 +153,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     try:
         runner = run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
-        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=code_version(),
+        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=version,
                        epochs=cfg.optim.epochs, wall_seconds=time.perf_counter() - start)
         write_json(out_dir / "metrics.json", finite(results))
         sinks.log("summary", {"balanced_error": results["test"]["balanced_error"]}, 0)

@@ -10,10 +10,10 @@ from typing import Any
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_nan_to_none) + "\n")
+    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_unserializable) + "\n")
 
 
-def _nan_to_none(obj: Any) -> Any:
+def _unserializable(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj)}")
 
 

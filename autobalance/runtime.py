@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import subprocess
 from pathlib import Path
@@ -24,8 +25,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@functools.cache
 def code_version() -> str:
-    """Git commit of the package source (with ``-dirty``), or the package version."""
+    """Git commit of the package source (with ``-dirty``), or the package version.
+
+    Read once per process (the first run calls it before training), so every job of a
+    multirun is stamped with the code it imported, even if the checkout changes meanwhile."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],

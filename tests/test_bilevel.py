@@ -135,3 +135,29 @@ def test_null_search_length_and_warm_up_are_fractions_of_the_full_training(tiny_
                          total_epochs=tiny_config.optim.epochs)
     assert optim.epochs == 15 and hook.active_epochs == 15 and hook.first_epoch == 3
     assert not hook.is_due(2, 10) and hook.is_due(3, 10) and not hook.is_due(15, 10)
+
+
+def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1200
+    y = (rng.random(n) < 0.15).astype(np.int64)          # class 1 is rare
+    group = (rng.random(n) < 0.3).astype(np.int64)       # group 1 is the minority
+    x = rng.normal(0, 1, (n, 4)) + np.stack([2.0 * y, 1.0 * group, 0 * y, 0 * y], 1)
+    np.savez(tmp_path / "d.npz", x=x.astype(np.float32), y=y, group=group)
+    cfg = RunConfig(
+        device="cpu",
+        data=DataConfig(name="npz", path=str(tmp_path / "d.npz"), test_fraction=0.3, profile="none", rho=1,
+                        split="stratified", val_fraction=0.3, batch_size=64, cache_dir=str(tmp_path)),
+        model=ModelConfig(name="mlp", width=16),
+        optim=OptimConfig(lr=0.05, epochs=4, schedule="constant", weight_decay=1e-4),
+        search=SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, learn=["offsets", "weights"],
+                            init="uniform", compare_with_ce=False),
+        objective=ObjectiveConfig(name="worst_group", temperature=0.5),
+        logger=LoggerConfig(progress=False),
+    )
+    result = run(cfg, tmp_path / "run")
+    assert len(result["test"]["per_group_accuracy"]) == 2
+    assert 0 <= result["test"]["worst_group_accuracy"] <= min(result["test"]["per_group_accuracy"])
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    assert learned["num_groups"] == 2 and len(learned["offsets"]) == 2 and len(learned["offsets"][0]) == 2
+    assert learned["offsets"][0] != learned["offsets"][1]  # the groups learned different rows
