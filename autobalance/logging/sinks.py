@@ -6,25 +6,16 @@ A record is a flat-ish dict logged under a ``kind`` ("epoch", "hyperstep", "summ
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Protocol
+
+from autobalance.reporting import finite
 
 
 class Sink(Protocol):
     def log(self, kind: str, record: dict[str, Any], step: int) -> None: ...
 
     def close(self) -> None: ...
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -56,13 +47,13 @@ class JsonlSink:
 
     def log(self, kind: str, record: dict[str, Any], step: int) -> None:
         with open(self.path(kind), "a") as f:
-            f.write(json.dumps(_clean({"step": step, **record})) + "\n")
+            f.write(json.dumps(finite({"step": step, **record})) + "\n")
 
     def rewrite(self, kind: str, records: list[dict[str, Any]]) -> None:
         """Replace a kind's file (after resuming, to drop lines past the checkpoint)."""
         with open(self.path(kind), "w") as f:
             for r in records:
-                f.write(json.dumps(_clean(r)) + "\n")
+                f.write(json.dumps(finite(r)) + "\n")
 
     def close(self) -> None:
         pass
