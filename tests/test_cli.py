@@ -99,7 +99,7 @@ def test_bad_value_is_reported_in_one_line(tmp_path):
 
 
 @pytest.mark.skipif(not SHARED_CIFAR.exists(), reason="the shared CIFAR-10 JPEG archive is absent")
-def test_cifar10_lt_runs_from_a_subset_of_the_jpeg_archive(tmp_path):
+def test_cifar10_lt_runs_our_recipe_from_a_subset_of_the_jpeg_archive(tmp_path):
     subset = tmp_path / "cifar10-subset.tar.gz"
     with tarfile.open(SHARED_CIFAR) as src, tarfile.open(subset, "w:gz") as dst:
         for member in src:
@@ -107,12 +107,15 @@ def test_cifar10_lt_runs_from_a_subset_of_the_jpeg_archive(tmp_path):
             if member.isfile() and int(name.stem) < (30 if name.parts[1] == "train" else 5):
                 dst.addfile(member, src.extractfile(member))
     out = tmp_path / "run"
-    proc = _train(["+experiment=cifar10_lt", "search=none", f"data.path={subset}", "data.n_max=30",
-                   "data.rho=10",
-                   f"data.cache_dir={tmp_path / 'cache'}", "optim.epochs=1", "optim.warmup_epochs=0",
+    proc = _train(["+experiment=cifar10_lt", f"data.path={subset}", "data.n_max=30", "data.rho=10",
+                   f"data.cache_dir={tmp_path / 'cache'}", "optim.epochs=2", "optim.warmup_epochs=0",
+                   "search.warmup_epochs=0", "search.every=1", "search.compare_with_ce=false",
                    "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "data_summary.json").read_text())
     assert summary["class_names"][0] == "airplane" and summary["counts"]["test"] == [5] * 10
     total = [t + v for t, v in zip(summary["counts"]["train"], summary["counts"]["val"], strict=True)]
     assert total[0] == 30 and total[-1] == 3
+    metrics = json.loads((out / "metrics.json").read_text())  # our recipe: search, then retrain
+    assert metrics["hyper_steps"] > 0 and set(metrics["phase_seconds"]) == {"search", "retrain"}
+    assert (out / "learned_loss.yaml").exists()
