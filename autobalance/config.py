@@ -209,7 +209,7 @@ class SearchConfig:
     method: str = "last_layer"
     method_options: dict[str, Any] = field(default_factory=dict)
     damping: float | None = None
-    learn: list[str] = field(default_factory=lambda: ["scales", "offsets"])
+    learn: list[str] = field(default_factory=lambda: ["offsets"])
     scale_map: str = "exp"
     cluster_size: int = 1
     init: str = "la"

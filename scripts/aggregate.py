@@ -31,7 +31,8 @@ def label_of(cfg: dict) -> str:
     """``autobalance-<method>`` for searches; else the loss, its hyperparameters and schedule."""
     search = cfg.get("search", {})
     if search.get("enabled"):
-        return f"autobalance-{search['method']}" + ("-paper" if search.get("epochs") == 300 else "")
+        parts = "+".join(search.get("learn", []))
+        return f"autobalance-{search['method']}({parts})" + ("-paper" if search.get("epochs") == 300 else "")
     loss = cfg["loss"]["name"]
     values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in HYPERPARAMETERS.get(loss, ()))
     label = f"{loss}({values})" if values else loss

@@ -28,7 +28,7 @@ def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: flo
 
 def _cfg(loss: str, schedule: str = "none", search: bool = False, **loss_kw) -> dict:
     return {"data": {"rho": 100.0}, "loss": {"name": loss, **loss_kw}, "schedule": {"name": schedule},
-            "search": {"enabled": search, "method": "last_layer", "epochs": None}}
+            "search": {"enabled": search, "method": "last_layer", "epochs": None, "learn": ["scales", "offsets"]}}
 
 
 def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
@@ -38,11 +38,12 @@ def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
         _run(tmp_path, f"vs{seed}", _cfg("vs", gamma=0.2, tau=1.0), seed, err - 6, 100.0)
         _run(tmp_path, f"ab{seed}", _cfg("ce", search=True), seed, err - 8, 100.0)
     table = {e["method"]: e for e in aggregate.summarize(aggregate.collect(tmp_path))}
-    assert set(table) == {"ce", "ldam(max_margin=0.5)+drw", "vs(gamma=0.2,tau=1)", "autobalance-last_layer"}
+    assert set(table) == {"ce", "ldam(max_margin=0.5)+drw", "vs(gamma=0.2,tau=1)",
+                          "autobalance-last_layer(scales+offsets)"}
     ce = table["ce"]
     assert ce["balanced_error_mean"] == pytest.approx(22.0) and ce["balanced_error_std"] == pytest.approx(2.0)
     assert ce["seeds"] == [0, 1, 2] and ce["time_vs_erm"] == pytest.approx(1.0)
-    assert table["autobalance-last_layer"]["time_vs_erm"] == pytest.approx(1.5)
+    assert table["autobalance-last_layer(scales+offsets)"]["time_vs_erm"] == pytest.approx(1.5)
     assert table["ldam(max_margin=0.5)+drw"]["few_shot_error_mean"] == pytest.approx(34.0)
     markdown = aggregate.to_markdown(list(table.values()))
     assert "| fashion_mnist | 100 | ce | 3 | 22.00 ± 2.00 |" in markdown
