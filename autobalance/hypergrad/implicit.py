@@ -35,8 +35,7 @@ def validation_gradients(val_loss: LossFn, params: Params, hparams: Params,
     hp = leaf_copy(hparams)
     loss = val_loss({**detached(params), **active}, hp)
     inputs = list(active.values()) + list(hp.values())
-    grads = torch.autograd.grad(loss, inputs, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
+    grads = torch.autograd.grad(loss, inputs, materialize_grads=True)
     v = flatten(grads[: len(active)])
     direct = dict(zip(hp, grads[len(active) :], strict=True))
     return v, direct, float(loss.detach())

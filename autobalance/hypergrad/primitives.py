@@ -43,8 +43,8 @@ def leaf_copy(params: Params) -> Params:
 
 def grad_dict(out: torch.Tensor, inputs: Params, **kwargs) -> Params:
     """d out / d inputs with zeros for inputs ``out`` does not depend on."""
-    gs = torch.autograd.grad(out, list(inputs.values()), allow_unused=True, **kwargs)
-    return {n: torch.zeros_like(x) if g is None else g for (n, x), g in zip(inputs.items(), gs, strict=True)}
+    gs = torch.autograd.grad(out, list(inputs.values()), materialize_grads=True, **kwargs)
+    return dict(zip(inputs, gs, strict=True))
 
 
 class HessianOperator:
@@ -70,8 +70,7 @@ class HessianOperator:
         self.calls += 1
         hv = torch.autograd.grad(self.grad, list(self.active.values()),
                                  grad_outputs=unflatten(v, self.grad), retain_graph=True,
-                                 allow_unused=True)
-        hv = [torch.zeros_like(p) if h is None else h for h, p in zip(hv, self.active.values(), strict=True)]
+                                 materialize_grads=True)
         return flatten(hv) + self.damping * v
 
     def mixed(self, direction: torch.Tensor) -> Params:
@@ -88,6 +87,7 @@ class HessianOperator:
         rows = torch.autograd.grad(self.grad, list(self.active.values()),
                                    grad_outputs=[e for e in _split_rows(eye, self.grad)],
                                    retain_graph=True, is_grads_batched=True, allow_unused=True)
+        # materialize_grads would drop the batch dimension of unused inputs: fill them here
         rows = [torch.zeros(self.size, *p.shape, dtype=eye.dtype, device=eye.device) if r is None else r
                 for r, p in zip(rows, self.active.values(), strict=True)]
         self.calls += self.size
@@ -137,15 +137,7 @@ def mixed_product(train_loss: LossFn, params: Params, hparams: Params, subset: l
 def mixed_product_double_backward(train_loss: LossFn, params: Params, hparams: Params,
                                   subset: list[str], direction: torch.Tensor) -> Params:
     """The same quantity by reverse over reverse: grad_alpha (grad_theta_S L . p)."""
-    hp = leaf_copy(hparams)
-    active = {n: params[n].detach().requires_grad_(True) for n in subset}
-    loss = train_loss({**detached(params), **active}, hp)
-    g = torch.autograd.grad(loss, list(active.values()), create_graph=True, allow_unused=True)
-    p = unflatten(direction, list(active.values()))
-    dot = sum((gi * pi).sum() for gi, pi in zip(g, p, strict=True) if gi is not None)
-    if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
-        return {n: torch.zeros_like(h) for n, h in hp.items()}
-    return grad_dict(dot, hp)
+    return HessianOperator(train_loss, params, hparams, subset).mixed(direction)
 
 
 def power_iteration(hvp, size: int, iters: int, start: torch.Tensor | None = None,

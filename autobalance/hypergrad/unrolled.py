@@ -100,9 +100,7 @@ class UnrolledHypergradient:
             theta, buf = self._update(theta, dict(zip(leaf, g, strict=True)), buf)
         leaf, hp = leaf_copy(theta), leaf_copy(hparams)
         val = val_loss(leaf, hp)
-        outs = torch.autograd.grad(val, list(leaf.values()) + list(hp.values()), allow_unused=True)
-        outs = [torch.zeros_like(x) if g is None else g for x, g in zip([*leaf.values(), *hp.values()], outs,
-                                                                          strict=True)]
+        outs = torch.autograd.grad(val, [*leaf.values(), *hp.values()], materialize_grads=True)
         theta_bar = dict(zip(leaf, outs[: len(leaf)], strict=True))
         alpha_bar = dict(zip(hp, outs[len(leaf) :], strict=True))
         buf_bar = {n: torch.zeros_like(p) for n, p in theta_bar.items()}
@@ -122,8 +120,8 @@ class UnrolledHypergradient:
             leaf, hp = leaf_copy(thetas[k]), leaf_copy(hparams)
             g = torch.autograd.grad(losses[k](leaf, hp), list(leaf.values()), create_graph=True)
             inputs = list(leaf.values()) + list(hp.values())
-            second = torch.autograd.grad(g, inputs, grad_outputs=[d_bar[n] for n in leaf], allow_unused=True)
-            second = [torch.zeros_like(x) if s is None else s for x, s in zip(inputs, second, strict=True)]
+            second = torch.autograd.grad(g, inputs, grad_outputs=[d_bar[n] for n in leaf],
+                                         materialize_grads=True)
             theta_bar = {n: theta_bar[n] + self.weight_decay * d_bar[n] + s
                          for n, s in zip(leaf, second[: len(leaf)], strict=True)}
             for n, s in zip(hp, second[len(leaf) :], strict=True):
