@@ -170,8 +170,6 @@ class LoggerConfig:
 
 
 OBJECTIVES = ("balanced_ce", "expected_error", "worst_class", "worst_group", "blend")
-HYPERGRAD_METHODS = ("identity", "neumann", "cg", "last_layer", "unrolled", "finite_difference")
-LOSS_PARTS = ("scales", "offsets", "weights")
 INITS = ("uniform", "la", "cdt", "vs", "cb")
 
 
@@ -245,10 +243,13 @@ class SearchConfig:
         require(self.every >= 1, "search.every", self.every, "an integer >= 1")
         require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
         require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
-        require_choice("search.method", self.method, HYPERGRAD_METHODS)
-        require(bool(self.learn) and set(self.learn) <= set(LOSS_PARTS), "search.learn",
-                list(self.learn), f"a non-empty subset of {', '.join(LOSS_PARTS)}")
-        require_choice("search.scale_map", self.scale_map, ("exp", "softplus", "sigmoid"))
+        from autobalance.hypergrad import METHODS
+        from autobalance.losses.family import PARTS, SCALE_MAPS
+
+        require_choice("search.method", self.method, METHODS)
+        require(bool(self.learn) and set(self.learn) <= set(PARTS), "search.learn",
+                list(self.learn), f"a non-empty subset of {', '.join(PARTS)}")
+        require_choice("search.scale_map", self.scale_map, SCALE_MAPS)
         require(self.cluster_size >= 1, "search.cluster_size", self.cluster_size, ">= 1")
         require_choice("search.init", self.init, INITS)
         require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))

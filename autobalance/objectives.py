@@ -10,10 +10,9 @@ from collections.abc import Callable
 
 import torch
 
-from autobalance.config import ObjectiveConfig
+from autobalance.config import OBJECTIVES, ObjectiveConfig
 from autobalance.losses.functional import cross_entropy, log_softmax
 
-OBJECTIVES = ("balanced_ce", "expected_error", "worst_class", "worst_group", "blend")
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
