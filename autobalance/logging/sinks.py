@@ -36,7 +36,10 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 class JsonlSink:
-    """One ``<kind>s.jsonl`` file per kind in the run directory, appended line by line."""
+    """One ``<kind>s.jsonl`` file per kind in the run directory, appended line by line.
+
+    "summary" records are not written: ``metrics.json`` already holds the whole summary.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
@@ -46,6 +49,8 @@ class JsonlSink:
         return self.out_dir / f"{kind}s.jsonl"
 
     def log(self, kind: str, record: dict[str, Any], step: int) -> None:
+        if kind == "summary":
+            return
         with open(self.path(kind), "a") as f:
             f.write(json.dumps(finite({"step": step, **record})) + "\n")
 

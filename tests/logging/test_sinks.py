@@ -16,6 +16,11 @@ def test_jsonl_sink_appends_and_rewrites(tmp_path):
     assert len((tmp_path / "epochs.jsonl").read_text().splitlines()) == 1
 
 
+def test_jsonl_sink_leaves_the_summary_to_metrics_json(tmp_path):
+    JsonlSink(tmp_path).log("summary", {"balanced_error": 12.5}, step=0)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_flatten_names_per_class_values():
     flat = flatten({"scales": [[1.0, 2.0]], "method": "cg", "norm": 3}, "hyperstep")
     assert flat == {"hyperstep/scales/0/0": 1.0, "hyperstep/scales/0/1": 2.0, "hyperstep/norm": 3.0}
