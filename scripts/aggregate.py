@@ -1,7 +1,9 @@
 """Collect runs (a Hydra multirun directory, or any tree of run directories) into tables.
 
 For every run directory holding ``metrics.json`` and ``config.yaml``, the method label is the
-loss (with its schedule, e.g. ``ldam+drw``) or ``autobalance-<method>``; runs are grouped by
+loss (with its schedule, e.g. ``ldam+drw``) or ``autobalance-<method>`` (``-paper`` when the run
+composed ``search=paper``), marked ``tuned`` when a directory on its path below the root is named
+``tuned`` (as ``scripts/run_head_to_head.sh`` writes them); runs are grouped by
 (dataset, rho, label) and reduced to mean and std over seeds of balanced error, few-shot error,
 worst-class error and wall time, with the time ratio to ERM (``ce``) of the same group.
 
@@ -27,12 +29,12 @@ HYPERPARAMETERS = {"focal": ("gamma",), "cb_softmax": ("beta",), "cb_focal": ("b
                    "ldam": ("max_margin",)}
 
 
-def label_of(cfg: dict) -> str:
+def label_of(cfg: dict, search_preset: str | None = None) -> str:
     """``autobalance-<method>`` for searches; else the loss, its hyperparameters and schedule."""
     search = cfg.get("search", {})
     if search.get("enabled"):
         parts = "+".join(search.get("learn", []))
-        return f"autobalance-{search['method']}({parts})" + ("-paper" if search.get("epochs") == 300 else "")
+        return f"autobalance-{search['method']}({parts})" + ("-paper" if search_preset == "paper" else "")
     loss = cfg["loss"]["name"]
     values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in HYPERPARAMETERS.get(loss, ()))
     label = f"{loss}({values})" if values else loss
@@ -58,7 +60,10 @@ def collect(root: Path, few_threshold: int | None = None) -> list[dict]:
             continue
         cfg = yaml.safe_load(cfg_path.read_text())
         m = json.loads(metrics_path.read_text())
-        row = {"dataset": m.get("dataset"), "rho": cfg["data"]["rho"], "label": label_of(cfg),
+        label = label_of(cfg, _hydra_choices(metrics_path.parent).get("search"))
+        if "tuned" in metrics_path.relative_to(root).parts[:-1]:
+            label += " tuned"
+        row = {"dataset": m.get("dataset"), "rho": cfg["data"]["rho"], "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
                "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
                                     for k in ("train", "search", "retrain")),
@@ -71,6 +76,12 @@ def collect(root: Path, few_threshold: int | None = None) -> list[dict]:
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
         rows.append(row)
     return rows
+
+
+def _hydra_choices(run_dir: Path) -> dict:
+    """The config-group choices Hydra recorded for a run (empty outside Hydra)."""
+    path = run_dir / ".hydra" / "hydra.yaml"
+    return yaml.safe_load(path.read_text())["hydra"]["runtime"]["choices"] if path.exists() else {}
 
 
 def _mean_throughput(path: Path) -> float | None:

@@ -50,6 +50,17 @@ def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
     assert table["ce"]["images_per_second"] != table["ce"]["images_per_second"]  # NaN: no traces
 
 
+def test_tuned_runs_and_the_paper_preset_get_their_own_rows(tmp_path):
+    _run(tmp_path / "baselines", "la", _cfg("la", tau=1.0), 0, 17.0, 100.0)
+    _run(tmp_path / "tuned" / "0", "la", _cfg("la", tau=1.0), 0, 16.0, 100.0)
+    _run(tmp_path / "paper", "0", _cfg("ce", search=True), 0, 20.0, 900.0)
+    hydra_dir = tmp_path / "paper" / "0" / ".hydra"
+    hydra_dir.mkdir()
+    (hydra_dir / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": {"search": "paper"}}}}))
+    labels = sorted(r["label"] for r in aggregate.collect(tmp_path))
+    assert labels == ["autobalance-last_layer(scales+offsets)-paper", "la(tau=1)", "la(tau=1) tuned"]
+
+
 def test_tuned_labels_become_overrides():
     spec = importlib.util.spec_from_file_location("tuned_overrides", SCRIPT.parent / "tuned_overrides.py")
     tuned = importlib.util.module_from_spec(spec)
