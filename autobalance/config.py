@@ -200,7 +200,7 @@ class SearchConfig:
     enabled: bool = False
     epochs: int | None = None
     warmup_epochs: int | None = None
-    every: int = 10
+    every: int = 5
     batches: int = 1
     val_batch_size: int | None = None
     val_sampler: str = "class_balanced"
@@ -215,7 +215,7 @@ class SearchConfig:
     init_gamma: float = 0.2
     init_beta: float = 0.9999
     outer_optimizer: str = "adam"
-    outer_lr: float = 0.02
+    outer_lr: float = 0.005
     outer_momentum: float = 0.9
     outer_weight_decay: float = 0.0
     clip: float | None = 1.0
