@@ -52,7 +52,9 @@ def few_shot_error(run_dir: Path, threshold: int) -> float | None:
     return 100.0 * (1.0 - statistics.mean(accs)) if accs else None
 
 
-def collect(root: Path, few_threshold: int | None = None) -> list[dict]:
+def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = False) -> list[dict]:
+    """One row per run under ``root``; ``label_by_dir`` labels each run by its top directory
+    below ``root`` instead (for ablations whose runs share a method label)."""
     rows = []
     for metrics_path in sorted(root.rglob("metrics.json")):
         cfg_path = metrics_path.parent / "config.yaml"
@@ -63,6 +65,8 @@ def collect(root: Path, few_threshold: int | None = None) -> list[dict]:
         label = label_of(cfg, _hydra_choices(metrics_path.parent).get("search"))
         if "tuned" in metrics_path.relative_to(root).parts[:-1]:
             label += " tuned"
+        if label_by_dir:
+            label = metrics_path.relative_to(root).parts[0]
         row = {"dataset": m.get("dataset"), "rho": cfg["data"]["rho"], "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
                "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
@@ -179,10 +183,12 @@ def main() -> None:
     parser.add_argument("--few-threshold", type=int, default=None,
                         help="few-shot = classes with fewer training images than this (default: the "
                              "run's own metric, < 20)")
+    parser.add_argument("--label-by-dir", action="store_true",
+                        help="label each run by its top directory below the root (ablations)")
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
     args = parser.parse_args()
-    rows = [r for root in args.roots for r in collect(root, args.few_threshold)]
+    rows = [r for root in args.roots for r in collect(root, args.few_threshold, args.label_by_dir)]
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

@@ -61,6 +61,13 @@ def test_tuned_runs_and_the_paper_preset_get_their_own_rows(tmp_path):
     assert labels == ["autobalance-last_layer(scales+offsets)-paper", "la(tau=1)", "la(tau=1) tuned"]
 
 
+def test_ablation_runs_are_labelled_by_their_directory(tmp_path):
+    _run(tmp_path / "lr0.02", "s0", _cfg("ce", search=True), 0, 19.0, 100.0)
+    _run(tmp_path / "lr0.005", "s0", _cfg("ce", search=True), 0, 18.0, 100.0)
+    assert {r["label"] for r in aggregate.collect(tmp_path)} == {"autobalance-last_layer(scales+offsets)"}
+    assert sorted(r["label"] for r in aggregate.collect(tmp_path, label_by_dir=True)) == ["lr0.005", "lr0.02"]
+
+
 def test_tuned_labels_become_overrides():
     spec = importlib.util.spec_from_file_location("tuned_overrides", SCRIPT.parent / "tuned_overrides.py")
     tuned = importlib.util.module_from_spec(spec)
