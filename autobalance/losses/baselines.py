@@ -20,7 +20,10 @@ class FocalLoss(ClassificationLoss):
 
     def per_example(self, logits, targets, groups=None):
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
-        return -((1 - log_p.exp()) ** self.gamma) * log_p
+        # 1 - p_y, floored at the smallest normal number: at p_y == 1 the derivative of
+        # (1 - p_y)^gamma is infinite for gamma < 1 and its product with log p_y = 0 is NaN.
+        one_minus_p = (-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny)
+        return -(one_minus_p**self.gamma) * log_p
 
 
 class ClassBalancedFocalLoss(ClassificationLoss):

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -66,6 +67,13 @@ def test_softmax_focal_loss():
     p = torch.softmax(z, 1)[torch.arange(len(y)), y]
     torch.testing.assert_close(_build("focal", gamma=gamma)(z, y), (-(1 - p) ** gamma * p.log()).mean())
     torch.testing.assert_close(_build("focal", gamma=0.0)(z, y), F.cross_entropy(z, y))
+
+
+@pytest.mark.parametrize("gamma", [0.5, 0.1])
+def test_focal_loss_gradient_is_finite_for_gamma_below_one_on_confident_examples(gamma):
+    z = torch.tensor([[40.0, 0.0, 0.0], [0.0, 2.0, 0.0]], requires_grad=True)  # p_0 == 1 in float32
+    _build("focal", gamma=gamma)(z, torch.tensor([0, 1])).backward()
+    assert torch.isfinite(z.grad).all() and z.grad[1].abs().sum() > 0
 
 
 def test_class_balanced_sigmoid_focal_loss():
