@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -139,6 +140,21 @@ def to_markdown(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pivot(table: list[dict]) -> str:
+    """Balanced error (mean ± std) with one row per method and one column per (dataset, rho);
+    baselines' hyperparameter values are dropped from the row name so settings line up."""
+    columns = sorted({(e["dataset"], e["rho"]) for e in table}, key=lambda c: (c[0], -c[1]))
+    cells: dict[str, dict[tuple, str]] = defaultdict(dict)
+    for e in table:
+        name = e["method"] if e["loss"] == "autobalance" else re.sub(r"\([^)]*\)", "", e["method"])
+        cells[name][(e["dataset"], e["rho"])] = f"{e['balanced_error_mean']:.2f} ± {e['balanced_error_std']:.2f}"
+    lines = ["| method | " + " | ".join(f"{d} rho={rho:g}" for d, rho in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for name, row in sorted(cells.items()):
+        lines.append(f"| {name} | " + " | ".join(row.get(c, "-") for c in columns) + " |")
+    return "\n".join(lines)
+
+
 def best_by_validation(table: list[dict]) -> list[dict]:
     """Per (dataset, rho, loss): the hyperparameter setting with the lowest mean validation
     balanced error, and the compute the whole grid took."""
@@ -212,6 +228,7 @@ def main() -> None:
                                f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
                                for c in chosen)
     (args.out / "summary.md").write_text(markdown + "\n")
+    (args.out / "pivot.md").write_text(pivot(table) + "\n")
     plot(table, args.out / "balanced_error.png")
     print(markdown)
 

@@ -68,6 +68,18 @@ def test_ablation_runs_are_labelled_by_their_directory(tmp_path):
     assert sorted(r["label"] for r in aggregate.collect(tmp_path, label_by_dir=True)) == ["lr0.005", "lr0.02"]
 
 
+def test_pivot_lines_up_methods_across_datasets(tmp_path):
+    rows = []
+    for rho, tau in ((100.0, 1.25), (10.0, 0.75)):
+        for seed, err in enumerate([10.0, 12.0]):
+            cfg = {**_cfg("la", tau=tau), "data": {"rho": rho}}
+            _run(tmp_path / f"{rho:g}" / "tuned", f"s{seed}", cfg, seed, err + rho / 10, 10.0)
+        rows += aggregate.collect(tmp_path / f"{rho:g}")
+    assert aggregate.pivot(aggregate.summarize(rows)).splitlines() == [
+        "| method | fashion_mnist rho=100 | fashion_mnist rho=10 |", "|---|---|---|",
+        "| la tuned | 21.00 ± 1.41 | 12.00 ± 1.41 |"]
+
+
 def test_tuned_labels_become_overrides():
     spec = importlib.util.spec_from_file_location("tuned_overrides", SCRIPT.parent / "tuned_overrides.py")
     tuned = importlib.util.module_from_spec(spec)
