@@ -2,8 +2,10 @@
 
 Every ``every`` inner steps (after ``warmup_epochs``), one hyper-step: draw m training and m
 validation batches, compute d(validation objective)/d(loss parameters) with the configured
-method, and take an outer optimizer step. A non-finite hypergradient is skipped, counted and
-warned about, never applied.
+method, and take an outer optimizer step. ``anchor`` > 0 adds the gradient of
+``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
+adjustment by default) against over-fitting a small validation split. A non-finite
+hypergradient is skipped, counted and warned about, never applied.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class BilevelSearch:
         else:
             self.outer = torch.optim.SGD(params, lr=cfg.outer_lr, momentum=cfg.outer_momentum,
                                          weight_decay=cfg.outer_weight_decay)
+        self.start = {n: p.detach().clone() for n, p in loss.named_parameters()}
         self.method_state: dict[str, Any] = {}
         self.hyper_steps = 0
         self.skipped = 0
@@ -105,7 +108,7 @@ class BilevelSearch:
             if not isinstance(self.method, UnrolledHypergradient):
                 self.method_state = result.state
             for name, p in self.loss.named_parameters():
-                p.grad = result.grads[name].to(p.dtype)
+                p.grad = result.grads[name].to(p.dtype) + self.cfg.anchor * (p.detach() - self.start[name])
             if self.cfg.clip is not None:
                 record["clipped_norm"] = float(torch.nn.utils.clip_grad_norm_(self.loss.parameters(),
                                                                               self.cfg.clip))
@@ -142,13 +145,14 @@ class BilevelSearch:
     def state_dict(self) -> dict[str, Any]:
         return {"outer": self.outer.state_dict(), "method_state": self.method_state,
                 "hyper_steps": self.hyper_steps, "skipped": self.skipped, "recent": self.recent,
-                "records": self.records}
+                "records": self.records, "start": self.start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.outer.load_state_dict(state["outer"])
         self.method_state = state["method_state"]
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
+        self.start = state["start"]
         if self.sinks is not None:
             self.sinks.jsonl.rewrite("hyperstep", self.records)
 

@@ -218,6 +218,7 @@ class SearchConfig:
     outer_lr: float = 0.005
     outer_momentum: float = 0.9
     outer_weight_decay: float = 0.0
+    anchor: float = 0.0
     clip: float | None = 1.0
     retrain: bool = True
     optim_milestones: list[int] | None = None
@@ -254,6 +255,7 @@ class SearchConfig:
         require_choice("search.init", self.init, INITS)
         require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))
         require(self.outer_lr > 0, "search.outer_lr", self.outer_lr, "a positive number")
+        require(self.anchor >= 0, "search.anchor", self.anchor, "a non-negative number")
         require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
         require_choice("search.freeze", self.freeze, ("last", "mean_last"))
         require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")

@@ -115,6 +115,25 @@ def test_every_method_drives_the_search(tiny_config, method):
     assert len(record["scales"][0]) == 10 and np.isfinite(record["hypergrad_norm"])
 
 
+def test_anchor_pulls_the_learned_loss_back_towards_its_start(tiny_config):
+    """With plain SGD the anchored step differs from the free one by -lr * anchor * (phi - phi_0)."""
+    lr, anchor, displacement = 0.1, 2.0, 0.3
+    moved = {}
+    for strength in (0.0, anchor):
+        search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, outer_optimizer="sgd", outer_lr=lr,
+                              outer_momentum=0.0, clip=None, anchor=strength)
+        hook, trainer, loss = _hook(tiny_config, search)
+        with torch.no_grad():
+            for p in loss.parameters():
+                p.add_(displacement)
+        before = {n: p.clone() for n, p in loss.named_parameters()}
+        hook.hyper_step(trainer)
+        moved[strength] = {n: p.detach() - before[n] for n, p in loss.named_parameters()}
+    for name, free_step in moved[0.0].items():
+        pull = moved[anchor][name] - free_step
+        torch.testing.assert_close(pull, torch.full_like(pull, -lr * anchor * displacement))
+
+
 def test_search_never_touches_batchnorm_statistics(tiny_config):
     hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0))
     before = {n: b.clone() for n, b in trainer.model.named_buffers()}

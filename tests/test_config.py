@@ -14,6 +14,7 @@ from autobalance.config import ConfigError, load_config
         ({"loss": {"name": "learned"}}, "loss.path=None: expected a learned-loss file"),
         ({"schedule": {"name": "drw", "start_epoch": 50}, "optim": {"epochs": 10}},
          "schedule.start_epoch=50: expected < optim.epochs=10"),
+        ({"search": {"anchor": -1.0}}, "search.anchor=-1.0: expected a non-negative number"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):
