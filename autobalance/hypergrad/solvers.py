@@ -68,7 +68,10 @@ class CGSolver:
     Stops at relative residual ``tol`` or ``max_iter`` products. A direction of non-positive
     curvature (an indefinite Hessian, common early in training) stops the iteration; if it is
     the first direction, the step along it uses the absolute curvature (as saddle-free Newton
-    does) so that the solve never degenerates to zero.
+    does) so that the solve never degenerates to zero. The warm start is used only when its
+    residual is below ``|v|`` (better than starting from zero): on an indefinite Hessian,
+    carrying every solution forward grows it along the negative-curvature directions without
+    bound, solve after solve.
     """
 
     max_iter: int = 10
@@ -76,15 +79,15 @@ class CGSolver:
     warm_start: bool = True
 
     def __call__(self, hvp: HessianOperator, v: torch.Tensor, state: dict[str, Any]):
-        x = state.get("solution") if self.warm_start else None
-        if x is None or x.shape != v.shape:
-            x = torch.zeros_like(v)
-            r = v.clone()
-        else:
-            r = v - hvp(x)
+        v_norm = v.norm().clamp(min=1e-30)
+        x, r = torch.zeros_like(v), v.clone()
+        previous = state.get("solution") if self.warm_start else None
+        if previous is not None and previous.shape == v.shape:
+            r_warm = v - hvp(previous)
+            if r_warm.norm() < v_norm:
+                x, r = previous, r_warm
         d = r.clone()
         rs = r.dot(r)
-        v_norm = v.norm().clamp(min=1e-30)
         iterations, stop = 0, "max_iter"
         while iterations < self.max_iter:
             if rs.sqrt() / v_norm <= self.tol:

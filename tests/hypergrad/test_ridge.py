@@ -78,3 +78,20 @@ def test_cg_on_an_indefinite_hessian_still_returns_a_useful_direction():
     p, info, _ = CGSolver(max_iter=5)(Operator(), v, {})
     assert info["stop"] == "negative_curvature" and p.norm() > 0
     torch.testing.assert_close(p, v * 3 / 2)  # (v.v) / |v.Hv| along v
+
+
+def test_cg_warm_start_does_not_accumulate_along_negative_curvature():
+    """Warm-starting every solve from the last one on an indefinite Hessian (as in a search
+    before the model settles) must stay as bounded as cold solves of the same systems."""
+    from autobalance.hypergrad.solvers import CGSolver
+
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
+    h = q @ torch.diag(torch.tensor([-0.5, -0.1, 0.01, 0.2, 1.0, 2.0, 5.0, 10.0], dtype=torch.float64)) @ q.T
+    solver, state, warm_norms, cold_norms = CGSolver(max_iter=3), {}, [], []
+    for _ in range(40):
+        v = torch.randn(8, generator=g, dtype=torch.float64)
+        p, _, state = solver(lambda x: h @ x, v, state)
+        warm_norms.append(float(p.norm()))
+        cold_norms.append(float(solver(lambda x: h @ x, v, {})[0].norm()))
+    assert max(warm_norms) <= 2 * max(cold_norms)
