@@ -5,7 +5,9 @@ validation batches, compute d(validation objective)/d(loss parameters) with the 
 method, and take an outer optimizer step. ``anchor`` > 0 adds the gradient of
 ``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
 adjustment by default) against over-fitting a small validation split. A non-finite
-hypergradient is skipped, counted and warned about, never applied.
+hypergradient is skipped, counted and warned about, never applied. A linear solve that ends
+with a relative residual above 1 (worse than p = 0, typical of an indefinite Hessian) is
+applied but counted as unsolved, with a warning the first time.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class BilevelSearch:
         total = optim.epochs if total_epochs is None else total_epochs
         self.active_epochs = cfg.search_epochs(total)
         self.first_epoch = cfg.first_hyper_epoch(total)
-        damping = optim.weight_decay if cfg.damping is None else cfg.damping
-        self.method = make_method(cfg.method, damping=damping, **dict(cfg.method_options))
+        self.damping = optim.weight_decay if cfg.damping is None else cfg.damping
+        self.method = make_method(cfg.method, damping=self.damping, **dict(cfg.method_options))
         params = list(loss.parameters())
         for p in params:  # inner steps treat the loss as fixed; only hyper-steps set .grad
             p.requires_grad_(False)
@@ -100,6 +102,7 @@ class BilevelSearch:
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
         record: dict[str, Any] = {"hyper_step": self.hyper_steps, "epoch": trainer.epoch,
                                   "step": trainer.step, **_plain(result.diagnostics)}
+        self._check_solve(record)
         if not result.finite:
             self.skipped += 1
             warnings.warn(f"non-finite hypergradient at step {trainer.step} ({result.diagnostics}); "
@@ -126,10 +129,23 @@ class BilevelSearch:
             self.sinks.log("hyperstep", record, trainer.step)
         return record
 
+    @property
+    def unsolved(self) -> int:
+        """Hyper-steps whose linear solve left a relative residual above 1."""
+        return sum(1 for r in self.records if r.get("residual", 0.0) > 1.0)
+
+    def _check_solve(self, record: dict[str, Any]) -> None:
+        if record.get("residual", 0.0) > 1.0 and self.unsolved == 0:
+            warnings.warn(f"the {self.cfg.method} solve at step {record['step']} ended with relative residual "
+                          f"{record['residual']:.3g} (> 1: worse than p = 0; stop: {record.get('stop')}), so "
+                          f"the Hessian is likely indefinite there; a larger search.damping (now {self.damping}) "
+                          "makes it definite. Later ones are counted as hyper_steps_unsolved",
+                          RuntimeWarning, stacklevel=3)
+
     def epoch_record(self) -> dict[str, Any]:
         last = self.records[-1] if self.records else {}
         return {"hyper_steps": self.hyper_steps, "hyper_steps_skipped": self.skipped,
-                "val_objective": last.get("val_loss")}
+                "hyper_steps_unsolved": self.unsolved, "val_objective": last.get("val_loss")}
 
     def frozen_loss(self) -> ParametricLoss:
         """A fixed copy of the learned loss: its last value, or the mean of the last k values."""
@@ -152,7 +168,7 @@ class BilevelSearch:
         self.method_state = state["method_state"]
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
-        self.start = state["start"]
+        self.start = state.get("start", self.start)  # absent from checkpoints before search.anchor
         if self.sinks is not None:
             self.sinks.jsonl.rewrite("hyperstep", self.records)
 

@@ -256,6 +256,8 @@ class SearchConfig:
         require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))
         require(self.outer_lr > 0, "search.outer_lr", self.outer_lr, "a positive number")
         require(self.anchor >= 0, "search.anchor", self.anchor, "a non-negative number")
+        require(self.damping is None or self.damping >= 0, "search.damping", self.damping,
+                "a non-negative number or null (the weight decay)")
         require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
         require_choice("search.freeze", self.freeze, ("last", "mean_last"))
         require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")

@@ -114,7 +114,8 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     results: dict[str, Any] = {"method": f"autobalance-{s.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "learned_loss": str(loss_path),
-                               "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped}
+                               "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
+                               "hyper_steps_unsolved": hook.unsolved}
     if s.compare_with_ce:
         ce_cfg = dataclasses.replace(cfg, loss=LossConfig(name="ce"))
         ce = make_trainer(ce_cfg, final_data, out_dir, sinks, device, phase="ce")

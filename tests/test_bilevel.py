@@ -19,6 +19,7 @@ from autobalance.config import (
     SearchConfig,
 )
 from autobalance.data.build import build_data
+from autobalance.hypergrad import make_method
 from autobalance.losses.factory import build_search_loss
 from autobalance.objectives import build_objective
 from autobalance.pipeline import make_trainer, run
@@ -100,6 +101,20 @@ def test_non_finite_hypergradient_is_skipped_counted_and_never_applied(tiny_conf
     assert record["skipped"] == 1 and not record["applied"]
     for n, p in loss.named_parameters():
         assert torch.equal(p, before[n])
+
+
+def test_a_failed_linear_solve_is_warned_about_once_and_counted(tiny_config):
+    """A negated Hessian (damping -100) stands in for an indefinite one: CG's first direction
+    has negative curvature, and its residual ends above that of p = 0."""
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method="cg"))
+    hook.method = make_method("cg", damping=-100.0, max_iter=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = [hook.hyper_step(trainer) for _ in range(2)]
+    assert [r["stop"] for r in records] == ["negative_curvature"] * 2
+    assert all(r["residual"] > 1 and r["applied"] for r in records)
+    assert sum("search.damping" in str(w.message) for w in caught) == 1
+    assert hook.epoch_record()["hyper_steps_unsolved"] == 2
 
 
 @pytest.mark.parametrize("method", ["identity", "neumann", "cg", "last_layer", "unrolled", "finite_difference"])

@@ -15,6 +15,7 @@ from autobalance.config import ConfigError, load_config
         ({"schedule": {"name": "drw", "start_epoch": 50}, "optim": {"epochs": 10}},
          "schedule.start_epoch=50: expected < optim.epochs=10"),
         ({"search": {"anchor": -1.0}}, "search.anchor=-1.0: expected a non-negative number"),
+        ({"search": {"damping": -0.1}}, "search.damping=-0.1: expected a non-negative number or null"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):
