@@ -19,7 +19,7 @@ from autobalance.config import (
     SearchConfig,
 )
 from autobalance.data.build import build_data
-from autobalance.hypergrad import make_method
+from autobalance.hypergrad import METHODS, make_method
 from autobalance.losses.factory import build_search_loss
 from autobalance.objectives import build_objective
 from autobalance.pipeline import make_trainer, run
@@ -117,9 +117,10 @@ def test_a_failed_linear_solve_is_warned_about_once_and_counted(tiny_config):
     assert hook.epoch_record()["hyper_steps_unsolved"] == 2
 
 
-@pytest.mark.parametrize("method", ["identity", "neumann", "cg", "last_layer", "unrolled", "finite_difference"])
+@pytest.mark.parametrize("method", METHODS)
 def test_every_method_drives_the_search(tiny_config, method):
-    options = {"unrolled": {"steps": 2}, "neumann": {"terms": 2}, "cg": {"max_iter": 3}}.get(method, {})
+    options = {"unrolled": {"steps": 2}, "neumann": {"terms": 2}, "cg": {"max_iter": 3},
+               "minres": {"max_iter": 3}}.get(method, {})
     search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method=method, method_options=options,
                           learn=["scales", "offsets", "weights"])
     hook, trainer, loss = _hook(tiny_config, search)

@@ -69,7 +69,9 @@ def _implicit_reference(problem, names=None):
 
 
 @pytest.mark.parametrize(
-    ("name", "options"), [("cg", {"max_iter": 200, "tol": 1e-12}), ("neumann", {"terms": 3000})]
+    ("name", "options"),
+    [("cg", {"max_iter": 200, "tol": 1e-12}), ("minres", {"max_iter": 200, "tol": 1e-12}),
+     ("neumann", {"terms": 3000})],
 )
 def test_implicit_methods_match_finite_differences_of_the_inner_solve(problem, name, options):
     params, hparams, train_loss, val_loss = problem

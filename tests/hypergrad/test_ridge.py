@@ -34,6 +34,7 @@ def closed_form_hypergradient():
 @pytest.mark.parametrize(
     ("name", "options", "rtol"),
     [("cg", {"max_iter": 50, "tol": 1e-13}, 1e-9),
+     ("minres", {"max_iter": 50, "tol": 1e-13}, 1e-9),
      ("neumann", {"terms": 400}, 1e-6),
      ("last_layer", {}, 1e-10)],
 )
