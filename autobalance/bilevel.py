@@ -120,10 +120,9 @@ class BilevelSearch:
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in
                                            self.loss.named_parameters()}])[-self.cfg.freeze_last:]
         self.hyper_steps += 1
-        values = self.loss.values()
         record.update(skipped=self.skipped, applied=result.finite,
                       seconds_total=time.perf_counter() - start,
-                      **{k: v.tolist() for k, v in values.items()})
+                      **{k: v.tolist() for k, v in self.loss.learned_values().items()})
         self.records.append(record)
         if self.sinks is not None:
             self.sinks.log("hyperstep", record, trainer.step)

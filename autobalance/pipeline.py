@@ -15,7 +15,9 @@ from autobalance.config import LossConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle
 from autobalance.logging.sinks import Sinks, make_sinks
+from autobalance.losses.clustering import cluster_means
 from autobalance.losses.factory import build_loss, build_search_loss
+from autobalance.losses.family import ParametricLoss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
@@ -127,7 +129,8 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     plots = [plot_per_class_accuracy(accuracies, data.class_names, final_data.train_counts,
                                      out_dir / "per_class_accuracy.png")]
     if hook.records:
-        plots.append(plot_trajectories(hook.records, list(learned.learn), data.class_names,
+        labels, counts = _trace_columns(learned, data.class_names, data.train_counts)
+        plots.append(plot_trajectories(hook.records, list(learned.learn), labels, counts,
                                        out_dir / "hyperparameters.png"))
     results["plots"] = [str(p) for p in plots]
     _write_per_class(out_dir, final_data, metrics, columns)
@@ -137,6 +140,14 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     print(f"learned loss: {loss_path}")
     print("plots: " + ", ".join(results["plots"]))
     return results
+
+
+def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[int]) -> tuple[list[str], list[float]]:
+    """Names and training counts of the hyper-step traces' columns: classes, or clusters."""
+    if loss.cluster_size == 1:
+        return list(class_names), [float(c) for c in counts]
+    means = cluster_means(torch.tensor(counts, dtype=torch.float64), loss.cluster)
+    return [f"cluster {i}" for i in range(len(means))], means.tolist()
 
 
 def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, Any]:

@@ -6,27 +6,48 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from autobalance.frequency_bins import frequency_groups  # noqa: E402
 
-def plot_trajectories(records: list[dict[str, Any]], parts: list[str], class_names: list[str],
-                      path: Path) -> Path:
-    """One panel per learned part; one line per class (group 0), darker for rarer classes."""
-    fig, axes = plt.subplots(1, len(parts), figsize=(5 * len(parts), 3.8), squeeze=False)
-    steps = [r["step"] for r in records]
+
+def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: list[str],
+                      counts: list[float], path: Path) -> Path:
+    """One panel per learned part and one for the hypergradient norm, against the inner step.
+
+    ``labels`` and ``counts`` name each column of the records' (G, columns) tables (classes, or
+    clusters of classes) and its training count. Up to 20 columns get a line each, coloured by
+    frequency rank; beyond, columns are binned into 10 frequency-rank bins, each drawn as its mean with a
+    min-max band, so 1,000 or 8,142 classes stay readable. A single hyper-step shows as points.
+    """
+    fig, axes = plt.subplots(1, len(parts) + 1, figsize=(5 * (len(parts) + 1), 3.8), squeeze=False)
+    steps = np.array([r["step"] for r in records])
+    marker = "o" if len(records) == 1 else None
+    groups = frequency_groups(labels, counts)
     cmap = plt.get_cmap("viridis")
-    k = len(class_names)
-    for ax, part in zip(axes[0], parts, strict=True):
-        for c, name in enumerate(class_names):
-            ax.plot(steps, [r[part][0][c] for r in records], color=cmap(c / max(k - 1, 1)),
-                    label=name if k <= 12 else None, linewidth=1.2)
-        ax.set_title(f"learned {part}")
+    for ax, part in zip(axes[0], parts, strict=False):
+        table = np.array([r[part][0] for r in records])  # (steps, columns), group 0
+        for i, (label, columns) in enumerate(groups):
+            color = cmap(i / max(len(groups) - 1, 1))
+            ax.plot(steps, table[:, columns].mean(1), color=color, label=label, linewidth=1.2, marker=marker)
+            if len(columns) > 1:
+                ax.fill_between(steps, table[:, columns].min(1), table[:, columns].max(1), color=color, alpha=0.15)
+        ax.set_title(f"learned {part}" + (" (group 0)" if len(records[0][part]) > 1 else ""))
         ax.set_xlabel("inner step")
+        ax.set_ylabel(part[:-1])
         ax.grid(alpha=0.3)
-    if k <= 12:
-        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, title="class",
+    norm_ax = axes[0][-1]
+    norm_ax.plot(steps, [r.get("hypergrad_norm", np.nan) for r in records], color="black", marker=marker)
+    norm_ax.set_yscale("log")
+    norm_ax.set_title("hypergradient norm (before clipping)")
+    norm_ax.set_xlabel("inner step")
+    norm_ax.grid(alpha=0.3)
+    if len(groups) <= 12:
+        title = "class" if len(groups) == len(labels) else "frequency rank bin"
+        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, title=title,
                    loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -36,17 +57,25 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], class_nam
 
 def plot_per_class_accuracy(accuracies: dict[str, list[float]], class_names: list[str],
                             train_counts: list[int], path: Path) -> Path:
-    """Grouped bars of per-class test accuracy for each named model."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(class_names) + 2), 3.8))
+    """Grouped bars of test accuracy for each named model: per class up to 20 classes, per
+    frequency-rank bin (mean over its classes) beyond."""
+    groups = frequency_groups(class_names, train_counts)
+    binned = len(groups) < len(class_names)
+    fig, ax = plt.subplots(figsize=(max(6, (1.0 if binned else 0.6) * len(groups) + 2), 3.8))
     width = 0.8 / max(len(accuracies), 1)
     for i, (label, acc) in enumerate(accuracies.items()):
-        ax.bar([c + i * width for c in range(len(class_names))], acc, width, label=label)
-    ax.set_xticks([c + 0.4 - width / 2 for c in range(len(class_names))])
-    ax.set_xticklabels([f"{n}\n({m})" for n, m in zip(class_names, train_counts, strict=True)],
-                       fontsize=7)
-    ax.set_ylabel("test accuracy")
+        ax.bar([g + i * width for g in range(len(groups))], [float(np.mean(np.asarray(acc)[cols]))
+                                                             for _, cols in groups], width, label=label)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
+    ticks = ([label.removeprefix("ranks ").replace(" (", "\n(") for label, _ in groups] if binned else
+             [f"{class_names[c]}\n({train_counts[c]})" for _, (c,) in groups])
+    ax.set_xticklabels(ticks, fontsize=7)
+    ax.set_ylabel("mean test accuracy" if binned else "test accuracy")
+    if binned:
+        ax.set_xlabel("frequency rank (1 = most frequent class)")
     ax.set_ylim(0, 1)
-    ax.set_title("per-class test accuracy (train count in brackets)")
+    ax.set_title("test accuracy by frequency-rank bin (train counts in brackets)" if binned else
+                 "per-class test accuracy (train count in brackets)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

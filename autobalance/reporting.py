@@ -8,6 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from autobalance.frequency_bins import frequency_groups
+
 
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_unserializable) + "\n")
@@ -42,13 +46,20 @@ def write_per_class_csv(path: Path, class_names: list[str], train_counts: list[i
 
 def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts: list[int],
                   extra: dict[str, list[float]] | None = None) -> str:
-    """A fixed-width per-class table followed by the headline metrics."""
+    """A fixed-width table, per class up to 20 classes and per frequency-rank bin (means over
+    its classes) beyond, followed by the headline metrics."""
     extra = extra or {}
-    header = f"{'class':>14} {'train':>7} {'test acc':>9}" + "".join(f" {k:>9}" for k in extra)
+    groups = frequency_groups(class_names, train_counts)
+    binned = len(groups) < len(class_names)
+    width = 30 if binned else 14
+    header = (f"{'classes' if binned else 'class':>{width}} {'train':>7} {'test acc':>9}"
+              + "".join(f" {k:>9}" for k in extra))
     lines = [header, "-" * len(header)]
-    for k, name in enumerate(class_names):
-        row = f"{name[:14]:>14} {train_counts[k]:>7} {metrics['per_class_accuracy'][k]:>9.3f}"
-        lines.append(row + "".join(f" {v[k]:>9.3f}" for v in extra.values()))
+    accuracy = np.asarray(metrics["per_class_accuracy"])
+    for label, idx in groups:
+        train = f"{np.mean(np.asarray(train_counts)[idx]):>7.0f}"
+        row = f"{label[:width]:>{width}} {train} {accuracy[idx].mean():>9.3f}"
+        lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>9.3f}" for v in extra.values()))
     lines.append("-" * len(header))
     for key in ("balanced_error", "few_shot_error", "worst_class_error"):
         if metrics.get(key) is not None:

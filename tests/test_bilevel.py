@@ -196,3 +196,29 @@ def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
     learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
     assert learned["num_groups"] == 2 and len(learned["offsets"]) == 2 and len(learned["offsets"][0]) == 2
     assert learned["offsets"][0] != learned["offsets"][1]  # the groups learned different rows
+
+
+def test_default_recipe_searches_a_thousand_classes_with_clustered_parameters(tmp_path):
+    rng = np.random.default_rng(0)
+    k = 1000
+    counts = np.maximum(3, (40 * 0.05 ** (np.arange(k) / (k - 1)))).astype(int)  # 40 down to 3 per class
+    y = np.repeat(np.arange(k), counts)
+    x = rng.normal(0, 1, (len(y), 8)) + 0.1 * (y[:, None] % 8 == np.arange(8))
+    np.savez(tmp_path / "d.npz", x=x.astype(np.float32), y=y)
+    cfg = RunConfig(
+        device="cpu",
+        data=DataConfig(name="npz", path=str(tmp_path / "d.npz"), test_fraction=0.2, profile="none", rho=1,
+                        split="stratified", val_fraction=0.3, batch_size=128, cache_dir=str(tmp_path)),
+        model=ModelConfig(name="mlp", width=16),
+        optim=OptimConfig(lr=0.05, epochs=2, schedule="constant"),
+        search=SearchConfig(enabled=True, epochs=1, warmup_epochs=0, every=20, cluster_size=100,
+                            compare_with_ce=False),
+        logger=LoggerConfig(progress=False),
+    )
+    run(cfg, tmp_path / "run")
+    steps = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
+    assert steps and {s["path"] for s in steps} == {"minres"} and steps[0]["hessian_params"] == 17 * k
+    assert all(len(s["offsets"][0]) == 10 for s in steps)  # one column per cluster of 100 classes
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    assert len(learned["offsets"][0]) == k and len(set(learned["offsets"][0])) <= 10
+    assert (tmp_path / "run" / "hyperparameters.png").exists()

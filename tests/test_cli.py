@@ -1,12 +1,15 @@
 """The command line as a user runs it: a subprocess from an unrelated directory."""
 
+import io
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 
@@ -119,3 +122,39 @@ def test_cifar10_lt_runs_our_recipe_from_a_subset_of_the_jpeg_archive(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())  # our recipe: search, then retrain
     assert metrics["hyper_steps"] > 0 and set(metrics["phase_seconds"]) == {"search", "retrain"}
     assert (out / "learned_loss.yaml").exists()
+
+
+def _fake_cifar100_archive(path: Path, train_per_class: int, test_per_class: int) -> None:
+    """The official python archive's layout (train, test, meta pickles) with random images."""
+    rng = np.random.default_rng(0)
+
+    def split(per_class):
+        labels = np.repeat(np.arange(100), per_class)
+        return {b"data": rng.integers(0, 255, (len(labels), 3072), dtype=np.uint8),
+                b"fine_labels": labels.tolist()}
+
+    members = {"train": split(train_per_class), "test": split(test_per_class),
+               "meta": {b"fine_label_names": [f"class{i}".encode() for i in range(100)]}}
+    with tarfile.open(path, "w:gz") as tar:
+        for name, obj in members.items():
+            data = pickle.dumps(obj)
+            info = tarfile.TarInfo(f"cifar-100-python/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path):
+    archive = tmp_path / "cifar-100-python.tar.gz"
+    _fake_cifar100_archive(archive, train_per_class=20, test_per_class=2)
+    out = tmp_path / "run"
+    proc = _train(["+experiment=cifar100_lt", f"data.path={archive}", "data.n_max=20", "data.rho=10",
+                   f"data.cache_dir={tmp_path / 'cache'}", "model.width=8", "optim.epochs=2",
+                   "optim.warmup_epochs=0", "search.warmup_epochs=0", "search.every=4",
+                   "search.compare_with_ce=false", "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["hyper_steps"] > 0 and set(metrics["phase_seconds"]) == {"search", "retrain"}
+    steps = [json.loads(line) for line in (out / "hypersteps.jsonl").read_text().splitlines()]
+    # ResNet-32 at width 8 has 32 features: a head of 100 x 33 = 3,300 parameters, over the dense limit
+    assert {s["path"] for s in steps} == {"minres"} and steps[0]["hessian_params"] == 3300
+    assert len(json.loads((out / "data_summary.json").read_text())["class_names"]) == 100

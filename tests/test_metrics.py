@@ -24,3 +24,17 @@ def test_group_metrics():
     m = classification_metrics(preds, targets, [10, 10], groups, num_groups=2)
     assert m["per_group_accuracy"] == [1.0, 0.5] and m["worst_group_accuracy"] == 0.5
     assert m["per_group_class_accuracy"] == [[1.0, 1.0], [0.0, 1.0]]
+
+
+def test_summary_table_of_a_thousand_classes_has_ten_frequency_bin_rows():
+    from autobalance.reporting import summary_table
+
+    k = 1000
+    counts = list(range(k, 0, -1))
+    accuracy = [1.0] * 100 + [0.0] * 900
+    table = summary_table({"per_class_accuracy": accuracy, "balanced_error": 90.0}, [f"c{i}" for i in range(k)],
+                          counts, {"offset": [0.5] * k})
+    rows = [line for line in table.splitlines() if line.strip().startswith("ranks")]
+    assert len(rows) == 10
+    assert rows[0].split()[-3:] == ["950", "1.000", "0.500"]  # mean count of ranks 1-100, accuracy, offset
+    assert rows[1].split()[-2] == "0.000"

@@ -148,3 +148,11 @@ class ParametricLoss(ClassificationLoss):
         """Detached effective per-class tables, for logging and export."""
         with torch.no_grad():
             return {"scales": self.scales(), "offsets": self.offsets(), "weights": self.weights()}
+
+    def learned_values(self) -> dict[str, torch.Tensor]:
+        """Detached effective (G, clusters) tables of the learned parts: one column per cluster
+        (per class without clustering), the size of a hyper-step trace at any K."""
+        classes = torch.arange(self.num_classes, device=self.cluster.device)
+        representative = torch.full((int(self.cluster.max()) + 1,), self.num_classes,
+                                    device=self.cluster.device).scatter_reduce(0, self.cluster, classes, "amin")
+        return {part: table[:, representative] for part, table in self.values().items() if part in self.learn}

@@ -29,3 +29,11 @@ def test_interpolation_hits_cluster_centres_and_is_linear_between():
     per_class = interpolate_clusters(torch.tensor([[0.0, 3.0, 6.0]]), counts, 2)
     # centres at ranks 0.5, 2.5, 4.5; clamped outside
     torch.testing.assert_close(per_class[0], torch.tensor([0.0, 0.75, 2.25, 3.75, 5.25, 6.0]))
+
+
+def test_learned_values_give_one_column_per_cluster_in_cluster_order():
+    counts = [10, 500, 50, 100, 5]  # clusters of 2 by frequency: {1, 3}, {2, 0}, {4}
+    loss = ParametricLoss(5, learn=("offsets",), counts=counts, cluster_size=2, offsets=[1.0, 2.0, 3.0, 4.0, 5.0])
+    per_class = loss.values()["offsets"][0]
+    torch.testing.assert_close(loss.learned_values()["offsets"][0], per_class[[1, 0, 4]])
+    assert set(loss.learned_values()) == {"offsets"}

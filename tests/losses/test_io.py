@@ -28,3 +28,18 @@ def test_loading_a_loss_for_another_class_count_fails(tmp_path):
     (tmp_path / "other.yaml").write_text("foo: 1\n")
     with pytest.raises(ValueError, match="not a learned-loss file"):
         load_loss(tmp_path / "other.yaml")
+
+
+def test_an_inaturalist_sized_clustered_loss_round_trips_per_class(tmp_path):
+    from autobalance.losses.factory import build_search_loss
+
+    k = 8142
+    counts = torch.randint(2, 1000, (k,), generator=torch.Generator().manual_seed(0)).tolist()
+    loss = build_search_loss(["scales", "offsets"], "vs", counts, cluster_size=100)
+    assert loss.raw_offsets.shape == (1, 82)  # ceil(8142 / 100) learnable values per part
+    assert {part: t.shape for part, t in loss.learned_values().items()} == {"scales": (1, 82), "offsets": (1, 82)}
+    names = [f"species_{i}" for i in range(k)]
+    path = save_loss(tmp_path / "learned_loss.yaml", loss, names, counts)
+    loaded = load_loss(path, num_classes=k)
+    for part, table in loss.values().items():
+        torch.testing.assert_close(loaded.values()[part], table, atol=1e-5, rtol=1e-5)
