@@ -28,16 +28,25 @@ InputFn = Callable[[torch.Tensor, torch.Tensor, Params], torch.Tensor]
 class ModelClosure:
     """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced.
 
-    ``hparams_enter_input`` tells the engine that hyperparameters reach the network's input
-    (``input_fn``), so the mixed derivative must be taken by double backward: reverse mode
-    over BatchNorm's forward-mode derivative is wrong in torch 2.13 (tested).
+    ``hparams_after_network`` vouches to the engine that hyperparameters act only after the
+    network (no ``input_fn``), so the mixed derivative may be taken in forward mode; reverse
+    mode over BatchNorm's forward-mode derivative is wrong in torch 2.13 (tested) when they
+    reach the input. A wrapper around the closure drops the attribute and so gets the exact
+    double backward, never the wrong fast path. Empty data is refused here, by name.
     """
 
     def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                  seed: int = 0, input_fn: InputFn | None = None) -> None:
         self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
+        if not self.batches:
+            raise ValueError("model_closure got no batches: the loss of empty data is undefined "
+                             "(is the validation split empty?)")
+        for i, (x, _, _) in enumerate(self.batches):
+            if len(x) == 0:
+                raise ValueError(f"batch {i} has no examples: the loss of empty data is undefined "
+                                 "(is the validation split empty?)")
         self.seed, self.input_fn = seed, input_fn
-        self.hparams_enter_input = input_fn is not None
+        self.hparams_after_network = input_fn is None
         self.buffers = {n: b.detach() for n, b in model.named_buffers()}
         device = next(iter(model.parameters())).device
         self.devices = [device.index or 0] if device.type == "cuda" else []

@@ -41,6 +41,17 @@ def leaf_copy(params: Params) -> Params:
     return {n: p.detach().requires_grad_(True) for n, p in params.items()}
 
 
+def vjp(outputs: Sequence[torch.Tensor], inputs: Sequence[torch.Tensor], grad_outputs: Sequence[torch.Tensor],
+        **kwargs) -> list[torch.Tensor]:
+    """sum_i <outputs_i, grad_outputs_i> differentiated w.r.t. ``inputs``; outputs that depend on
+    nothing (the zero gradient of a parameter the forward pass never uses) contribute zero."""
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs, strict=True) if o.requires_grad]
+    if not pairs:
+        return [torch.zeros_like(t) for t in inputs]
+    return list(torch.autograd.grad([o for o, _ in pairs], list(inputs), grad_outputs=[g for _, g in pairs],
+                                    materialize_grads=True, **kwargs))
+
+
 def grad_dict(out: torch.Tensor, inputs: Params, **kwargs) -> Params:
     """d out / d inputs with zeros for inputs ``out`` does not depend on."""
     gs = torch.autograd.grad(out, list(inputs.values()), materialize_grads=True, **kwargs)
@@ -61,16 +72,14 @@ class HessianOperator:
         self.hparams = leaf_copy(hparams)
         full = {**detached(params), **self.active}
         loss = train_loss(full, self.hparams)
-        self.grad = torch.autograd.grad(loss, list(self.active.values()), create_graph=True)
+        self.grad = torch.autograd.grad(loss, list(self.active.values()), create_graph=True, materialize_grads=True)
         self.damping = damping
         self.calls = 0
         self.size = sum(p.numel() for p in self.active.values())
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         self.calls += 1
-        hv = torch.autograd.grad(self.grad, list(self.active.values()),
-                                 grad_outputs=unflatten(v, self.grad), retain_graph=True,
-                                 materialize_grads=True)
+        hv = vjp(self.grad, list(self.active.values()), unflatten(v, self.grad), retain_graph=True)
         return flatten(hv) + self.damping * v
 
     def mixed(self, direction: torch.Tensor) -> Params:
@@ -84,9 +93,11 @@ class HessianOperator:
     def dense(self) -> torch.Tensor:
         """The full (P x P) damped Hessian, from P products batched with vmap."""
         eye = torch.eye(self.size, dtype=self.grad[0].dtype, device=self.grad[0].device)
-        rows = torch.autograd.grad(self.grad, list(self.active.values()),
-                                   grad_outputs=[e for e in _split_rows(eye, self.grad)],
-                                   retain_graph=True, is_grads_batched=True, allow_unused=True)
+        used = [(g, e) for g, e in zip(self.grad, _split_rows(eye, self.grad), strict=True) if g.requires_grad]
+        rows = (torch.autograd.grad([g for g, _ in used], list(self.active.values()),
+                                    grad_outputs=[e for _, e in used], retain_graph=True,
+                                    is_grads_batched=True, allow_unused=True)
+                if used else [None] * len(self.grad))
         # materialize_grads would drop the batch dimension of unused inputs: fill them here
         rows = [torch.zeros(self.size, *p.shape, dtype=eye.dtype, device=eye.device) if r is None else r
                 for r, p in zip(rows, self.active.values(), strict=True)]
@@ -110,10 +121,12 @@ def mixed_product(train_loss: LossFn, params: Params, hparams: Params, subset: l
     One forward pass in forward mode (theta_S carries p as tangent) gives the directional
     derivative dL/dtheta . p as an ordinary autograd tensor; its reverse-mode gradient with
     respect to alpha only traverses the part of the graph that alpha touches (the loss head),
-    about one forward+backward in all. When the closure says hyperparameters enter the
-    network's input (``hparams_enter_input``), the exact double backward is used instead.
+    about one forward+backward in all. Reverse mode over BatchNorm's forward-mode derivative
+    is wrong when hyperparameters reach the network's input, so this path is taken only for a
+    closure that vouches they do not (``hparams_after_network``, set by :func:`model_closure`
+    without ``input_fn``); any other closure, a wrapper included, gets the exact double backward.
     """
-    if getattr(train_loss, "hparams_enter_input", False):
+    if not getattr(train_loss, "hparams_after_network", False):
         return mixed_product_double_backward(train_loss, params, hparams, subset, direction)
     hp = leaf_copy(hparams)
     tangents = dict(zip(subset, unflatten(direction, [params[n] for n in subset]), strict=True))

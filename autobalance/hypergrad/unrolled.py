@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from autobalance.hypergrad.implicit import all_finite
-from autobalance.hypergrad.primitives import grad_dict, leaf_copy
+from autobalance.hypergrad.primitives import grad_dict, leaf_copy, vjp
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params
 
 
@@ -74,7 +74,8 @@ class UnrolledHypergradient:
             hp = leaf_copy(hparams)
             theta = leaf_copy(params)
             for loss_fn in losses:
-                g = torch.autograd.grad(loss_fn(theta, hp), list(theta.values()), create_graph=True)
+                g = torch.autograd.grad(loss_fn(theta, hp), list(theta.values()), create_graph=True,
+                                        materialize_grads=True)
                 theta, buf = self._update(theta, dict(zip(theta, g, strict=True)), buf)
             val = val_loss(theta, hp)
             grads = grad_dict(val, hp)
@@ -96,7 +97,7 @@ class UnrolledHypergradient:
             thetas.append(theta)
             buffers.append(buf)
             leaf = leaf_copy(theta)
-            g = torch.autograd.grad(loss_fn(leaf, fixed_hp), list(leaf.values()))
+            g = torch.autograd.grad(loss_fn(leaf, fixed_hp), list(leaf.values()), materialize_grads=True)
             theta, buf = self._update(theta, dict(zip(leaf, g, strict=True)), buf)
         leaf, hp = leaf_copy(theta), leaf_copy(hparams)
         val = val_loss(leaf, hp)
@@ -118,10 +119,9 @@ class UnrolledHypergradient:
             buf_bar = {n: (self.momentum * next_buf_bar[n] if has_buffer else torch.zeros_like(t))
                        for n, t in next_buf_bar.items()}
             leaf, hp = leaf_copy(thetas[k]), leaf_copy(hparams)
-            g = torch.autograd.grad(losses[k](leaf, hp), list(leaf.values()), create_graph=True)
-            inputs = list(leaf.values()) + list(hp.values())
-            second = torch.autograd.grad(g, inputs, grad_outputs=[d_bar[n] for n in leaf],
-                                         materialize_grads=True)
+            g = torch.autograd.grad(losses[k](leaf, hp), list(leaf.values()), create_graph=True,
+                                    materialize_grads=True)
+            second = vjp(g, list(leaf.values()) + list(hp.values()), [d_bar[n] for n in leaf])
             theta_bar = {n: theta_bar[n] + self.weight_decay * d_bar[n] + s
                          for n, s in zip(leaf, second[: len(leaf)], strict=True)}
             for n, s in zip(hp, second[len(leaf) :], strict=True):
