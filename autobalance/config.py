@@ -7,6 +7,7 @@ an unknown key fails with the key's full name, and ``__post_init__`` range check
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,22 +121,51 @@ class OptimConfig:
         require(0 < self.decay <= 1, "optim.decay", self.decay, "in (0, 1]")
 
 
+LOSS_PARAMETERS: dict[str, dict[str, float]] = {
+    "ce": {},
+    "focal": {"gamma": 1.0},
+    "cb_softmax": {"beta": 0.9999},
+    "cb_focal": {"beta": 0.9999, "gamma": 1.0},
+    "ldam": {"max_margin": 0.5, "scale": 30.0},
+    "la": {"tau": 1.0},
+    "la_posthoc": {"tau": 1.0},
+    "cdt": {"gamma": 0.2},
+    "vs": {"gamma": 0.2, "tau": 1.0},
+    "balanced_softmax": {},
+    "learned": {},
+}
+"""Each loss's hyperparameters and their standard values (each paper's setting): the one home
+of these defaults, for the CLI (the YAML files name the loss only) and the Python API alike."""
+
+
 @dataclass
 class LossConfig:
+    """A baseline loss; hyperparameters left null take the loss's standard value, and one the
+    loss does not take is refused (``balanced_softmax`` is logit adjustment at tau = 1: no tau)."""
+
     name: str = "ce"
-    gamma: float = 0.0
-    tau: float = 1.0
-    beta: float = 0.9999
-    max_margin: float = 0.5
-    scale: float = 30.0
+    gamma: float | None = None
+    tau: float | None = None
+    beta: float | None = None
+    max_margin: float | None = None
+    scale: float | None = None
     path: str | None = None
 
     def __post_init__(self) -> None:
         require_choice("loss.name", self.name, LOSSES)
-        require(self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
-        require(0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
-        require(self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
-        require(self.scale > 0, "loss.scale", self.scale, "> 0")
+        takes = LOSS_PARAMETERS[self.name]
+        for key in ("gamma", "tau", "beta", "max_margin", "scale"):
+            value = getattr(self, key)
+            if value is None:
+                setattr(self, key, takes.get(key))
+            else:
+                require(key in takes, f"loss.{key}", value,
+                        f"null: loss={self.name} takes {', '.join(takes) or 'no hyperparameters'}")
+        require(self.gamma is None or self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
+        require(self.tau is None or self.tau >= 0, "loss.tau", self.tau, ">= 0")
+        require(self.beta is None or 0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
+        require(self.max_margin is None or self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
+        require(self.scale is None or self.scale > 0, "loss.scale", self.scale, "> 0")
         require(self.name != "learned" or bool(self.path), "loss.path", self.path,
                 "a learned-loss file when loss=learned")
 
@@ -299,8 +329,32 @@ class RunConfig:
                     "ce when search is enabled (run a baseline loss with search=none)")
 
 
+def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
+    """The first key of ``values`` that ``schema`` (a dataclass) has no field for, by full name.
+
+    Hydra's ``+key=value`` adds keys to the composed config, and OmegaConf's merge onto the
+    schema keeps them; a typo would otherwise run a whole job with the setting ignored."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            return name
+        nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
+        if isinstance(value, dict) and dataclasses.is_dataclass(nested):
+            found = _unknown_key(value, nested, name + ".")
+            if found:
+                return found
+    return None
+
+
 def load_config(cfg: DictConfig | dict) -> RunConfig:
     """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
+    values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    unknown = _unknown_key(values, RunConfig)
+    if unknown:
+        section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
+        raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
+                          "print the valid keys with `python -m autobalance.train --cfg job`")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
         return OmegaConf.to_object(merged)

@@ -21,7 +21,8 @@ def main(cfg: DictConfig) -> float:
         print(f"autobalance: config error: {e}", file=sys.stderr)
         sys.exit(2)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    # the validated config: every default resolved (a loss's standard hyperparameters included)
+    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(run_cfg)))
     from autobalance.pipeline import run
 
     try:

@@ -158,3 +158,11 @@ def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path):
     # ResNet-32 at width 8 has 32 features: a head of 100 x 33 = 3,300 parameters, over the dense limit
     assert {s["path"] for s in steps} == {"minres"} and steps[0]["hessian_params"] == 3300
     assert len(json.loads((out / "data_summary.json").read_text())["class_names"]) == 100
+
+
+@pytest.mark.parametrize("override", ["+foo=1", "+search.typo_lr=3", "+data.foo=1"])
+def test_an_added_unknown_key_is_refused_before_anything_runs(tmp_path, override):
+    proc = _train([override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert f"{override[1:].split('=')[0]}: unknown key" in proc.stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -1,6 +1,6 @@
 import pytest
 
-from autobalance.config import ConfigError, load_config
+from autobalance.config import LOSS_PARAMETERS, ConfigError, LossConfig, load_config
 
 
 @pytest.mark.parametrize(
@@ -10,12 +10,17 @@ from autobalance.config import ConfigError, load_config
         ({"optim": {"lr": -0.1}}, "optim.lr=-0.1: expected a positive number"),
         ({"model": {"name": "vgg"}}, "model.name='vgg': expected one of resnet32"),
         ({"optim": {"lr": "fast"}}, "optim.lr: Value 'fast'"),
-        ({"data": {"augmentation": "x"}}, "data.augmentation: Key 'augmentation' not in"),
+        ({"data": {"augmentation": "x"}}, "data.augmentation: unknown key (no such setting in data)"),
+        ({"foo": 1}, "foo: unknown key (no such setting in the top level)"),
+        ({"search": {"typo_lr": 3}}, "search.typo_lr: unknown key (no such setting in search)"),
         ({"loss": {"name": "learned"}}, "loss.path=None: expected a learned-loss file"),
         ({"schedule": {"name": "drw", "start_epoch": 50}, "optim": {"epochs": 10}},
          "schedule.start_epoch=50: expected < optim.epochs=10"),
         ({"search": {"anchor": -1.0}}, "search.anchor=-1.0: expected a non-negative number"),
         ({"search": {"damping": -0.1}}, "search.damping=-0.1: expected a non-negative number or null"),
+        ({"loss": {"name": "balanced_softmax", "tau": 1.5}},
+         "loss.tau=1.5: expected null: loss=balanced_softmax takes no hyperparameters"),
+        ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: expected null: loss=focal takes gamma"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):
@@ -28,3 +33,26 @@ def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, 
 def test_defaults_are_valid_and_schedule_start_defaults_to_80_percent():
     cfg = load_config({"optim": {"epochs": 200}, "schedule": {"name": "drw"}})
     assert cfg.schedule.first_epoch(cfg.optim.epochs) == 160
+
+
+@pytest.mark.parametrize("loss", sorted(set(LOSS_PARAMETERS) - {"learned"}))
+def test_the_python_api_gives_every_loss_the_same_hyperparameters_as_the_cli(loss):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
+        cli = load_config(compose(config_name="config", overrides=["search=none", f"loss={loss}"])).loss
+    api = LossConfig(name=loss)
+    assert api == cli
+    for key, standard in LOSS_PARAMETERS[loss].items():
+        assert getattr(api, key) == standard
+
+
+def test_focal_through_the_python_api_is_focal_not_cross_entropy():
+    import torch
+
+    from autobalance.losses.factory import build_loss
+
+    z, y = torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), torch.arange(16) % 3
+    focal = build_loss(LossConfig(name="focal"), [10, 5, 2])(z, y)
+    ce = build_loss(LossConfig(name="ce"), [10, 5, 2])(z, y)
+    assert focal < ce  # (1 - p)^1 < 1 shrinks every term
