@@ -24,6 +24,7 @@ from autobalance.models import create_model
 from autobalance.objectives import build_objective
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
 from autobalance.reporting import finite, summary_table, write_json, write_per_class_csv
+from autobalance.run_dir import prepare_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.trainer import Trainer
 
@@ -153,7 +154,7 @@ def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[in
 def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, Any]:
     """Run as configured and write results under ``out_dir``; returns the metrics dict."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(out_dir, cfg)
     start = time.perf_counter()
     version = code_version()
     seed_everything(cfg.seed)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from autobalance.config import ConfigError, load_config
 from autobalance.data.errors import DataNotFoundError
@@ -21,16 +23,35 @@ def main(cfg: DictConfig) -> float:
         print(f"autobalance: config error: {e}", file=sys.stderr)
         sys.exit(2)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    # the validated config: every default resolved (a loss's standard hyperparameters included)
-    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(run_cfg)))
     from autobalance.pipeline import run
 
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = run(run_cfg, out_dir)
+    except ConfigError as e:
+        print(f"autobalance: config error: {e}", file=sys.stderr)
+        sys.exit(2)
     except (DataNotFoundError, ValueError) as e:
         print(f"autobalance: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"autobalance: interrupted; checkpoints are kept at the end of each epoch. Resume with:\n"
+              f"  {resume_command(out_dir)}", file=sys.stderr)
+        sys.exit(130)
     return results["test"]["balanced_error"]
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (a scheduler's stop) ends the run the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def resume_command(out_dir: Path) -> str:
+    """The command that continues this run: its overrides, resume=true and its directory."""
+    kept = [o for o in HydraConfig.get().overrides.task
+            if not o.startswith(("resume=", "hydra.run.dir=", "hydra.sweep.dir="))]
+    return " ".join(["python -m autobalance.train", *(shlex.quote(o) for o in kept), "resume=true",
+                     f"hydra.run.dir={shlex.quote(str(out_dir))}"])
 
 
 if __name__ == "__main__":

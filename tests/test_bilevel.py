@@ -222,3 +222,33 @@ def test_default_recipe_searches_a_thousand_classes_with_clustered_parameters(tm
     learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
     assert len(learned["offsets"][0]) == k and len(set(learned["offsets"][0])) <= 10
     assert (tmp_path / "run" / "hyperparameters.png").exists()
+
+
+@pytest.mark.parametrize("where", ["inside a hyper-step", "mid-epoch of the retrain"])
+def test_a_run_interrupted_anywhere_resumes_to_the_same_metrics(search_config, tmp_path, monkeypatch, where):
+    full = run(search_config, tmp_path / "full")
+    from autobalance.training.trainer import Trainer
+
+    calls = {"n": 0}
+    if where == "inside a hyper-step":
+        original, target, name = BilevelSearch.hyper_step, BilevelSearch, "hyper_step"
+        trigger = 2  # the third and last hyper-step (steps 7, 14, 21), in the search's second epoch
+    else:
+        original, target, name = Trainer.train_step, Trainer, "train_step"
+        trigger = 50  # 26 search steps, then 16 per retrain epoch: the middle of the retrain's second
+
+    def interrupting(self, *args):
+        calls["n"] += 1
+        if calls["n"] == trigger + 1:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(target, name, interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        run(search_config, tmp_path / "cut")
+    monkeypatch.setattr(target, name, original)
+    search_config.resume = True
+    resumed = run(search_config, tmp_path / "cut")
+    assert resumed["test"]["per_class_accuracy"] == full["test"]["per_class_accuracy"]
+    assert (yaml.safe_load((tmp_path / "cut" / "learned_loss.yaml").read_text())["offsets"]
+            == yaml.safe_load((tmp_path / "full" / "learned_loss.yaml").read_text())["offsets"])

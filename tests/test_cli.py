@@ -166,3 +166,24 @@ def test_an_added_unknown_key_is_refused_before_anything_runs(tmp_path, override
     assert proc.returncode == 2
     assert f"{override[1:].split('=')[0]}: unknown key" in proc.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path, cache_dir):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    args = [*_tiny_mnist1d(cache_dir), "optim.epochs=30", "search=none", f"hydra.run.dir={out}"]
+    proc = subprocess.Popen([sys.executable, "-m", "autobalance.train", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "epochs.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    command = stderr.strip().splitlines()[-1].strip()
+    assert command.startswith("python -m autobalance.train") and f"resume=true hydra.run.dir={out}" in command
+    assert "optim.epochs=30" in command

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import tarfile
 import urllib.request
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,3 +56,16 @@ def extract_tar(path: Path, dest: Path) -> Path:
         for member in safe_members(archive):
             archive.extract(member, dest, filter="data")
     return dest
+
+
+@contextmanager
+def reading_archive(path: Path) -> Iterator[None]:
+    """Turn the ways a damaged archive fails (no tar header, a truncated gzip stream) into one
+    error that names the file."""
+    if not tarfile.is_tarfile(path):
+        raise ValueError(f"{path} exists but is not a tar archive (expected .tar.gz); it is corrupt or of "
+                         "another format")
+    try:
+        yield
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ValueError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}); fetch it again") from None

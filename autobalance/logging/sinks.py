@@ -60,6 +60,14 @@ class JsonlSink:
             for r in records:
                 f.write(json.dumps(finite(r)) + "\n")
 
+    def replace_phase(self, kind: str, phase: str, records: list[dict[str, Any]]) -> None:
+        """Replace one phase's lines of a kind's file, keeping the other phases' (after resuming
+        the retrain, the search's epochs stay)."""
+        path = self.path(kind)
+        lines = path.read_text().splitlines() if path.exists() else []
+        others = [json.loads(line) for line in lines if json.loads(line).get("phase") != phase]
+        self.rewrite(kind, others + records)
+
     def close(self) -> None:
         pass
 
@@ -118,8 +126,12 @@ class Sinks:
 def make_sinks(name: str, out_dir: Path, project: str = "autobalance", run_name: str = "run",
                mode: str = "offline", config: dict[str, Any] | None = None) -> Sinks:
     sinks: list[Sink] = [JsonlSink(out_dir)]
-    if name == "wandb":
-        sinks.append(WandbSink(out_dir, project, run_name, mode, config or {}))
-    elif name == "tensorboard":
-        sinks.append(TensorBoardSink(out_dir))
+    try:
+        if name == "wandb":
+            sinks.append(WandbSink(out_dir, project, run_name, mode, config or {}))
+        elif name == "tensorboard":
+            sinks.append(TensorBoardSink(out_dir))
+    except ModuleNotFoundError as err:
+        raise ValueError(f"logger={name} needs the {err.name} package: pip install 'autobalance[{name}]' "
+                         "(or choose logger=jsonl)") from None
     return Sinks(sinks)

@@ -137,7 +137,7 @@ class Trainer:
             return False
         self.load_state_dict(load_checkpoint(path, self.device))
         if self.sinks is not None:
-            self.sinks.jsonl.rewrite("epoch", self.history)
+            self.sinks.jsonl.replace_phase("epoch", self.phase, self.history)
         return True
 
     def _epoch_record(self, train_loss: float, seconds: float, images: int) -> dict[str, Any]:

@@ -49,3 +49,12 @@ def test_wandb_offline_runs_are_separate_and_finished(search_config_factory, tmp
 def test_sink_factory_defaults_to_jsonl(tmp_path):
     sinks = make_sinks("jsonl", tmp_path)
     assert len(sinks.sinks) == 1 and sinks.jsonl.out_dir == tmp_path
+
+
+def test_a_logger_whose_package_is_missing_names_the_extra_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    expected = r"logger=tensorboard needs the .* package: pip install 'autobalance\[tensorboard\]'"
+    with pytest.raises(ValueError, match=expected):
+        make_sinks("tensorboard", tmp_path)

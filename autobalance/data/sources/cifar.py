@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
-from autobalance.data.download import download, extract_tar, verify_checksum
+from autobalance.data.download import download, extract_tar, reading_archive, verify_checksum
 from autobalance.data.errors import DataNotFoundError
 from autobalance.data.sources.image_folder import load_image_folder
 
@@ -84,10 +84,11 @@ def load_cifar(
             return _read_pickles(cand, spec)
         if (cand / spec.folder / spec.test_file).exists():
             return _read_pickles(cand / spec.folder, spec)
-        if cand.is_file() and tarfile.is_tarfile(cand):
-            if _is_pickle_archive(cand, spec):
-                return _read_pickles(extract_tar(cand, cache_dir) / spec.folder, spec)
-            return load_image_folder(cand, cache_dir, spec.name)
+        if cand.is_file():
+            with reading_archive(cand):
+                if _is_pickle_archive(cand, spec):
+                    return _read_pickles(extract_tar(cand, cache_dir) / spec.folder, spec)
+                return load_image_folder(cand, cache_dir, spec.name)
         if (cand / "train").is_dir() and (cand / "test").is_dir():
             return load_image_folder(cand, cache_dir, spec.name)
     if allow_download:

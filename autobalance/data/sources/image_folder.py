@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from autobalance.data.dataset import ArraySplit, RawDataset
-from autobalance.data.download import file_digest, safe_members
+from autobalance.data.download import file_digest, reading_archive, safe_members
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -40,10 +41,12 @@ def _iter_dir(path: Path) -> Iterator[tuple[tuple[str, ...], bytes]]:
             yield f.relative_to(path).parts, f.read_bytes()
 
 
-def _collect(entries: Iterator[tuple[tuple[str, ...], bytes]]) -> dict[str, dict[str, list]]:
-    """Group (split, class) -> list of (filename, image) from paths ``.../split/class/file``."""
+def _collect(entries: Iterator[tuple[tuple[str, ...], bytes]], source: str) -> dict[str, dict[str, list]]:
+    """Group (split, class) -> list of (filename, image) from paths ``.../split/class/file``,
+    with a progress line while decoding (tens of thousands of images take a minute)."""
     found: dict[str, dict[str, list]] = {"train": {}, "test": {}}
-    for parts, data in entries:
+    for parts, data in tqdm(entries, desc=f"decoding {source} (once; cached after)", unit=" images",
+                            mininterval=2.0, leave=False):
         if len(parts) < 3 or parts[-3] not in found:
             continue
         split, cls, name = parts[-3], parts[-2], parts[-1]
@@ -82,7 +85,11 @@ def load_image_folder(path: Path, cache_dir: Path, name: str = "image_folder") -
                 [str(c) for c in z["class_names"]],
                 "image",
             )
-    found = _collect(_iter_tar(path) if path.is_file() else _iter_dir(path))
+    if path.is_file():
+        with reading_archive(path):
+            found = _collect(_iter_tar(path), path.name)
+    else:
+        found = _collect(_iter_dir(path), path.name)
     class_names = sorted(found["train"])
     if not class_names:
         raise ValueError(f"{path} holds no images under train/<class>/; expected train/ and test/")

@@ -1,0 +1,51 @@
+"""A run directory holds one run: a new run refuses a directory that holds another's outputs,
+and ``resume=true`` refuses a configuration that differs from the one the run was made with."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+
+from autobalance.config import ConfigError, RunConfig
+
+OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
+FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
+"""Keys that may change between a run and its resumption: they do not change what is computed."""
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """``key=saved (now new)`` for every setting that differs, apart from :data:`FREE_ON_RESUME`."""
+    old, new = _flat(saved), _flat(dataclasses.asdict(cfg))
+    free = tuple(FREE_ON_RESUME)
+    return [f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k.split(".")[0] not in free]
+
+
+def prepare_run_dir(out_dir: Path, cfg: RunConfig) -> None:
+    """Check ``out_dir`` against ``cfg`` and record the validated config as ``config.yaml``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    present = [name for name in OUTPUTS if (out_dir / name).exists()]
+    saved_path = out_dir / "config.yaml"
+    if not cfg.resume and present:
+        raise ConfigError(f"{out_dir} already holds a run ({', '.join(present)}); pass resume=true to continue "
+                          "it, or choose another output directory (hydra.run.dir=...)")
+    if cfg.resume and present and saved_path.exists():
+        differences = config_differences(yaml.safe_load(saved_path.read_text()) or {}, cfg)
+        if differences:
+            raise ConfigError(f"resume=true, but the run in {out_dir} was made with other settings: "
+                              f"{'; '.join(differences)}; resume with its settings or start a new directory")
+    saved_path.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))

@@ -1,0 +1,46 @@
+"""One run per directory: no mixing with an earlier run, no resuming under other settings."""
+
+import json
+
+import pytest
+
+from autobalance.config import ConfigError
+from autobalance.pipeline import run
+
+
+def test_a_new_run_refuses_a_directory_holding_another_run(search_config, tmp_path):
+    run(search_config, tmp_path / "run")
+    before = (tmp_path / "run" / "metrics.json").read_text()
+    search_config.seed = 1
+    with pytest.raises(ConfigError, match="already holds a run .*metrics.json.*pass resume=true"):
+        run(search_config, tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.json").read_text() == before
+    assert "seed: 0" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(("key", "value", "named"), [("seed", 5, "seed=0 (now 5)"),
+                                                      ("model.width", 16, "model.width=8 (now 16)")])
+def test_resume_refuses_settings_that_differ_from_the_run(search_config, tmp_path, key, value, named):
+    run(search_config, tmp_path / "run")
+    section, _, field = key.rpartition(".")
+    setattr(getattr(search_config, section) if section else search_config, field, value)
+    search_config.resume = True
+    with pytest.raises(ConfigError, match=f"other settings: {named.replace('(', '[(]').replace(')', '[)]')}"):
+        run(search_config, tmp_path / "run")
+
+
+def test_resuming_the_retrain_keeps_the_search_epochs_in_the_log(search_config, tmp_path):
+    class Interrupt(Exception):
+        pass
+
+    def stop(trainer):
+        if trainer.phase == "retrain" and trainer.epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(search_config, tmp_path / "run", epoch_callbacks=(stop,))
+    search_config.resume = True
+    search_config.logger.progress = False  # a setting that may change on resume
+    run(search_config, tmp_path / "run")
+    phases = [json.loads(line)["phase"] for line in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
+    assert phases == ["search"] * 2 + ["retrain"] * 4
