@@ -256,7 +256,7 @@ class SearchConfig:
     optim_weight_decay: float | None = None
     freeze: str = "mean_last"
     freeze_last: int = 5
-    compare_with_ce: bool = True
+    compare_with: list[str] = field(default_factory=lambda: ["la", "ce"])
 
     def search_epochs(self, total_epochs: int) -> int:
         """Search length; null means half of the training epochs."""
@@ -291,6 +291,9 @@ class SearchConfig:
         require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
         require_choice("search.freeze", self.freeze, ("last", "mean_last"))
         require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")
+        baselines = tuple(n for n in LOSSES if n != "learned")
+        require(set(self.compare_with) <= set(baselines), "search.compare_with", list(self.compare_with),
+                f"a list of baseline losses ({', '.join(baselines)}), [] for none")
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,11 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     searcher = make_trainer(cfg, data, out_dir, sinks, device, loss=loss, phase="search",
                             hooks=(hook,), epoch_callbacks=epoch_callbacks, optim=optim)
     searcher.fit(resume=cfg.resume)
+    if hook.hyper_steps == 0:
+        warnings.warn(f"the search made no hyper-step (search epochs {hook.first_epoch}..{hook.active_epochs - 1} "
+                      f"with hyper-steps every {s.every} steps): the exported loss is its starting point "
+                      f"({s.init}); lengthen the search or lower search.warmup_epochs / search.every",
+                      RuntimeWarning, stacklevel=2)
     learned = hook.frozen_loss()
     provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
                   "method": s.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
@@ -119,13 +125,14 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
                                "test": metrics, "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
                                "hyper_steps_unsolved": hook.unsolved}
-    if s.compare_with_ce:
-        ce_cfg = dataclasses.replace(cfg, loss=LossConfig(name="ce"))
-        ce = make_trainer(ce_cfg, final_data, out_dir, sinks, device, phase="ce")
-        ce.fit(resume=cfg.resume)
-        phase_seconds["ce"] = _phase_seconds(ce)
-        results["ce_test"] = ce.evaluate(data.test)
-        accuracies["CE"] = results["ce_test"]["per_class_accuracy"]
+    for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
+        baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),
+                                           search=dataclasses.replace(s, enabled=False))
+        baseline = make_trainer(baseline_cfg, final_data, out_dir, sinks, device, phase=name)
+        baseline.fit(resume=cfg.resume)
+        phase_seconds[name] = _phase_seconds(baseline)
+        results[f"{name}_test"] = baseline.evaluate(data.test)
+        accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
     columns = {k: v[0].tolist() for k, v in learned.values().items()}
     plots = [plot_per_class_accuracy(accuracies, data.class_names, final_data.train_counts,
                                      out_dir / "per_class_accuracy.png")]
@@ -136,11 +143,38 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     results["plots"] = [str(p) for p in plots]
     _write_per_class(out_dir, final_data, metrics, columns)
     print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
-    if "ce_test" in results:
-        print(f"{'CE balanced_error':>24}: {results['ce_test']['balanced_error']:.2f} %")
+    for name in s.compare_with:
+        theirs = results[f"{name}_test"]["balanced_error"]
+        print(f"{name.upper() + ' balanced_error':>24}: {theirs:.2f} % (learned loss "
+              f"{metrics['balanced_error'] - theirs:+.2f} points, same seed)")
     print(f"learned loss: {loss_path}")
     print("plots: " + ", ".join(results["plots"]))
     return results
+
+
+def data_line(summary: dict[str, Any]) -> str:
+    """One line on what the run trains on, printed before the first (possibly long) epoch."""
+    counts = summary["counts"]
+    groups = f", {summary['num_groups']} groups" if summary["num_groups"] > 1 else ""
+    return (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
+            f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
+            f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
+
+
+def summary_record(results: dict[str, Any]) -> dict[str, Any]:
+    """The final numbers of the run's model (the learned loss after a search) for W&B's summary:
+    headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap."""
+    test = results["test"]
+    record: dict[str, Any] = {k: test.get(k) for k in ("balanced_error", "few_shot_error", "worst_class_error",
+                                                       "worst_group_accuracy") if test.get(k) is not None}
+    if len(test["per_class_accuracy"]) <= 100:
+        record["per_class_accuracy"] = test["per_class_accuracy"]
+    for key, other in results.items():
+        if key.endswith("_test") and isinstance(other, dict):
+            name = key.removesuffix("_test")
+            record[f"{name}/balanced_error"] = other["balanced_error"]
+            record[f"minus_{name}/balanced_error"] = test["balanced_error"] - other["balanced_error"]
+    return record
 
 
 def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[int]) -> tuple[list[str], list[float]]:
@@ -159,8 +193,10 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     version = code_version()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    print(f"run directory: {out_dir}", flush=True)
     data = build_data(cfg.data, cfg.seed, device)
     write_json(out_dir / "data_summary.json", data.summary)
+    print(data_line(data.summary), flush=True)
     sinks = make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
                        dataclasses.asdict(cfg))
     try:
@@ -169,7 +205,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
         results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=version,
                        epochs=cfg.optim.epochs, wall_seconds=time.perf_counter() - start)
         write_json(out_dir / "metrics.json", finite(results))
-        sinks.log("summary", {"balanced_error": results["test"]["balanced_error"]}, 0)
+        sinks.log("summary", summary_record(results), 0)
         print(f"results in {out_dir}")
         return results
     finally:

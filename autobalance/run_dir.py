@@ -4,6 +4,8 @@ and ``resume=true`` refuses a configuration that differs from the one the run wa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,13 @@ def prepare_run_dir(out_dir: Path, cfg: RunConfig) -> None:
             raise ConfigError(f"resume=true, but the run in {out_dir} was made with other settings: "
                               f"{'; '.join(differences)}; resume with its settings or start a new directory")
     saved_path.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+def job_dirname(number: int, overrides: str, max_length: int = 120) -> str:
+    """A multirun job's directory name: its number and overrides, flat (a path-valued override
+    such as ``data.path=/a/b.npz`` would nest directories) and, when long, shortened with a hash
+    of the whole; Hydra keeps the overrides in full in ``.hydra/overrides.yaml``."""
+    flat = re.sub(r"[^A-Za-z0-9=,._+\-\[\]]", "_", overrides)
+    if len(flat) > max_length:
+        flat = flat[: max_length - 9] + "-" + hashlib.sha256(overrides.encode()).hexdigest()[:8]
+    return f"{number}_{flat}" if flat else str(number)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from autobalance.config import ConfigError, load_config
 from autobalance.data.errors import DataNotFoundError
+from autobalance.runtime import available_cpus, configure_threads
 
 
 @hydra.main(version_base="1.3", config_path="pkg://autobalance.configs", config_name="config")
@@ -22,7 +24,11 @@ def main(cfg: DictConfig) -> float:
     except ConfigError as e:
         print(f"autobalance: config error: {e}", file=sys.stderr)
         sys.exit(2)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    configure_threads(_concurrent_jobs(hydra_cfg))
+    if hydra_cfg.mode == RunMode.MULTIRUN and hydra_cfg.job.override_dirname:
+        run_cfg.name = f"{run_cfg.name}[{hydra_cfg.job.override_dirname}]"  # one W&B name per job
     from autobalance.pipeline import run
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -39,6 +45,14 @@ def main(cfg: DictConfig) -> float:
               f"  {resume_command(out_dir)}", file=sys.stderr)
         sys.exit(130)
     return results["test"]["balanced_error"]
+
+
+def _concurrent_jobs(hydra_cfg) -> int:
+    """How many jobs of this sweep share the machine: the joblib launcher's n_jobs, else 1."""
+    if hydra_cfg.mode != RunMode.MULTIRUN or "joblib" not in str(hydra_cfg.launcher.get("_target_", "")):
+        return 1
+    n_jobs = int(hydra_cfg.launcher.get("n_jobs", 1))
+    return available_cpus() if n_jobs < 0 else n_jobs
 
 
 def _interrupt(signum, frame) -> None:

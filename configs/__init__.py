@@ -9,9 +9,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from autobalance.config import RunConfig
+from autobalance.run_dir import job_dirname
 
 ConfigStore.instance().store(name="schema", node=RunConfig)
 
 OmegaConf.register_new_resolver(
     "run_label", lambda search_enabled, loss: "autobalance" if search_enabled else loss, replace=True
 )
+OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)

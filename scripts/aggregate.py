@@ -3,7 +3,8 @@
 For every run directory holding ``metrics.json`` and ``config.yaml``, the method label is the
 loss (with its schedule, e.g. ``ldam+drw``) or ``autobalance-<method>`` (``-paper`` when the run
 composed ``search=paper``), marked ``tuned`` when a directory on its path below the root is named
-``tuned`` (as ``scripts/run_head_to_head.sh`` writes them); runs are grouped by
+``tuned`` (as ``scripts/run_head_to_head.sh`` writes them), and followed by the settings that
+differ between runs sharing it (``[search.anchor=0.3]``; seeds aside); runs are grouped by
 (dataset, rho, label) and reduced to mean and std over seeds of balanced error, few-shot error,
 worst-class error and wall time, with the time ratio to ERM (``ce``) of the same group.
 
@@ -43,6 +44,46 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
     return label if schedule == "none" else f"{label}+{schedule}"
 
 
+IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "data.cache_dir", "search.compare_with",
+                "search.compare_with_ce")
+"""Settings that do not change a run's result (or are the seed that rows average over)."""
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def comparable_settings(cfg: dict) -> dict:
+    """The flattened config minus :data:`IGNORED_KEYS` and loss hyperparameters the loss does not
+    take (older run directories recorded them with placeholder values)."""
+    flat = _flat(cfg)
+    loss = cfg.get("loss", {}).get("name")
+    takes = HYPERPARAMETERS.get(loss, ()) + (("scale",) if loss == "ldam" else ())
+    return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
+            and not (k.startswith("loss.") and k.split(".")[1] in ("gamma", "tau", "beta", "max_margin", "scale")
+                     and k.split(".")[1] not in takes)}
+
+
+def distinguish(rows: list[dict]) -> None:
+    """Append the settings that differ inside a label (``[search.anchor=0.3]``), so runs whose
+    configs differ never merge into one row; keys only some runs recorded are not compared."""
+    by_label: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_label[(r["dataset"], r["rho"], r["label"])].append(r)
+    for runs in by_label.values():
+        shared = set.intersection(*(set(r["settings"]) for r in runs))
+        varying = sorted(k for k in shared if len({r["settings"][k] for r in runs}) > 1)
+        for r in runs:
+            if varying:
+                r["label"] += " [" + ", ".join(f"{k}={json.loads(r['settings'][k])}" for k in varying) + "]"
+
+
 def few_shot_error(run_dir: Path, threshold: int) -> float | None:
     """100 * (1 - mean test accuracy of the classes with fewer than ``threshold`` training
     images), from the run's per_class.csv."""
@@ -68,7 +109,7 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
             label += " tuned"
         if label_by_dir:
             label = metrics_path.relative_to(root).parts[0]
-        row = {"dataset": m.get("dataset"), "rho": cfg["data"]["rho"], "label": label,
+        row = {"dataset": m.get("dataset"), "rho": _imbalance(metrics_path.parent, cfg), "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
                "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
                                     for k in ("train", "search", "retrain")),
@@ -79,8 +120,22 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
         row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
+        row["settings"] = comparable_settings(cfg)
         rows.append(row)
+    if not label_by_dir:
+        distinguish(rows)
+    for row in rows:
+        del row["settings"]
     return rows
+
+
+def _imbalance(run_dir: Path, cfg: dict) -> float:
+    """The configured rho for a long-tail profile; the data's own ratio (from data_summary.json)
+    for data kept as it is (``data.profile=none``: a user's npz or CSV)."""
+    summary = run_dir / "data_summary.json"
+    if cfg["data"].get("profile") == "none" and summary.exists():
+        return round(json.loads(summary.read_text())["imbalance_ratio"], 1)
+    return cfg["data"]["rho"]
 
 
 def _hydra_choices(run_dir: Path) -> dict:
@@ -132,7 +187,8 @@ def to_markdown(table: list[dict]) -> str:
     lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
              "| train s | x ERM time | images/s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for e in table:
-        cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" for k in METRICS]
+        cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" if e[f"{k}_mean"] == e[f"{k}_mean"] else "none"
+                 for k in METRICS]  # NaN: no class below the few-shot threshold
         ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
         speed = "-" if e["images_per_second"] != e["images_per_second"] else f"{e['images_per_second']:,.0f}"
         lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "

@@ -10,5 +10,5 @@ SEEDS=${2:-0}
 OUT=${OUT:-experiments/cifar10_lt_gpu}
 COMMON=(+experiment=cifar10_lt data.path="$DATA" device=cuda logger.progress=false seed="$SEEDS")
 python -m autobalance.train -m "${COMMON[@]}" +baseline=ce,ldam_drw,la,vs hydra.sweep.dir="$OUT/runs/baselines"
-python -m autobalance.train -m "${COMMON[@]}" search.compare_with_ce=false hydra.sweep.dir="$OUT/runs/autobalance"
+python -m autobalance.train -m "${COMMON[@]}" search.compare_with=[] hydra.sweep.dir="$OUT/runs/autobalance"
 python scripts/aggregate.py "$OUT/runs" --out "$OUT"

@@ -27,7 +27,7 @@ with initialize_config_module(config_module='autobalance.configs', version_base=
 for step in $STEPS; do
   case $step in
     1) train +hparams_search=baselines seed="$SEEDS" hydra.sweep.dir="$OUT/runs/baselines" ;;
-    2) train seed="$SEEDS" search.compare_with_ce=false hydra.sweep.dir="$OUT/runs/autobalance" ;;
+    2) train seed="$SEEDS" search.compare_with=[] hydra.sweep.dir="$OUT/runs/autobalance" ;;
     3) for grid in $TUNE; do
          train +hparams_search=tune_"$grid" seed=0 hydra.sweep.dir="$OUT/tuning/$grid"
        done

@@ -39,7 +39,7 @@ def search_config_factory(cache_dir):
         cfg = make_tiny_config(cache_dir)
         cfg.optim.epochs = 4
         cfg.search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=7, method="identity",
-                                  compare_with_ce=False)
+                                  compare_with=[])
         return cfg
 
     return factory

@@ -186,7 +186,7 @@ def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
         model=ModelConfig(name="mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=4, schedule="constant", weight_decay=1e-4),
         search=SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, learn=["offsets", "weights"],
-                            init="uniform", compare_with_ce=False),
+                            init="uniform", compare_with=[]),
         objective=ObjectiveConfig(name="worst_group", temperature=0.5),
         logger=LoggerConfig(progress=False),
     )
@@ -212,7 +212,7 @@ def test_default_recipe_searches_a_thousand_classes_with_clustered_parameters(tm
         model=ModelConfig(name="mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=2, schedule="constant"),
         search=SearchConfig(enabled=True, epochs=1, warmup_epochs=0, every=20, cluster_size=100,
-                            compare_with_ce=False),
+                            compare_with=[]),
         logger=LoggerConfig(progress=False),
     )
     run(cfg, tmp_path / "run")
@@ -252,3 +252,9 @@ def test_a_run_interrupted_anywhere_resumes_to_the_same_metrics(search_config, t
     assert resumed["test"]["per_class_accuracy"] == full["test"]["per_class_accuracy"]
     assert (yaml.safe_load((tmp_path / "cut" / "learned_loss.yaml").read_text())["offsets"]
             == yaml.safe_load((tmp_path / "full" / "learned_loss.yaml").read_text())["offsets"])
+
+
+def test_a_search_without_hyper_steps_warns_that_the_loss_is_its_starting_point(search_config, tmp_path):
+    search_config.search.every = 10_000
+    with pytest.warns(RuntimeWarning, match="the search made no hyper-step .* its starting point \\(la\\)"):
+        run(search_config, tmp_path / "run")

@@ -37,13 +37,19 @@ def test_main_job_searches_retrains_and_writes_everything(tmp_path, cache_dir):
                    f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["test"]["balanced_error"] <= 100 and "ce_test" in metrics
+    assert 0 <= metrics["test"]["balanced_error"] <= 100 and {"la_test", "ce_test"} <= set(metrics)
+    assert set(metrics["phase_seconds"]) == {"search", "retrain", "la", "ce"}
+    gap = metrics["test"]["balanced_error"] - metrics["la_test"]["balanced_error"]
+    assert f"LA balanced_error: {metrics['la_test']['balanced_error']:.2f} % (learned loss {gap:+.2f}" in proc.stdout
     assert metrics["hyper_steps"] > 0 and metrics["method"] == "autobalance-last_layer"
     for line in ("balanced_error", "learned loss:", "plots:"):
         assert line in proc.stdout
+    first = proc.stdout.splitlines()[:2]  # said before training starts
+    assert first[0] == f"run directory: {out}" and first[1].startswith("data: mnist1d, 10 classes; train ")
     for name in ("config.yaml", "epochs.jsonl", "hypersteps.jsonl", "learned_loss.yaml",
                  "hyperparameters.png", "per_class_accuracy.png", "per_class.csv"):
         assert (out / name).exists(), name
+    assert not (out / "train.log").exists()  # Hydra's job log file would stay empty
     learned = out / "learned_loss.yaml"
     reuse = _train([*_tiny_mnist1d(cache_dir), "search=none", "loss=learned", f"loss.path={learned}",
                     f"hydra.run.dir={tmp_path / 'reuse'}"], cwd=tmp_path)
@@ -112,7 +118,7 @@ def test_cifar10_lt_runs_our_recipe_from_a_subset_of_the_jpeg_archive(tmp_path):
     out = tmp_path / "run"
     proc = _train(["+experiment=cifar10_lt", f"data.path={subset}", "data.n_max=30", "data.rho=10",
                    f"data.cache_dir={tmp_path / 'cache'}", "optim.epochs=2", "optim.warmup_epochs=0",
-                   "search.warmup_epochs=0", "search.every=1", "search.compare_with_ce=false",
+                   "search.warmup_epochs=0", "search.every=1", "search.compare_with=[]",
                    "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "data_summary.json").read_text())
@@ -150,7 +156,7 @@ def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path):
     proc = _train(["+experiment=cifar100_lt", f"data.path={archive}", "data.n_max=20", "data.rho=10",
                    f"data.cache_dir={tmp_path / 'cache'}", "model.width=8", "optim.epochs=2",
                    "optim.warmup_epochs=0", "search.warmup_epochs=0", "search.every=4",
-                   "search.compare_with_ce=false", "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
+                   "search.compare_with=[]", "device=cpu", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["hyper_steps"] > 0 and set(metrics["phase_seconds"]) == {"search", "retrain"}

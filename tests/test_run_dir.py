@@ -44,3 +44,23 @@ def test_resuming_the_retrain_keeps_the_search_epochs_in_the_log(search_config, 
     run(search_config, tmp_path / "run")
     phases = [json.loads(line)["phase"] for line in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
     assert phases == ["search"] * 2 + ["retrain"] * 4
+
+
+def test_multirun_job_directories_stay_flat_and_short():
+    from autobalance.run_dir import job_dirname
+
+    assert job_dirname(3, "data.path=/some/dir/file.npz,seed=1") == "3_data.path=_some_dir_file.npz,seed=1"
+    long = job_dirname(0, "data.path=/" + "x" * 300)
+    assert len(long) <= 122 and "/" not in long
+    assert long != job_dirname(0, "data.path=/" + "x" * 299 + "y")  # the hash keeps them apart
+    assert job_dirname(7, "") == "7"
+
+
+def test_the_sweep_uses_the_flat_job_directory_names():
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True)
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"].startswith("${job_dirname:")

@@ -84,7 +84,13 @@ class WandbSink:
                               config=config, reinit="finish_previous")
 
     def log(self, kind: str, record: dict[str, Any], step: int) -> None:
-        self.run.log({**flatten(record, kind), f"{kind}/step": step})
+        """Epochs under ``<phase>/epoch/...`` (search, retrain and each baseline apart, never one
+        sawtooth), hyper-steps under ``hyperstep/...``; the summary goes to the run's summary."""
+        if kind == "summary":
+            self.run.summary.update(flatten(record))
+            return
+        prefix = f"{record['phase']}/{kind}" if "phase" in record else kind
+        self.run.log({**flatten(record, prefix), f"{prefix}/step": step})
 
     def close(self) -> None:
         self.run.finish()

@@ -58,3 +58,29 @@ def test_a_logger_whose_package_is_missing_names_the_extra_to_install(tmp_path, 
     expected = r"logger=tensorboard needs the .* package: pip install 'autobalance\[tensorboard\]'"
     with pytest.raises(ValueError, match=expected):
         make_sinks("tensorboard", tmp_path)
+
+
+class _FakeRun:
+    def __init__(self):
+        self.logged, self.summary = [], {}
+
+    def log(self, values):
+        self.logged.append(values)
+
+
+def test_wandb_keeps_phases_apart_and_puts_the_final_numbers_in_the_summary():
+    from autobalance.logging.sinks import WandbSink
+    from autobalance.pipeline import summary_record
+
+    sink = object.__new__(WandbSink)
+    sink.run = _FakeRun()
+    sink.log("epoch", {"phase": "search", "train_loss": 1.0}, 10)
+    sink.log("epoch", {"phase": "retrain", "train_loss": 0.5}, 10)
+    assert sink.run.logged == [{"search/epoch/train_loss": 1.0, "search/epoch/step": 10},
+                               {"retrain/epoch/train_loss": 0.5, "retrain/epoch/step": 10}]
+    results = {"test": {"balanced_error": 9.0, "few_shot_error": 20.0, "per_class_accuracy": [0.9, 0.8]},
+               "la_test": {"balanced_error": 9.5, "per_class_accuracy": [0.9, 0.7]}}
+    sink.log("summary", summary_record(results), 0)
+    assert sink.run.summary == {"balanced_error": 9.0, "few_shot_error": 20.0, "per_class_accuracy/0": 0.9,
+                                "per_class_accuracy/1": 0.8, "la/balanced_error": 9.5,
+                                "minus_la/balanced_error": -0.5}

@@ -95,3 +95,29 @@ def test_few_shot_threshold_recomputes_from_per_class_accuracies(tmp_path):
     assert row["few_shot_error"] == pytest.approx(100 * (1 - (0.7 + 0.5) / 2))
     (row,) = aggregate.collect(tmp_path)
     assert row["few_shot_error"] == pytest.approx(40.0)  # the run's own metric
+
+
+def test_runs_whose_settings_differ_get_rows_named_by_the_difference(tmp_path):
+    for seed in range(3):
+        default, anchored = _cfg("ce", search=True), _cfg("ce", search=True)
+        default["search"]["anchor"], anchored["search"]["anchor"] = 0.0, 0.3
+        default["logger"] = {"progress": seed == 0}  # not a setting that changes results
+        _run(tmp_path / "default", f"s{seed}", default, seed, 18.0, 100.0)
+        _run(tmp_path / "anchor", f"s{seed}", anchored, seed, 17.0, 100.0)
+    table = {e["method"]: e for e in aggregate.summarize(aggregate.collect(tmp_path))}
+    assert sorted(table) == ["autobalance-last_layer(scales+offsets) [search.anchor=0.0]",
+                             "autobalance-last_layer(scales+offsets) [search.anchor=0.3]"]
+    assert all(len(e["seeds"]) == 3 for e in table.values())
+
+
+def test_user_data_reports_its_own_imbalance_and_no_few_shot_classes_as_none(tmp_path):
+    cfg = _cfg("ce")
+    cfg["data"].update(rho=1.0, profile="none")
+    _run(tmp_path, "run", cfg, 0, 10.0, 100.0)
+    (tmp_path / "run" / "data_summary.json").write_text(json.dumps({"imbalance_ratio": 8.33}))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    metrics["test"]["few_shot_error"] = None
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    table = aggregate.summarize(aggregate.collect(tmp_path))
+    assert table[0]["rho"] == 8.3
+    assert "| fashion_mnist | 8.3 | ce | 1 | 10.00 ± 0.00 | none | 30.00 ± 0.00 |" in aggregate.to_markdown(table)
