@@ -76,9 +76,9 @@ def plot_per_class_accuracy(accuracies: dict[str, list[float]], class_names: lis
     ax.set_ylim(0, 1)
     ax.set_title("test accuracy by frequency-rank bin (train counts in brackets)" if binned else
                  "per-class test accuracy (train count in brackets)")
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -174,7 +174,8 @@ def test_an_added_unknown_key_is_refused_before_anything_runs(tmp_path, override
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path, cache_dir):
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_prints_the_resume_command_without_a_traceback(tmp_path, cache_dir, signal_name):
     import signal
     import time
 
@@ -186,10 +187,23 @@ def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path, cache_dir):
     deadline = time.time() + 120
     while not (out / "epochs.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signal_name))
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     command = stderr.strip().splitlines()[-1].strip()
     assert command.startswith("python -m autobalance.train") and f"resume=true hydra.run.dir={out}" in command
     assert "optim.epochs=30" in command
+
+
+def test_bad_data_exits_with_one_line_and_writes_no_results(tmp_path):
+    x = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    x[4, 0] = np.nan
+    np.savez(tmp_path / "d.npz", x=x, y=np.tile([0, 1, 2], 20))
+    out = tmp_path / "run"
+    proc = _train(["data=npz", f"data.path={tmp_path / 'd.npz'}", "model=mlp", f"hydra.run.dir={out}"],
+                  cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("autobalance: error: ")
+    assert "NaN or infinite values (the first in row 4)" in proc.stderr
+    assert not (out / "metrics.json").exists() and not (out / "epochs.jsonl").exists()
