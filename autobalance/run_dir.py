@@ -19,11 +19,12 @@ FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
 """Keys that may change between a run and its resumption: they do not change what is computed."""
 
 
-def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"section.key": value}``."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
+            out.update(flat_settings(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -31,10 +32,9 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
     """``key=saved (now new)`` for every setting that differs, apart from :data:`FREE_ON_RESUME`."""
-    old, new = _flat(saved), _flat(dataclasses.asdict(cfg))
-    free = tuple(FREE_ON_RESUME)
+    old, new = flat_settings(saved), flat_settings(dataclasses.asdict(cfg))
     return [f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in sorted(set(old) | set(new))
-            if old.get(k) != new.get(k) and k.split(".")[0] not in free]
+            if old.get(k) != new.get(k) and k.split(".")[0] not in FREE_ON_RESUME]
 
 
 def prepare_run_dir(out_dir: Path, cfg: RunConfig) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from autobalance.run_dir import flat_settings
+
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
 
 
@@ -49,20 +51,10 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 """Settings that do not change a run's result (or are the seed that rows average over)."""
 
 
-def _flat(values: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS` and loss hyperparameters the loss does not
     take (older run directories recorded them with placeholder values)."""
-    flat = _flat(cfg)
+    flat = flat_settings(cfg)
     loss = cfg.get("loss", {}).get("name")
     takes = HYPERPARAMETERS.get(loss, ()) + (("scale",) if loss == "ldam" else ())
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)

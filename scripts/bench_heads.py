@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
+from bench_hypergrad import median_seconds  # scripts/ is on the path when run as a script
 from torch import nn
 
 from autobalance.config import ObjectiveConfig
@@ -81,16 +80,6 @@ class Setup:
             state = result.state
             last.update(result.diagnostics)
         return hyper_step, last
-
-
-def median_seconds(run, repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(backbone: str, classes: int, batch: int, repeats: int) -> dict:

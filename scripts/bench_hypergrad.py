@@ -112,8 +112,8 @@ class Setup:
         return run
 
 
-def time_method(setup: Setup, method: str, repeats: int) -> float:
-    run = setup.runner(method)
+def median_seconds(run, repeats: int) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call."""
     run()
     times = []
     for _ in range(repeats):
@@ -121,6 +121,10 @@ def time_method(setup: Setup, method: str, repeats: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def time_method(setup: Setup, method: str, repeats: int) -> float:
+    return median_seconds(setup.runner(method), repeats)
 
 
 def peak_memory_mb(model: str, method: str, batch: int) -> float:

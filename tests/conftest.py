@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
 import pytest
 
 from autobalance.config import DataConfig, LoggerConfig, ModelConfig, OptimConfig, RunConfig, SearchConfig
@@ -48,3 +53,19 @@ def search_config_factory(cache_dir):
 @pytest.fixture
 def search_config(search_config_factory) -> RunConfig:
     return search_config_factory()
+
+
+@pytest.fixture
+def pickle_archive():
+    """Write ``{name: object}`` as pickles under ``folder/`` in a .tar.gz (the official CIFAR layout)."""
+
+    def write(path: Path, folder: str, members: dict) -> Path:
+        with tarfile.open(path, "w:gz") as tar:
+            for name, obj in members.items():
+                data = pickle.dumps(obj)
+                info = tarfile.TarInfo(f"{folder}/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return path
+
+    return write

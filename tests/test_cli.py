@@ -1,9 +1,7 @@
 """The command line as a user runs it: a subprocess from an unrelated directory."""
 
-import io
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tarfile
@@ -130,8 +128,8 @@ def test_cifar10_lt_runs_our_recipe_from_a_subset_of_the_jpeg_archive(tmp_path):
     assert (out / "learned_loss.yaml").exists()
 
 
-def _fake_cifar100_archive(path: Path, train_per_class: int, test_per_class: int) -> None:
-    """The official python archive's layout (train, test, meta pickles) with random images."""
+def _fake_cifar100_members(train_per_class: int, test_per_class: int) -> dict:
+    """The official python archive's members (train, test, meta pickles) with random images."""
     rng = np.random.default_rng(0)
 
     def split(per_class):
@@ -139,19 +137,13 @@ def _fake_cifar100_archive(path: Path, train_per_class: int, test_per_class: int
         return {b"data": rng.integers(0, 255, (len(labels), 3072), dtype=np.uint8),
                 b"fine_labels": labels.tolist()}
 
-    members = {"train": split(train_per_class), "test": split(test_per_class),
-               "meta": {b"fine_label_names": [f"class{i}".encode() for i in range(100)]}}
-    with tarfile.open(path, "w:gz") as tar:
-        for name, obj in members.items():
-            data = pickle.dumps(obj)
-            info = tarfile.TarInfo(f"cifar-100-python/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    return {"train": split(train_per_class), "test": split(test_per_class),
+            "meta": {b"fine_label_names": [f"class{i}".encode() for i in range(100)]}}
 
 
-def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path):
-    archive = tmp_path / "cifar-100-python.tar.gz"
-    _fake_cifar100_archive(archive, train_per_class=20, test_per_class=2)
+def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path, pickle_archive):
+    archive = pickle_archive(tmp_path / "cifar-100-python.tar.gz", "cifar-100-python",
+                             _fake_cifar100_members(train_per_class=20, test_per_class=2))
     out = tmp_path / "run"
     proc = _train(["+experiment=cifar100_lt", f"data.path={archive}", "data.n_max=20", "data.rho=10",
                    f"data.cache_dir={tmp_path / 'cache'}", "model.width=8", "optim.epochs=2",

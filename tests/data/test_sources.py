@@ -1,5 +1,4 @@
 import io
-import pickle
 import tarfile
 from pathlib import Path
 
@@ -59,23 +58,18 @@ def test_checksum_mismatch_names_both_digests(tmp_path):
         verify_checksum(f, "0000", "md5")
 
 
-def _fake_cifar10_archive(path: Path) -> None:
+def _fake_cifar10_members() -> dict:
     rng = np.random.default_rng(0)
     members = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         members[name] = {b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8),
                          b"labels": [0, 1, 2, 3]}
     members["batches.meta"] = {b"label_names": [f"c{i}".encode() for i in range(10)]}
-    with tarfile.open(path, "w:gz") as tar:
-        for name, obj in members.items():
-            data = pickle.dumps(obj)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    return members
 
 
-def test_cifar_pickle_archive_is_read_into_nhwc_uint8(tmp_path):
-    _fake_cifar10_archive(tmp_path / "cifar-10-python.tar.gz")
+def test_cifar_pickle_archive_is_read_into_nhwc_uint8(tmp_path, pickle_archive):
+    pickle_archive(tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py", _fake_cifar10_members())
     raw = load_cifar("cifar10", str(tmp_path / "cifar-10-python.tar.gz"), tmp_path / "cache")
     assert raw.train.x.shape == (20, 32, 32, 3)
     assert raw.test.y.tolist() == [0, 1, 2, 3]
