@@ -21,11 +21,14 @@ import torch
 
 from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
-from autobalance.hypergrad import UnrolledHypergradient, loss_module_fn, make_method, model_closure
+from autobalance.hypergrad import loss_module_fn, make_method, model_closure
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import Objective
 from autobalance.training.lr_schedule import lr_at
+
+INNER_OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "nesterov", "momentum_buffers")
+"""What the search passes each call about the real optimizer; never carried between calls."""
 
 
 class BilevelSearch:
@@ -66,39 +69,41 @@ class BilevelSearch:
             self.hyper_step(trainer)
 
     def _closures(self, trainer):
+        """The method's training closures (one over ``search.batches`` batches, or one per
+        look-ahead step) and the validation closure, on batches drawn for this step."""
         draw = trainer.step
-        n_train = self.method.steps if isinstance(self.method, UnrolledHypergradient) else self.cfg.batches
-        train_batches = [self.data.sample_train_batch(self.seed, draw * 64 + i) for i in range(n_train)]
+        n_closures = self.method.closures_needed(self.cfg.batches)
+        per_closure = self.cfg.batches if n_closures == 1 else 1
+        train_batches = [self.data.sample_train_batch(self.seed, draw * 64 + i)
+                         for i in range(n_closures * per_closure)]
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
         batch_loss = loss_module_fn(self.loss)
         val_loss = model_closure(trainer.model, lambda z, y, g, hp: self.objective(z, y, g),
                                  val_batches, seed=draw + 1)
-        if isinstance(self.method, UnrolledHypergradient):
-            return [model_closure(trainer.model, batch_loss, [b], seed=draw) for b in train_batches], val_loss
-        return model_closure(trainer.model, batch_loss, train_batches, seed=draw), val_loss
+        train = [model_closure(trainer.model, batch_loss, train_batches[i * per_closure:(i + 1) * per_closure],
+                               seed=draw) for i in range(n_closures)]
+        return (train[0] if n_closures == 1 else train), val_loss
 
-    def _unrolled_state(self, trainer) -> dict[str, Any]:
-        """Match the look-ahead to the real optimizer: its lr, momentum, decay and buffers."""
-        self.method.lr = lr_at(self.optim_cfg, trainer.epoch)
-        self.method.momentum = self.optim_cfg.momentum
-        self.method.weight_decay = self.optim_cfg.weight_decay
-        self.method.nesterov = self.optim_cfg.nesterov
+    def _inner_optimizer_state(self, trainer) -> dict[str, Any]:
+        """The real optimizer as it stands: lr, momentum, decay, Nesterov and its momentum
+        buffers (a look-ahead matches it; other methods ignore these keys)."""
+        state: dict[str, Any] = {"lr": lr_at(self.optim_cfg, trainer.epoch), "momentum": self.optim_cfg.momentum,
+                                 "weight_decay": self.optim_cfg.weight_decay, "nesterov": self.optim_cfg.nesterov}
         buffers = {}
         for name, p in trainer.model.named_parameters():
             buf = trainer.optimizer.state.get(p, {}).get("momentum_buffer")
             if buf is None:
-                return {}
+                return state
             buffers[name] = buf
-        return {"momentum_buffers": buffers}
+        return {**state, "momentum_buffers": buffers}
 
     def hyper_step(self, trainer) -> dict[str, Any]:
         start = time.perf_counter()
         train_loss, val_loss = self._closures(trainer)
         params = {n: p.detach() for n, p in trainer.model.named_parameters()}
         hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
-        state = (self._unrolled_state(trainer) if isinstance(self.method, UnrolledHypergradient)
-                 else self.method_state)
+        state = {**self.method_state, **self._inner_optimizer_state(trainer)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
         record: dict[str, Any] = {"hyper_step": self.hyper_steps, "epoch": trainer.epoch,
                                   "step": trainer.step, **_plain(result.diagnostics)}
@@ -108,8 +113,7 @@ class BilevelSearch:
             warnings.warn(f"non-finite hypergradient at step {trainer.step} ({result.diagnostics}); "
                           f"hyper-step skipped ({self.skipped} so far)", RuntimeWarning, stacklevel=2)
         else:
-            if not isinstance(self.method, UnrolledHypergradient):
-                self.method_state = result.state
+            self.method_state = {k: v for k, v in result.state.items() if k not in INNER_OPTIMIZER_KEYS}
             for name, p in self.loss.named_parameters():
                 p.grad = result.grads[name].to(p.dtype) + self.cfg.anchor * (p.detach() - self.start[name])
             if self.cfg.clip is not None:

@@ -131,6 +131,19 @@ def test_every_method_drives_the_search(tiny_config, method):
     assert len(record["scales"][0]) == 10 and np.isfinite(record["hypergrad_norm"])
 
 
+def test_the_search_hands_its_optimizer_to_the_look_ahead_through_the_state(tiny_config):
+    tiny_config.optim.lr = 0.03
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method="unrolled",
+                                                       method_options={"steps": 2}))
+    trainer.run_epoch()  # momentum buffers exist after a step
+    state = hook._inner_optimizer_state(trainer)
+    assert state["lr"] == pytest.approx(0.03) and set(state["momentum_buffers"]) == {
+        n for n, _ in trainer.model.named_parameters()}
+    record = hook.hyper_step(trainer)
+    assert record["applied"] and hook.method.lr == 0.1  # the method object is never modified
+    assert "momentum_buffers" not in hook.method_state and "lr" not in hook.state_dict()["method_state"]
+
+
 def test_anchor_pulls_the_learned_loss_back_towards_its_start(tiny_config):
     """With plain SGD the anchored step differs from the free one by -lr * anchor * (phi - phi_0)."""
     lr, anchor, displacement = 0.1, 2.0, 0.3

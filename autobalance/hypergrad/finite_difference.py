@@ -9,7 +9,7 @@ from typing import Any
 
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, select, unflatten
-from autobalance.hypergrad.types import HypergradResult, LossFn, Params
+from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
 
 @dataclass
@@ -18,8 +18,8 @@ class FiniteDifferenceHypergradient:
     radius: float = 0.01
     name: str = "finite_difference"
 
-    def init(self) -> dict[str, Any]:
-        return {}
+    def closures_needed(self, batches: int) -> int:
+        return 1
 
     def compute(self, params: Params, hparams: Params, train_loss: LossFn, val_loss: LossFn,
                 state: dict[str, Any] | None = None) -> HypergradResult:
@@ -36,9 +36,5 @@ class FiniteDifferenceHypergradient:
 
         plus, minus = grad_at(1.0), grad_at(-1.0)
         grads = {n: direct[n] - self.eta * (plus[n] - minus[n]) / (2 * eps) for n in hparams}
-        result = HypergradResult(grads, all_finite(grads.values()), state=state or {})
-        result.diagnostics = {
-            "method": self.name, "iterations": 0, "epsilon": eps, "val_loss": val_value,
-            "hypergrad_norm": result.norm, "seconds": time.perf_counter() - start,
-        }
-        return result
+        diagnostics = {"method": self.name, "iterations": 0, "epsilon": eps, "val_loss": val_value}
+        return make_result(grads, all_finite(grads.values()), diagnostics, start, state)

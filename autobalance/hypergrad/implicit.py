@@ -25,7 +25,7 @@ from autobalance.hypergrad.primitives import (
     select,
 )
 from autobalance.hypergrad.solvers import IdentitySolver
-from autobalance.hypergrad.types import HypergradResult, LossFn, Params
+from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
 
 def validation_gradients(val_loss: LossFn, params: Params, hparams: Params,
@@ -60,8 +60,9 @@ class ImplicitHypergradient:
     damping: float = 0.0
     name: str = "implicit"
 
-    def init(self) -> dict[str, Any]:
-        return {}
+    def closures_needed(self, batches: int) -> int:
+        """Training closures a call takes: one, over ``batches`` batches."""
+        return 1
 
     def compute(self, params: Params, hparams: Params, train_loss: LossFn, val_loss: LossFn,
                 state: dict[str, Any] | None = None) -> HypergradResult:
@@ -80,11 +81,6 @@ class ImplicitHypergradient:
         grads = {n: direct[n] - mixed[n] for n in hparams}
         residual = info.get("residual")
         finite = all_finite(grads.values()) and (residual is None or math.isfinite(residual))
-        result = HypergradResult(grads, finite, state=state)
-        result.diagnostics = {
-            "method": self.name, **info, "hvp_calls": 0 if hvp is None else hvp.calls,
-            "hessian_params": sum(params[n].numel() for n in subset),
-            "val_loss": val_value, "hypergrad_norm": result.norm,
-            "seconds": time.perf_counter() - start,
-        }
-        return result
+        diagnostics = {"method": self.name, **info, "hvp_calls": 0 if hvp is None else hvp.calls,
+                       "hessian_params": sum(params[n].numel() for n in subset), "val_loss": val_value}
+        return make_result(grads, finite, diagnostics, start, state)

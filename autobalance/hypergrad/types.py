@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,3 +30,11 @@ class HypergradResult:
     @property
     def norm(self) -> float:
         return float(torch.sqrt(sum((g.double() ** 2).sum() for g in self.grads.values())))
+
+
+def make_result(grads: Params, finite: bool, diagnostics: dict[str, Any], start: float,
+                state: dict[str, Any] | None = None) -> HypergradResult:
+    """Every method's result: the norm and the elapsed seconds since ``start`` join its diagnostics."""
+    result = HypergradResult(grads, finite, state=state or {})
+    result.diagnostics = {**diagnostics, "hypergrad_norm": result.norm, "seconds": time.perf_counter() - start}
+    return result

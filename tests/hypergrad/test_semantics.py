@@ -152,3 +152,14 @@ def test_recomputing_unroll_equals_the_graph_unroll(momentum, nesterov):
         recompute = make_method("unrolled", memory="recompute", **kwargs).compute(params, hparams, train, val, state)
         for n in hparams:
             torch.testing.assert_close(recompute.grads[n], graph.grads[n], rtol=1e-10, atol=1e-13)
+
+
+def test_the_inner_optimizer_travels_in_the_state_not_on_the_object():
+    _, _, _, train, val, params, hparams = _setup()
+    settings = {"lr": 0.05, "momentum": 0.5, "weight_decay": 1e-3, "nesterov": True}
+    method = make_method("unrolled", steps=2)
+    via_state = method.compute(params, hparams, train, val, dict(settings))
+    configured = make_method("unrolled", steps=2, **settings).compute(params, hparams, train, val)
+    for n in hparams:
+        torch.testing.assert_close(via_state.grads[n], configured.grads[n], rtol=0, atol=0)
+    assert (method.lr, method.momentum) == (0.1, 0.9) and via_state.state == {}
