@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import re
 import statistics
+import tarfile
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,9 +55,11 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 
 
 def comparable_settings(cfg: dict) -> dict:
-    """The flattened config minus :data:`IGNORED_KEYS` and loss hyperparameters the loss does not
-    take (older run directories recorded them with placeholder values)."""
+    """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, and loss
+    hyperparameters the loss does not take (older run directories recorded placeholders)."""
     flat = flat_settings(cfg)
+    if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
+        flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     loss = cfg.get("loss", {}).get("name")
     takes = HYPERPARAMETERS.get(loss, ()) + (("scale",) if loss == "ldam" else ())
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
@@ -86,9 +91,33 @@ def few_shot_error(run_dir: Path, threshold: int) -> float | None:
     return 100.0 * (1.0 - statistics.mean(accs)) if accs else None
 
 
-def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = False) -> list[dict]:
+def resolve_roots(spec: str, scratch: Path) -> list[tuple[Path, str]]:
+    """(directory, name shown in tables) for a root given as a directory, or as an archive of run
+    directories ``RUNS.tar.gz[:GLOB]`` (checked against ``RUNS.tar.gz.sha256`` when present,
+    unpacked under ``scratch``), GLOB selecting subdirectories such as ``*/runs``."""
+    archive, _, pattern = spec.partition(":") if ".tar.gz" in spec else (spec, "", "")
+    path = Path(archive)
+    if not archive.endswith(".tar.gz"):
+        return [(path, str(path))]
+    digest_file = path.with_name(path.name + ".sha256")
+    if digest_file.exists():
+        expected = digest_file.read_text().split()[0]
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise SystemExit(f"{path}: sha256 {actual} does not match {digest_file} ({expected})")
+    target = scratch / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    if not target.exists():
+        with tarfile.open(path) as tar:
+            tar.extractall(target, filter="data")
+    found = sorted(target.glob(pattern)) if pattern else [target]
+    return [(d, f"{archive}:{d.relative_to(target)}" if d != target else archive) for d in found if d.is_dir()]
+
+
+def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = False,
+            shown_as: str | None = None) -> list[dict]:
     """One row per run under ``root``; ``label_by_dir`` labels each run by its top directory
-    below ``root`` instead (for ablations whose runs share a method label)."""
+    below ``root`` instead (for ablations whose runs share a method label); ``shown_as`` names
+    ``root`` in the runs file (an archive member rather than a scratch directory)."""
     rows = []
     for metrics_path in sorted(root.rglob("metrics.json")):
         cfg_path = metrics_path.parent / "config.yaml"
@@ -105,7 +134,9 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
                "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
                                     for k in ("train", "search", "retrain")),
-               "code_version": m.get("code_version"), "dir": str(metrics_path.parent)}
+               "code_version": m.get("code_version"),
+               "dir": str(metrics_path.parent) if shown_as is None
+               else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}
         row.update({k: m["test"].get(k) for k in METRICS})
         if few_threshold is not None:
             row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
@@ -242,7 +273,7 @@ def plot(table: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("roots", nargs="+", type=Path, help="multirun or run directories")
+    parser.add_argument("roots", nargs="+", help="multirun or run directories, or RUNS.tar.gz[:GLOB] archives of them")
     parser.add_argument("--out", type=Path, required=True, help="output prefix directory")
     parser.add_argument("--few-threshold", type=int, default=None,
                         help="few-shot = classes with fewer training images than this (default: the "
@@ -252,7 +283,10 @@ def main() -> None:
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
     args = parser.parse_args()
-    rows = [r for root in args.roots for r in collect(root, args.few_threshold, args.label_by_dir)]
+    with tempfile.TemporaryDirectory() as scratch:
+        roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
+        rows = [r for root, shown in roots
+                for r in collect(root, args.few_threshold, args.label_by_dir, shown)]
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

@@ -121,3 +121,23 @@ def test_user_data_reports_its_own_imbalance_and_no_few_shot_classes_as_none(tmp
     table = aggregate.summarize(aggregate.collect(tmp_path))
     assert table[0]["rho"] == 8.3
     assert "| fashion_mnist | 8.3 | ce | 1 | 10.00 ± 0.00 | none | 30.00 ± 0.00 |" in aggregate.to_markdown(table)
+
+
+def test_runs_are_read_from_an_archive_checked_against_its_checksum(tmp_path):
+    import hashlib
+    import tarfile
+
+    for seed in range(2):
+        _run(tmp_path / "study" / "runs", f"ce{seed}", _cfg("ce"), seed, 20.0 + seed, 100.0)
+    archive = tmp_path / "raw_runs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "study", arcname="study")
+    (tmp_path / "raw_runs.tar.gz.sha256").write_text(hashlib.sha256(archive.read_bytes()).hexdigest() + "\n")
+    roots = aggregate.resolve_roots(f"{archive}:*/runs", tmp_path / "scratch")
+    assert [shown for _, shown in roots] == [f"{archive}:study/runs"]
+    rows = aggregate.collect(*roots[0][:1], shown_as=roots[0][1])
+    assert sorted(r["seed"] for r in rows) == [0, 1]
+    assert rows[0]["dir"].startswith(f"{archive}:study/runs/ce")
+    (tmp_path / "raw_runs.tar.gz.sha256").write_text("0" * 64 + "\n")
+    with pytest.raises(SystemExit, match="does not match"):
+        aggregate.resolve_roots(str(archive), tmp_path / "scratch2")
