@@ -1,18 +1,16 @@
-"""Typed configuration schema.
+"""Typed configuration schema: the bottom layer, importing nothing of the package.
 
-Hydra composes YAML; :func:`load_config` merges it onto these dataclasses, so a wrong type or
-an unknown key fails with the key's full name, and ``__post_init__`` range checks fail with
-``key=value: expected ...``. Every section is also a plain dataclass a library user can build.
+Every default lives here, once; ``__post_init__`` checks ranges and fails with one line
+``key=value: expected ...``. Names of parts (models, losses, data sources, ...) are checked
+against the parts' registries by :func:`autobalance.configure.load_config`, which merges Hydra's
+YAML onto these dataclasses, and again when a part is built. Every section is also a plain
+dataclass a library user can build.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 
 class ConfigError(ValueError):
@@ -28,12 +26,6 @@ def require_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     require(value in choices, key, value, f"one of {', '.join(choices)}")
 
 
-DATASETS = ("mnist1d", "fashion_mnist", "cifar10", "cifar100", "image_folder", "npz", "csv")
-MODELS = ("resnet32", "cnn28", "cnn1d", "mlp")
-LOSSES = ("ce", "focal", "cb_softmax", "cb_focal", "ldam", "la", "la_posthoc", "cdt", "vs",
-          "balanced_softmax", "learned")
-SCHEDULES = ("none", "drw", "drs")
-LOGGERS = ("jsonl", "wandb", "tensorboard")
 
 
 @dataclass
@@ -64,19 +56,10 @@ class DataConfig:
     eval_batch_size: int = 128
 
     def __post_init__(self) -> None:
-        from autobalance.data.augment import AUGMENTATIONS
-        from autobalance.data.batching import SAMPLERS
-        from autobalance.data.profiles import PROFILES
-        from autobalance.data.splits import SPLIT_STRATEGIES
 
-        require_choice("data.name", self.name, DATASETS)
         require(self.rho >= 1, "data.rho", self.rho, "a number >= 1")
-        require_choice("data.profile", self.profile, PROFILES)
-        require_choice("data.split", self.split, SPLIT_STRATEGIES)
         require(0 < self.val_fraction < 1, "data.val_fraction", self.val_fraction, "in (0, 1)")
         require(self.val_per_class >= 1, "data.val_per_class", self.val_per_class, ">= 1")
-        require_choice("data.augment", self.augment, AUGMENTATIONS)
-        require_choice("data.sampler", self.sampler, SAMPLERS)
         require(self.batch_size >= 2, "data.batch_size", self.batch_size, "an integer >= 2")
         require(self.eval_batch_size >= 1, "data.eval_batch_size", self.eval_batch_size, ">= 1")
         require(self.n_max is None or self.n_max >= 1, "data.n_max", self.n_max, ">= 1 or null")
@@ -93,7 +76,6 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        require_choice("model.name", self.name, MODELS)
         require(self.width >= 1, "model.width", self.width, "an integer >= 1")
         require(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
 
@@ -121,27 +103,11 @@ class OptimConfig:
         require(0 < self.decay <= 1, "optim.decay", self.decay, "in (0, 1]")
 
 
-LOSS_PARAMETERS: dict[str, dict[str, float]] = {
-    "ce": {},
-    "focal": {"gamma": 1.0},
-    "cb_softmax": {"beta": 0.9999},
-    "cb_focal": {"beta": 0.9999, "gamma": 1.0},
-    "ldam": {"max_margin": 0.5, "scale": 30.0},
-    "la": {"tau": 1.0},
-    "la_posthoc": {"tau": 1.0},
-    "cdt": {"gamma": 0.2},
-    "vs": {"gamma": 0.2, "tau": 1.0},
-    "balanced_softmax": {},
-    "learned": {},
-}
-"""Each loss's hyperparameters and their standard values (each paper's setting): the one home
-of these defaults, for the CLI (the YAML files name the loss only) and the Python API alike."""
-
-
 @dataclass
 class LossConfig:
-    """A baseline loss; hyperparameters left null take the loss's standard value, and one the
-    loss does not take is refused (``balanced_softmax`` is logit adjustment at tau = 1: no tau)."""
+    """A baseline loss (``autobalance.losses.factory.LOSSES``); a hyperparameter left null takes
+    the loss's standard value when the loss is built (or the config loaded), and one the loss
+    does not take is refused there."""
 
     name: str = "ce"
     gamma: float | None = None
@@ -152,22 +118,11 @@ class LossConfig:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        require_choice("loss.name", self.name, LOSSES)
-        takes = LOSS_PARAMETERS[self.name]
-        for key in ("gamma", "tau", "beta", "max_margin", "scale"):
-            value = getattr(self, key)
-            if value is None:
-                setattr(self, key, takes.get(key))
-            else:
-                require(key in takes, f"loss.{key}", value,
-                        f"null: loss={self.name} takes {', '.join(takes) or 'no hyperparameters'}")
         require(self.gamma is None or self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
         require(self.tau is None or self.tau >= 0, "loss.tau", self.tau, ">= 0")
         require(self.beta is None or 0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
         require(self.max_margin is None or self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
         require(self.scale is None or self.scale > 0, "loss.scale", self.scale, "> 0")
-        require(self.name != "learned" or bool(self.path), "loss.path", self.path,
-                "a learned-loss file when loss=learned")
 
 
 @dataclass
@@ -177,7 +132,6 @@ class ScheduleConfig:
     beta: float = 0.9999
 
     def __post_init__(self) -> None:
-        require_choice("schedule.name", self.name, SCHEDULES)
         require(self.start_epoch is None or self.start_epoch >= 0, "schedule.start_epoch",
                 self.start_epoch, ">= 0 or null")
         require(0 <= self.beta < 1, "schedule.beta", self.beta, "in [0, 1)")
@@ -195,12 +149,9 @@ class LoggerConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        require_choice("logger.name", self.name, LOGGERS)
         require_choice("logger.mode", self.mode, ("online", "offline", "disabled"))
 
 
-OBJECTIVES = ("balanced_ce", "expected_error", "worst_class", "worst_group", "blend")
-INITS = ("uniform", "la", "cdt", "vs", "cb")
 
 
 @dataclass
@@ -213,14 +164,9 @@ class ObjectiveConfig:
     weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        require_choice("objective.name", self.name, OBJECTIVES)
         require(self.temperature > 0, "objective.temperature", self.temperature, "> 0")
         require(self.cvar_alpha is None or 0 < self.cvar_alpha <= 1, "objective.cvar_alpha",
                 self.cvar_alpha, "in (0, 1] or null")
-        if self.name == "blend":
-            require(bool(self.weights) and set(self.weights) <= set(OBJECTIVES[:-1]),
-                    "objective.weights", dict(self.weights),
-                    f"a mapping from {', '.join(OBJECTIVES[:-1])} to blend weights")
 
 
 @dataclass
@@ -274,15 +220,9 @@ class SearchConfig:
         require(self.every >= 1, "search.every", self.every, "an integer >= 1")
         require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
         require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
-        from autobalance.hypergrad import METHODS
-        from autobalance.losses.family import PARTS, SCALE_MAPS
 
-        require_choice("search.method", self.method, METHODS)
-        require(bool(self.learn) and set(self.learn) <= set(PARTS), "search.learn",
-                list(self.learn), f"a non-empty subset of {', '.join(PARTS)}")
-        require_choice("search.scale_map", self.scale_map, SCALE_MAPS)
+        require(bool(self.learn), "search.learn", list(self.learn), "a non-empty list of parts")
         require(self.cluster_size >= 1, "search.cluster_size", self.cluster_size, ">= 1")
-        require_choice("search.init", self.init, INITS)
         require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))
         require(self.outer_lr > 0, "search.outer_lr", self.outer_lr, "a positive number")
         require(self.anchor >= 0, "search.anchor", self.anchor, "a non-negative number")
@@ -291,9 +231,6 @@ class SearchConfig:
         require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
         require_choice("search.freeze", self.freeze, ("last", "mean_last"))
         require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")
-        baselines = tuple(n for n in LOSSES if n != "learned")
-        require(set(self.compare_with) <= set(baselines), "search.compare_with", list(self.compare_with),
-                f"a list of baseline losses ({', '.join(baselines)}), [] for none")
 
 
 @dataclass
@@ -305,6 +242,8 @@ class RunConfig:
     train_on_val: bool = True
     eval_every: int = 1
     name: str = "run"
+    plugins: list[str] = field(default_factory=list)
+    """Modules the CLI imports first: where your own registered losses, models, ... live."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -330,38 +269,3 @@ class RunConfig:
                         self.search.epochs, f"<= optim.epochs={self.optim.epochs} when search.retrain=false")
             require(self.loss.name == "ce", "loss.name", self.loss.name,
                     "ce when search is enabled (run a baseline loss with search=none)")
-
-
-def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
-    """The first key of ``values`` that ``schema`` (a dataclass) has no field for, by full name.
-
-    Hydra's ``+key=value`` adds keys to the composed config, and OmegaConf's merge onto the
-    schema keeps them; a typo would otherwise run a whole job with the setting ignored."""
-    fields = {f.name: f for f in dataclasses.fields(schema)}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if key not in fields:
-            return name
-        nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
-        if isinstance(value, dict) and dataclasses.is_dataclass(nested):
-            found = _unknown_key(value, nested, name + ".")
-            if found:
-                return found
-    return None
-
-
-def load_config(cfg: DictConfig | dict) -> RunConfig:
-    """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
-    values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
-    unknown = _unknown_key(values, RunConfig)
-    if unknown:
-        section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
-        raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
-                          "print the valid keys with `python -m autobalance.train --cfg job`")
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
-        return OmegaConf.to_object(merged)
-    except OmegaConfBaseException as e:
-        reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]
-        key = getattr(e, "full_key", None)
-        raise ConfigError(f"{key}: {reason}" if key else reason) from None

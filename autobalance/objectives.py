@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 import torch
 
-from autobalance.config import OBJECTIVES, ObjectiveConfig
+from autobalance.config import ObjectiveConfig, require
 from autobalance.losses.functional import cross_entropy, log_softmax
+from autobalance.registry import Registry
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -34,28 +35,50 @@ def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | N
     return temperature * (torch.logsumexp(values / temperature, 0) - n.log())
 
 
+OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registry("objective.name")
+"""Validation objectives by name: ``builder(spec, num_classes, num_groups)``."""
+
+
 def build_objective(spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> Objective:
-    if spec.name == "blend":
-        if not spec.weights or set(spec.weights) - set(OBJECTIVES[:-1]):
-            raise ValueError(f"objective.weights={spec.weights} must name objectives among "
-                             f"{OBJECTIVES[:-1]} with their weights")
-        parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha),
-                                       num_classes, num_groups) for name in spec.weights}
-        return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())
-    if spec.name == "balanced_ce":
-        return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
-    if spec.name == "expected_error":
-        def expected_error(z, y, g):
-            p_true = log_softmax(z / spec.temperature, 1).gather(1, y[:, None]).squeeze(1).exp()
-            return per_index_means(1 - p_true, y, num_classes).mean()
-        return expected_error
-    if spec.name == "worst_class":
-        return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
-                                            spec.temperature, spec.cvar_alpha)
-    if spec.name == "worst_group":
-        def worst_group(z, y, g):
-            groups = torch.zeros_like(y) if g is None else g
-            return soft_maximum(per_index_means(cross_entropy(z, y), groups, num_groups),
-                                spec.temperature, spec.cvar_alpha)
-        return worst_group
-    raise ValueError(f"unknown objective {spec.name!r}; expected one of {OBJECTIVES}")
+    return OBJECTIVES[spec.name](spec, num_classes, num_groups)
+
+
+def blendable() -> tuple[str, ...]:
+    return tuple(n for n in OBJECTIVES.names() if n != "blend")
+
+
+@OBJECTIVES.register("balanced_ce")
+def _balanced_ce(spec, num_classes, num_groups):
+    return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
+
+
+@OBJECTIVES.register("expected_error")
+def _expected_error(spec, num_classes, num_groups):
+    def expected_error(z, y, g):
+        p_true = log_softmax(z / spec.temperature, 1).gather(1, y[:, None]).squeeze(1).exp()
+        return per_index_means(1 - p_true, y, num_classes).mean()
+    return expected_error
+
+
+@OBJECTIVES.register("worst_class")
+def _worst_class(spec, num_classes, num_groups):
+    return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
+                                        spec.temperature, spec.cvar_alpha)
+
+
+@OBJECTIVES.register("worst_group")
+def _worst_group(spec, num_classes, num_groups):
+    def worst_group(z, y, g):
+        groups = torch.zeros_like(y) if g is None else g
+        return soft_maximum(per_index_means(cross_entropy(z, y), groups, num_groups),
+                            spec.temperature, spec.cvar_alpha)
+    return worst_group
+
+
+@OBJECTIVES.register("blend")
+def _blend(spec, num_classes, num_groups):
+    require(bool(spec.weights) and set(spec.weights) <= set(blendable()), "objective.weights",
+            dict(spec.weights), f"a mapping from {', '.join(blendable())} to blend weights")
+    parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes, num_groups)
+             for name in spec.weights}
+    return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shlex
 import signal
 import sys
@@ -12,13 +13,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from autobalance.config import ConfigError, load_config
+from autobalance.config import ConfigError
+from autobalance.configure import load_config
 from autobalance.data.errors import DataNotFoundError
 from autobalance.runtime import available_cpus, configure_threads
 
 
 @hydra.main(version_base="1.3", config_path="pkg://autobalance.configs", config_name="config")
 def main(cfg: DictConfig) -> float:
+    for module in cfg.get("plugins") or []:
+        importlib.import_module(module)  # registers the user's parts before names are checked
     try:
         run_cfg = load_config(cfg)
     except ConfigError as e:

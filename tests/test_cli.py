@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 
-from autobalance.config import load_config
+from autobalance.configure import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -199,3 +199,21 @@ def test_bad_data_exits_with_one_line_and_writes_no_results(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("autobalance: error: ")
     assert "NaN or infinite values (the first in row 4)" in proc.stderr
     assert not (out / "metrics.json").exists() and not (out / "epochs.jsonl").exists()
+
+
+def test_a_loss_registered_in_ones_own_module_runs_from_the_cli(tmp_path, cache_dir):
+    (tmp_path / "my_losses.py").write_text(
+        "from autobalance.losses import ParametricLoss\n"
+        "from autobalance.losses.factory import register_loss\n\n\n"
+        "@register_loss('temperature_ce', tau=2.0)\n"
+        "def temperature_ce(cfg, counts, num_groups):\n"
+        "    return ParametricLoss(len(counts), learn=(), scales=[1 / cfg.tau] * len(counts))\n")
+    out = tmp_path / "run"
+    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
+                           "plugins=[my_losses]", "loss.name=temperature_ce", f"hydra.run.dir={out}"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["method"] == "temperature_ce"
+    assert "tau: 2.0" in (out / "config.yaml").read_text()  # its registered default, resolved

@@ -48,4 +48,4 @@ def test_bad_blend_is_rejected():
     from autobalance.config import ConfigError
 
     with pytest.raises(ConfigError, match="objective.weights"):
-        ObjectiveConfig("blend", weights={"accuracy": 1.0})
+        build_objective(ObjectiveConfig("blend", weights={"accuracy": 1.0}), 3)

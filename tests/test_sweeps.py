@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from autobalance.config import load_config
+from autobalance.configure import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,31 +13,53 @@ from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.profiles import long_tail_counts, subsample_per_class
 from autobalance.data.splits import train_val_split
+from autobalance.registry import Registry
+
+DATA_SOURCES: Registry[Callable[[DataConfig, int, Path], RawDataset]] = Registry("data.name")
+"""Data sources by name: ``loader(cfg, seed, cache_dir)``; each fails before training, naming
+every place it looked, when its data is missing."""
 
 
 def load_raw(cfg: DataConfig, seed: int) -> RawDataset:
-    """Dispatch to the configured source; fails before training when data is missing."""
-    cache_dir = Path(cfg.cache_dir).expanduser()
-    if cfg.name == "mnist1d":
-        from autobalance.data.sources.mnist1d import load_mnist1d
+    return DATA_SOURCES[cfg.name](cfg, seed, Path(cfg.cache_dir).expanduser())
 
-        return load_mnist1d(cfg.num_samples, cfg.test_per_class, seed=0, cache_dir=cache_dir)
-    if cfg.name == "fashion_mnist":
-        from autobalance.data.sources.fashion_mnist import load_fashion_mnist
 
-        return load_fashion_mnist(cfg.path, cache_dir, cfg.download)
-    if cfg.name in ("cifar10", "cifar100"):
-        from autobalance.data.sources.cifar import load_cifar
+@DATA_SOURCES.register("mnist1d")
+def _mnist1d(cfg, seed, cache_dir):
+    from autobalance.data.sources.mnist1d import load_mnist1d
 
-        return load_cifar(cfg.name, cfg.path, cache_dir, cfg.download)
-    if cfg.name == "image_folder":
-        from autobalance.data.errors import DataNotFoundError
-        from autobalance.data.sources.image_folder import load_image_folder
+    return load_mnist1d(cfg.num_samples, cfg.test_per_class, seed=0, cache_dir=cache_dir)
 
-        if not cfg.path or not Path(cfg.path).expanduser().exists():
-            raise DataNotFoundError("image_folder", [cfg.path or ""],
-                                    "your own images: data.path=DIR_OR_TAR_GZ with train/ and test/")
-        return load_image_folder(Path(cfg.path).expanduser(), cache_dir)
+
+@DATA_SOURCES.register("fashion_mnist")
+def _fashion_mnist(cfg, seed, cache_dir):
+    from autobalance.data.sources.fashion_mnist import load_fashion_mnist
+
+    return load_fashion_mnist(cfg.path, cache_dir, cfg.download)
+
+
+@DATA_SOURCES.register("cifar10")
+@DATA_SOURCES.register("cifar100")
+def _cifar(cfg, seed, cache_dir):
+    from autobalance.data.sources.cifar import load_cifar
+
+    return load_cifar(cfg.name, cfg.path, cache_dir, cfg.download)
+
+
+@DATA_SOURCES.register("image_folder")
+def _image_folder(cfg, seed, cache_dir):
+    from autobalance.data.errors import DataNotFoundError
+    from autobalance.data.sources.image_folder import load_image_folder
+
+    if not cfg.path or not Path(cfg.path).expanduser().exists():
+        raise DataNotFoundError("image_folder", [cfg.path or ""],
+                                "your own images: data.path=DIR_OR_TAR_GZ with train/ and test/")
+    return load_image_folder(Path(cfg.path).expanduser(), cache_dir)
+
+
+@DATA_SOURCES.register("npz")
+@DATA_SOURCES.register("csv")
+def _user_file(cfg, seed, cache_dir):
     from autobalance.data.sources.user_files import load_user_file
 
     return load_user_file(cfg.name, cfg.path, cfg.test_path, cfg.test_fraction, cfg.class_names,

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from autobalance.hypergrad.closures import loss_module_fn, model_closure
@@ -25,8 +26,45 @@ from autobalance.hypergrad.solvers import (
 )
 from autobalance.hypergrad.types import HypergradResult
 from autobalance.hypergrad.unrolled import UnrolledHypergradient
+from autobalance.registry import Registry
 
-METHODS = ("identity", "neumann", "cg", "minres", "last_layer", "unrolled", "finite_difference")
+METHODS: Registry[Callable[..., Any]] = Registry("search.method")
+"""Hypergradient methods by name: ``builder(subset, damping, **options)``."""
+
+
+@METHODS.register("identity")
+def _identity(subset, damping, **options):
+    return ImplicitHypergradient(IdentitySolver(**options), subset, damping, "identity")
+
+
+@METHODS.register("neumann")
+def _neumann(subset, damping, **options):
+    return ImplicitHypergradient(NeumannSolver(**options), subset, damping, "neumann")
+
+
+@METHODS.register("cg")
+def _cg(subset, damping, **options):
+    return ImplicitHypergradient(CGSolver(**options), subset, damping, "cg")
+
+
+@METHODS.register("minres")
+def _minres(subset, damping, **options):
+    return ImplicitHypergradient(MinresSolver(**options), subset, damping, "minres")
+
+
+@METHODS.register("last_layer")
+def _last_layer(subset, damping, **options):
+    return ImplicitHypergradient(LastLayerSolver(**options), subset or ("head",), damping, "last_layer")
+
+
+@METHODS.register("unrolled")
+def _unrolled(subset, damping, **options):
+    return UnrolledHypergradient(**options)
+
+
+@METHODS.register("finite_difference")
+def _finite_difference(subset, damping, **options):
+    return FiniteDifferenceHypergradient(**options)
 
 
 def make_method(name: str, subset: tuple[str, ...] | None = None, damping: float = 0.0,
@@ -34,21 +72,7 @@ def make_method(name: str, subset: tuple[str, ...] | None = None, damping: float
     """Build a method by name. ``subset`` restricts the Hessian of implicit methods
     (``last_layer`` defaults to the ``head`` module: a dense exact solve for small heads,
     MINRES beyond ``dense_max_size`` parameters); other options go to the solver."""
-    if name == "identity":
-        return ImplicitHypergradient(IdentitySolver(**options), subset, damping, name)
-    if name == "neumann":
-        return ImplicitHypergradient(NeumannSolver(**options), subset, damping, name)
-    if name == "cg":
-        return ImplicitHypergradient(CGSolver(**options), subset, damping, name)
-    if name == "minres":
-        return ImplicitHypergradient(MinresSolver(**options), subset, damping, name)
-    if name == "last_layer":
-        return ImplicitHypergradient(LastLayerSolver(**options), subset or ("head",), damping, name)
-    if name == "unrolled":
-        return UnrolledHypergradient(**options)
-    if name == "finite_difference":
-        return FiniteDifferenceHypergradient(**options)
-    raise ValueError(f"unknown hypergradient method {name!r}; expected one of {METHODS}")
+    return METHODS[name](subset, damping, **options)
 
 
 __all__ = [

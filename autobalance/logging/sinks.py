@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from autobalance.reporting import finite
 
+LOGGERS = ("jsonl", "wandb", "tensorboard")
+
 
 class Sink(Protocol):
     def log(self, kind: str, record: dict[str, Any], step: int) -> None: ...

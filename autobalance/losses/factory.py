@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 
-from autobalance.config import LossConfig
+from autobalance.config import LossConfig, require, require_choice
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -15,39 +16,101 @@ from autobalance.losses.baselines import (
 from autobalance.losses.family import ParametricLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
+from autobalance.registry import Registry
+
+LOSSES: Registry[Callable[[LossConfig, Sequence[int], int], ClassificationLoss]] = Registry("loss.name")
+"""Baseline losses by name; each entry's metadata are its hyperparameters' standard values
+(each paper's setting), the one home of those defaults for the CLI and the Python API."""
+
+HYPERPARAMETERS = ("gamma", "tau", "beta", "max_margin", "scale")
+
+
+def register_loss(name: str, **defaults: float):
+    """Register ``builder(cfg, counts, num_groups)`` under ``name``; ``defaults`` are the
+    hyperparameters it takes (``cfg`` arrives with them resolved)."""
+    return LOSSES.register(name, defaults=defaults)
+
+
+def resolve_loss_config(cfg: LossConfig) -> LossConfig:
+    """``cfg`` with every hyperparameter the loss takes set (null -> its standard value);
+    refuses an unknown loss and a hyperparameter the loss does not take."""
+    defaults = LOSSES.metadata(cfg.name)["defaults"]
+    values = {}
+    for key in HYPERPARAMETERS:
+        value = getattr(cfg, key)
+        require(value is None or key in defaults, f"loss.{key}", value,
+                f"null: loss={cfg.name} takes {', '.join(defaults) or 'no hyperparameters'}")
+        values[key] = defaults.get(key) if value is None else value
+    require(cfg.name != "learned" or bool(cfg.path), "loss.path", cfg.path, "a learned-loss file when loss=learned")
+    return dataclasses.replace(cfg, **values)
 
 
 def build_loss(cfg: LossConfig, counts: Sequence[int], num_groups: int = 1) -> ClassificationLoss:
-    """Baselines that are special cases of the family are fixed :class:`ParametricLoss` objects."""
-    k = len(counts)
+    """The loss named by ``cfg``; baselines that are special cases of the family are fixed
+    :class:`ParametricLoss` objects."""
+    return LOSSES[cfg.name](resolve_loss_config(cfg), counts, num_groups)
 
-    def fixed(**init) -> ParametricLoss:
-        return ParametricLoss(k, learn=(), **init)
 
-    if cfg.name == "ce":
-        return fixed()
-    if cfg.name == "la":
-        return fixed(offsets=logit_adjustment_offsets(counts, cfg.tau))
-    if cfg.name == "balanced_softmax":
-        return fixed(offsets=logit_adjustment_offsets(counts, 1.0))
-    if cfg.name == "cdt":
-        return fixed(scales=cdt_scales(counts, cfg.gamma))
-    if cfg.name == "vs":
-        return fixed(scales=cdt_scales(counts, cfg.gamma),
-                     offsets=logit_adjustment_offsets(counts, cfg.tau))
-    if cfg.name == "cb_softmax":
-        return fixed(weights=class_balanced_weights(counts, cfg.beta))
-    if cfg.name == "focal":
-        return FocalLoss(cfg.gamma)
-    if cfg.name == "cb_focal":
-        return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
-    if cfg.name == "ldam":
-        return LDAMLoss(counts, cfg.max_margin, cfg.scale)
-    if cfg.name == "la_posthoc":
-        return PosthocLogitAdjustedCE(counts, cfg.tau)
-    if cfg.name == "learned":
-        return load_loss(cfg.path, num_classes=k)
-    raise ValueError(f"unknown loss {cfg.name!r}")
+def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
+    return ParametricLoss(len(counts), learn=(), **init)
+
+
+@register_loss("ce")
+def _ce(cfg, counts, num_groups):
+    return _fixed(counts)
+
+
+@register_loss("focal", gamma=1.0)
+def _focal(cfg, counts, num_groups):
+    return FocalLoss(cfg.gamma)
+
+
+@register_loss("cb_softmax", beta=0.9999)
+def _cb_softmax(cfg, counts, num_groups):
+    return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
+
+
+@register_loss("cb_focal", beta=0.9999, gamma=1.0)
+def _cb_focal(cfg, counts, num_groups):
+    return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
+
+
+@register_loss("ldam", max_margin=0.5, scale=30.0)
+def _ldam(cfg, counts, num_groups):
+    return LDAMLoss(counts, cfg.max_margin, cfg.scale)
+
+
+@register_loss("la", tau=1.0)
+def _la(cfg, counts, num_groups):
+    return _fixed(counts, offsets=logit_adjustment_offsets(counts, cfg.tau))
+
+
+@register_loss("la_posthoc", tau=1.0)
+def _la_posthoc(cfg, counts, num_groups):
+    return PosthocLogitAdjustedCE(counts, cfg.tau)
+
+
+@register_loss("cdt", gamma=0.2)
+def _cdt(cfg, counts, num_groups):
+    return _fixed(counts, scales=cdt_scales(counts, cfg.gamma))
+
+
+@register_loss("vs", gamma=0.2, tau=1.0)
+def _vs(cfg, counts, num_groups):
+    return _fixed(counts, scales=cdt_scales(counts, cfg.gamma), offsets=logit_adjustment_offsets(counts, cfg.tau))
+
+
+@register_loss("balanced_softmax")
+def _balanced_softmax(cfg, counts, num_groups):
+    return _fixed(counts, offsets=logit_adjustment_offsets(counts, 1.0))
+
+
+@register_loss("learned")
+def _learned(cfg, counts, num_groups):
+    return load_loss(cfg.path, num_classes=len(counts))
+
+
+INITIALIZATIONS = ("uniform", "la", "cdt", "vs", "cb")
 
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
@@ -62,7 +125,6 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], nu
         "vs": {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)},
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
-    if init not in init_values:
-        raise ValueError(f"unknown initialization {init!r}; expected one of {sorted(init_values)}")
+    require_choice("search.init", init, INITIALIZATIONS)
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, **init_values[init])

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.priors import class_balanced_weights
 
+SCHEDULES = ("none", "drw", "drs")
+
 
 @dataclass
 class LossSchedule:

@@ -28,5 +28,5 @@ def test_normalized_head_outputs_cosines():
 
 
 def test_unknown_model_is_named():
-    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+    with pytest.raises(ValueError, match="model.name='vgg': expected one of resnet32"):
         create_model("vgg", (3, 32, 32), 10)

@@ -1,0 +1,88 @@
+"""From Hydra's composed YAML to a validated :class:`RunConfig`: unknown keys, types and ranges
+(the schema), then every part's name against that part's registry, and each loss's
+hyperparameters resolved to their standard values. The face of the package: it may import
+every part; no part imports it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from autobalance.config import ConfigError, RunConfig, require, require_choice
+from autobalance.data.augment import AUGMENTATIONS
+from autobalance.data.batching import SAMPLERS
+from autobalance.data.build import DATA_SOURCES
+from autobalance.data.profiles import PROFILES
+from autobalance.data.splits import SPLIT_STRATEGIES
+from autobalance.hypergrad import METHODS
+from autobalance.logging.sinks import LOGGERS
+from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_config
+from autobalance.losses.family import PARTS, SCALE_MAPS
+from autobalance.losses.schedules import SCHEDULES
+from autobalance.models import MODELS
+from autobalance.objectives import OBJECTIVES, blendable
+
+
+def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
+    """The first key of ``values`` that ``schema`` (a dataclass) has no field for, by full name.
+
+    Hydra's ``+key=value`` adds keys to the composed config, and OmegaConf's merge onto the
+    schema keeps them; a typo would otherwise run a whole job with the setting ignored."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            return name
+        nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
+        if isinstance(value, dict) and dataclasses.is_dataclass(nested):
+            found = _unknown_key(value, nested, name + ".")
+            if found:
+                return found
+    return None
+
+
+def check_names(cfg: RunConfig) -> RunConfig:
+    """Every named part against its registry or list; returns ``cfg`` with the loss resolved."""
+    require_choice("data.name", cfg.data.name, DATA_SOURCES.names())
+    require_choice("data.profile", cfg.data.profile, PROFILES)
+    require_choice("data.split", cfg.data.split, SPLIT_STRATEGIES)
+    require_choice("data.augment", cfg.data.augment, AUGMENTATIONS)
+    require_choice("data.sampler", cfg.data.sampler, SAMPLERS)
+    require_choice("model.name", cfg.model.name, MODELS.names())
+    require_choice("loss.name", cfg.loss.name, LOSSES.names())
+    require_choice("schedule.name", cfg.schedule.name, SCHEDULES)
+    require_choice("logger.name", cfg.logger.name, LOGGERS)
+    require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
+    if cfg.objective.name == "blend":
+        require(bool(cfg.objective.weights) and set(cfg.objective.weights) <= set(blendable()), "objective.weights",
+                dict(cfg.objective.weights), f"a mapping from {', '.join(blendable())} to blend weights")
+    search = cfg.search
+    require_choice("search.method", search.method, METHODS.names())
+    require(set(search.learn) <= set(PARTS), "search.learn", list(search.learn),
+            f"a non-empty subset of {', '.join(PARTS)}")
+    require_choice("search.scale_map", search.scale_map, SCALE_MAPS)
+    require_choice("search.init", search.init, INITIALIZATIONS)
+    baselines = tuple(n for n in LOSSES.names() if n != "learned")
+    require(set(search.compare_with) <= set(baselines), "search.compare_with", list(search.compare_with),
+            f"a list of baseline losses ({', '.join(baselines)}), [] for none")
+    return dataclasses.replace(cfg, loss=resolve_loss_config(cfg.loss))
+
+
+def load_config(cfg: DictConfig | dict) -> RunConfig:
+    """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
+    values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    unknown = _unknown_key(values, RunConfig)
+    if unknown:
+        section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
+        raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
+                          "print the valid keys with `python -m autobalance.train --cfg job`")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
+        run_cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]
+        key = getattr(e, "full_key", None)
+        raise ConfigError(f"{key}: {reason}" if key else reason) from None
+    return check_names(run_cfg)

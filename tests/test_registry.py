@@ -1,0 +1,18 @@
+import pytest
+
+from autobalance.registry import Registry
+
+
+def test_a_registry_builds_by_name_and_names_the_choices_on_a_miss():
+    parts = Registry("widget.name")
+
+    @parts.register("round", sides=0)
+    def round_widget(size):
+        return ("round", size)
+
+    assert parts["round"](3) == ("round", 3) and parts.metadata("round") == {"sides": 0}
+    assert parts.names() == ("round",) == tuple(parts) and "round" in parts
+    with pytest.raises(ValueError, match="widget.name='square': expected one of round"):
+        parts["square"]
+    with pytest.raises(ValueError, match="registered twice"):
+        parts.register("round")(round_widget)
