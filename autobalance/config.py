@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+CLASS_BALANCED_BETA = 0.9999
+"""beta of the class-balanced weights (1 - beta) / (1 - beta^n) (Cui et al. 2019), wherever used."""
+
 
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming key, value and what is allowed."""
@@ -129,7 +132,7 @@ class LossConfig:
 class ScheduleConfig:
     name: str = "none"
     start_epoch: int | None = None
-    beta: float = 0.9999
+    beta: float = CLASS_BALANCED_BETA
 
     def __post_init__(self) -> None:
         require(self.start_epoch is None or self.start_epoch >= 0, "schedule.start_epoch",
@@ -189,7 +192,7 @@ class SearchConfig:
     init: str = "la"
     init_tau: float = 1.0
     init_gamma: float = 0.2
-    init_beta: float = 0.9999
+    init_beta: float = CLASS_BALANCED_BETA
     outer_optimizer: str = "adam"
     outer_lr: float = 0.005
     outer_momentum: float = 0.9

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from autobalance.config import DataConfig
 from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
 from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices
 from autobalance.data.dataset import ArraySplit
@@ -65,9 +66,9 @@ class DataBundle:
     class_names: list[str]
     train_counts: list[int]
     transform: BatchTransform
-    sampler: str = "shuffle"
-    batch_size: int = 128
-    eval_batch_size: int = 1024
+    sampler: str = DataConfig.sampler
+    batch_size: int = DataConfig.batch_size
+    eval_batch_size: int = DataConfig.eval_batch_size
     augment_val: bool = False
     num_groups: int = 1
     summary: dict = field(default_factory=dict)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from autobalance.config import CLASS_BALANCED_BETA
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.priors import class_balanced_weights, ldam_margins, logit_adjustment_offsets
 
@@ -30,7 +31,7 @@ class ClassBalancedFocalLoss(ClassificationLoss):
     """CB focal loss of Cui et al. (2019): sigmoid focal loss over the K one-vs-rest outputs,
     weighted by the class-balanced weight of the true class (weights sum to K)."""
 
-    def __init__(self, counts: Sequence[int], beta: float = 0.9999, gamma: float = 1.0) -> None:
+    def __init__(self, counts: Sequence[int], beta: float = CLASS_BALANCED_BETA, gamma: float = 1.0) -> None:
         super().__init__()
         self.gamma = gamma
         self.register_buffer("cb_weights", class_balanced_weights(counts, beta).float())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from autobalance.config import LossConfig, require, require_choice
+from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -65,12 +65,12 @@ def _focal(cfg, counts, num_groups):
     return FocalLoss(cfg.gamma)
 
 
-@register_loss("cb_softmax", beta=0.9999)
+@register_loss("cb_softmax", beta=CLASS_BALANCED_BETA)
 def _cb_softmax(cfg, counts, num_groups):
     return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
 
 
-@register_loss("cb_focal", beta=0.9999, gamma=1.0)
+@register_loss("cb_focal", beta=CLASS_BALANCED_BETA, gamma=1.0)
 def _cb_focal(cfg, counts, num_groups):
     return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
 
@@ -115,7 +115,7 @@ INITIALIZATIONS = ("uniform", "la", "cdt", "vs", "cb")
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
-                      gamma: float = 0.2, beta: float = 0.9999) -> ParametricLoss:
+                      gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta)."""
     init_values = {

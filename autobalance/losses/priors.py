@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from autobalance.config import CLASS_BALANCED_BETA
+
 
 def _counts(counts: Sequence[int]) -> torch.Tensor:
     c = torch.as_tensor(list(counts), dtype=torch.float64)
@@ -30,7 +32,7 @@ def cdt_scales(counts: Sequence[int], gamma: float) -> torch.Tensor:
     return (c / c.max()) ** gamma
 
 
-def class_balanced_weights(counts: Sequence[int], beta: float = 0.9999) -> torch.Tensor:
+def class_balanced_weights(counts: Sequence[int], beta: float = CLASS_BALANCED_BETA) -> torch.Tensor:
     """w_k proportional to (1 - beta) / (1 - beta^n_k), normalized to sum to K (Cui et al. 2019)."""
     c = _counts(counts)
     w = (1.0 - beta) / (1.0 - beta**c)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from autobalance.config import CLASS_BALANCED_BETA
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.priors import class_balanced_weights
 
@@ -22,7 +23,7 @@ class LossSchedule:
     name: str
     counts: Sequence[int]
     start_epoch: int = 0
-    beta: float = 0.9999
+    beta: float = CLASS_BALANCED_BETA
     default_sampler: str = "shuffle"
 
     def on_epoch(self, epoch: int, loss: ClassificationLoss) -> str:
