@@ -24,7 +24,7 @@ from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
 from autobalance.objectives import build_objective
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
-from autobalance.reporting import finite, summary_table, write_json, write_per_class_csv
+from autobalance.reporting import data_line, finite, summary_record, summary_table, write_json, write_per_class_csv
 from autobalance.run_dir import prepare_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.trainer import Trainer
@@ -72,14 +72,22 @@ def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
                         data.summary["counts"]["test"], metrics["per_class_accuracy"], extra_columns)
 
 
+def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase: str,
+          phase_seconds: dict[str, float], **trainer_options) -> Trainer:
+    """One phase: build a fresh model and trainer, fit (resuming when asked), record its time."""
+    trainer = make_trainer(cfg, data, out_dir, sinks, device, phase=phase, **trainer_options)
+    trainer.fit(resume=cfg.resume)
+    phase_seconds[phase] = _phase_seconds(trainer)
+    return trainer
+
+
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
     final_data = data.merged_train_val() if cfg.train_on_val else data
-    trainer = make_trainer(cfg, final_data, out_dir, sinks, device, epoch_callbacks=epoch_callbacks)
-    trainer.fit(resume=cfg.resume)
+    phase_seconds: dict[str, float] = {}
+    trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks)
     metrics = trainer.evaluate(data.test)
-    results = {"method": cfg.loss.name, "phase_seconds": {"train": _phase_seconds(trainer)},
-               "test": metrics}
+    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
     _write_per_class(out_dir, final_data, metrics)
@@ -87,23 +95,32 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
     return results
 
 
-def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
-               epoch_callbacks=()) -> dict[str, Any]:
+def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
+                epoch_callbacks=()) -> tuple[BilevelSearch, Trainer]:
+    """The search phase: train with the bilevel hook; returns the hook (the learned loss and its
+    trace) and the searching trainer."""
     s = cfg.search
     loss = build_search_loss(s.learn, s.init, data.train_counts, data.num_groups, s.scale_map,
                              s.cluster_size, s.init_tau, s.init_gamma, s.init_beta)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
-    n_search = s.search_epochs(cfg.optim.epochs)
-    optim = search_optim(cfg.optim, s, n_search) if s.retrain else cfg.optim
+    optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs)
-    searcher = make_trainer(cfg, data, out_dir, sinks, device, loss=loss, phase="search",
-                            hooks=(hook,), epoch_callbacks=epoch_callbacks, optim=optim)
-    searcher.fit(resume=cfg.resume)
+    searcher = train(cfg, data, out_dir, sinks, device, "search", phase_seconds, loss=loss, hooks=(hook,),
+                     epoch_callbacks=epoch_callbacks, optim=optim)
     if hook.hyper_steps == 0:
         warnings.warn(f"the search made no hyper-step (search epochs {hook.first_epoch}..{hook.active_epochs - 1} "
                       f"with hyper-steps every {s.every} steps): the exported loss is its starting point "
                       f"({s.init}); lengthen the search or lower search.warmup_epochs / search.every",
-                      RuntimeWarning, stacklevel=2)
+                      RuntimeWarning, stacklevel=3)
+    return hook, searcher
+
+
+def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
+               epoch_callbacks=()) -> dict[str, Any]:
+    """search -> learned loss -> retrain -> paired baselines -> evaluate -> report."""
+    s = cfg.search
+    phase_seconds: dict[str, float] = {}
+    hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
     learned = hook.frozen_loss()
     provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
                   "method": s.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
@@ -111,36 +128,22 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     loss_path = save_loss(out_dir / "learned_loss.yaml", learned, data.class_names, data.train_counts,
                           provenance)
     final_data = data.merged_train_val() if cfg.train_on_val else data
-    phase_seconds = {"search": _phase_seconds(searcher)}
-    if s.retrain:
-        final = make_trainer(cfg, final_data, out_dir, sinks, device, loss=learned, phase="retrain",
-                             epoch_callbacks=epoch_callbacks)
-        final.fit(resume=cfg.resume)
-        phase_seconds["retrain"] = _phase_seconds(final)
-    else:
-        final = searcher
+    final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
+                   epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
     metrics = final.evaluate(data.test)
-    accuracies = {"learned loss": metrics["per_class_accuracy"]}
     results: dict[str, Any] = {"method": f"autobalance-{s.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
                                "hyper_steps_unsolved": hook.unsolved}
+    accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),
                                            search=dataclasses.replace(s, enabled=False))
-        baseline = make_trainer(baseline_cfg, final_data, out_dir, sinks, device, phase=name)
-        baseline.fit(resume=cfg.resume)
-        phase_seconds[name] = _phase_seconds(baseline)
-        results[f"{name}_test"] = baseline.evaluate(data.test)
+        results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
+                                        phase_seconds).evaluate(data.test)
         accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
+    results["plots"] = [str(p) for p in _plots(hook, learned, data, final_data, accuracies, out_dir)]
     columns = {k: v[0].tolist() for k, v in learned.values().items()}
-    plots = [plot_per_class_accuracy(accuracies, data.class_names, final_data.train_counts,
-                                     out_dir / "per_class_accuracy.png")]
-    if hook.records:
-        labels, counts = _trace_columns(learned, data.class_names, data.train_counts)
-        plots.append(plot_trajectories(hook.records, list(learned.learn), labels, counts,
-                                       out_dir / "hyperparameters.png"))
-    results["plots"] = [str(p) for p in plots]
     _write_per_class(out_dir, final_data, metrics, columns)
     print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
     for name in s.compare_with:
@@ -152,29 +155,15 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     return results
 
 
-def data_line(summary: dict[str, Any]) -> str:
-    """One line on what the run trains on, printed before the first (possibly long) epoch."""
-    counts = summary["counts"]
-    groups = f", {summary['num_groups']} groups" if summary["num_groups"] > 1 else ""
-    return (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
-            f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
-            f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
-
-
-def summary_record(results: dict[str, Any]) -> dict[str, Any]:
-    """The final numbers of the run's model (the learned loss after a search) for W&B's summary:
-    headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap."""
-    test = results["test"]
-    record: dict[str, Any] = {k: test.get(k) for k in ("balanced_error", "few_shot_error", "worst_class_error",
-                                                       "worst_group_accuracy") if test.get(k) is not None}
-    if len(test["per_class_accuracy"]) <= 100:
-        record["per_class_accuracy"] = test["per_class_accuracy"]
-    for key, other in results.items():
-        if key.endswith("_test") and isinstance(other, dict):
-            name = key.removesuffix("_test")
-            record[f"{name}/balanced_error"] = other["balanced_error"]
-            record[f"minus_{name}/balanced_error"] = test["balanced_error"] - other["balanced_error"]
-    return record
+def _plots(hook: BilevelSearch, learned: ParametricLoss, data: DataBundle, final_data: DataBundle,
+           accuracies: dict[str, list[float]], out_dir: Path) -> list[Path]:
+    plots = [plot_per_class_accuracy(accuracies, data.class_names, final_data.train_counts,
+                                     out_dir / "per_class_accuracy.png")]
+    if hook.records:
+        labels, counts = _trace_columns(learned, data.class_names, data.train_counts)
+        plots.append(plot_trajectories(hook.records, list(learned.learn), labels, counts,
+                                       out_dir / "hyperparameters.png"))
+    return plots
 
 
 def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[int]) -> tuple[list[str], list[float]]:

@@ -69,3 +69,28 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
     if "worst_group_accuracy" in metrics:
         lines.append(f"{'worst_group_accuracy':>24}: {metrics['worst_group_accuracy']:.4f}")
     return "\n".join(lines)
+
+
+def data_line(summary: dict[str, Any]) -> str:
+    """One line on what the run trains on, printed before the first (possibly long) epoch."""
+    counts = summary["counts"]
+    groups = f", {summary['num_groups']} groups" if summary["num_groups"] > 1 else ""
+    return (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
+            f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
+            f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
+
+
+def summary_record(results: dict[str, Any]) -> dict[str, Any]:
+    """The final numbers of the run's model (the learned loss after a search) for W&B's summary:
+    headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap."""
+    test = results["test"]
+    record: dict[str, Any] = {k: test.get(k) for k in ("balanced_error", "few_shot_error", "worst_class_error",
+                                                       "worst_group_accuracy") if test.get(k) is not None}
+    if len(test["per_class_accuracy"]) <= 100:
+        record["per_class_accuracy"] = test["per_class_accuracy"]
+    for key, other in results.items():
+        if key.endswith("_test") and isinstance(other, dict):
+            name = key.removesuffix("_test")
+            record[f"{name}/balanced_error"] = other["balanced_error"]
+            record[f"minus_{name}/balanced_error"] = test["balanced_error"] - other["balanced_error"]
+    return record

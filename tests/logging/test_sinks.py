@@ -70,7 +70,7 @@ class _FakeRun:
 
 def test_wandb_keeps_phases_apart_and_puts_the_final_numbers_in_the_summary():
     from autobalance.logging.sinks import WandbSink
-    from autobalance.pipeline import summary_record
+    from autobalance.reporting import summary_record
 
     sink = object.__new__(WandbSink)
     sink.run = _FakeRun()
