@@ -44,16 +44,16 @@ class BilevelSearch:
         total = optim.epochs if total_epochs is None else total_epochs
         self.active_epochs = cfg.search_epochs(total)
         self.first_epoch = cfg.first_hyper_epoch(total)
-        self.damping = optim.weight_decay if cfg.damping is None else cfg.damping
-        self.method = make_method(cfg.method, damping=self.damping, **dict(cfg.method_options))
+        self.damping = optim.weight_decay if cfg.hypergrad.damping is None else cfg.hypergrad.damping
+        self.method = make_method(cfg.hypergrad.method, damping=self.damping, **dict(cfg.hypergrad.options))
         params = list(loss.parameters())
         for p in params:  # inner steps treat the loss as fixed; only hyper-steps set .grad
             p.requires_grad_(False)
-        if cfg.outer_optimizer == "adam":
-            self.outer = torch.optim.Adam(params, lr=cfg.outer_lr, weight_decay=cfg.outer_weight_decay)
+        outer = cfg.outer
+        if outer.optimizer == "adam":
+            self.outer = torch.optim.Adam(params, lr=outer.lr, weight_decay=outer.weight_decay)
         else:
-            self.outer = torch.optim.SGD(params, lr=cfg.outer_lr, momentum=cfg.outer_momentum,
-                                         weight_decay=cfg.outer_weight_decay)
+            self.outer = torch.optim.SGD(params, lr=outer.lr, momentum=outer.momentum, weight_decay=outer.weight_decay)
         self.start = {n: p.detach().clone() for n, p in loss.named_parameters()}
         self.method_state: dict[str, Any] = {}
         self.hyper_steps = 0
@@ -115,14 +115,14 @@ class BilevelSearch:
         else:
             self.method_state = {k: v for k, v in result.state.items() if k not in INNER_OPTIMIZER_KEYS}
             for name, p in self.loss.named_parameters():
-                p.grad = result.grads[name].to(p.dtype) + self.cfg.anchor * (p.detach() - self.start[name])
-            if self.cfg.clip is not None:
+                p.grad = result.grads[name].to(p.dtype) + self.cfg.outer.anchor * (p.detach() - self.start[name])
+            if self.cfg.outer.clip is not None:
                 record["clipped_norm"] = float(torch.nn.utils.clip_grad_norm_(self.loss.parameters(),
-                                                                              self.cfg.clip))
+                                                                              self.cfg.outer.clip))
             self.outer.step()
             self.outer.zero_grad(set_to_none=True)
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in
-                                           self.loss.named_parameters()}])[-self.cfg.freeze_last:]
+                                           self.loss.named_parameters()}])[-self.cfg.export.window:]
         self.hyper_steps += 1
         record.update(skipped=self.skipped, applied=result.finite,
                       seconds_total=time.perf_counter() - start,
@@ -139,9 +139,10 @@ class BilevelSearch:
 
     def _check_solve(self, record: dict[str, Any]) -> None:
         if record.get("residual", 0.0) > 1.0 and self.unsolved == 0:
-            warnings.warn(f"the {self.cfg.method} solve at step {record['step']} ended with relative residual "
-                          f"{record['residual']:.3g} (> 1: worse than p = 0; stop: {record.get('stop')}), so "
-                          f"the Hessian is likely indefinite there; a larger search.damping (now {self.damping}) "
+            warnings.warn(f"the {self.cfg.hypergrad.method} solve at step {record['step']} ended with relative "
+                          f"residual {record['residual']:.3g} (> 1: worse than p = 0; stop: {record.get('stop')}), so "
+                          f"the Hessian is likely indefinite there; a larger search.hypergrad.damping (now "
+                          f"{self.damping}) "
                           "makes it definite. Later ones are counted as hyper_steps_unsolved",
                           RuntimeWarning, stacklevel=3)
 
@@ -153,7 +154,7 @@ class BilevelSearch:
     def frozen_loss(self) -> ParametricLoss:
         """A fixed copy of the learned loss: its last value, or the mean of the last k values."""
         frozen = copy.deepcopy(self.loss)
-        if self.cfg.freeze == "mean_last" and self.recent:
+        if self.cfg.export.value == "mean_last" and self.recent:
             with torch.no_grad():
                 for name, p in frozen.named_parameters():
                     p.copy_(torch.stack([r[name] for r in self.recent]).mean(0))
@@ -171,7 +172,7 @@ class BilevelSearch:
         self.method_state = state["method_state"]
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
-        self.start = state.get("start", self.start)  # absent from checkpoints before search.anchor
+        self.start = state.get("start", self.start)  # absent from checkpoints before the anchor
         if self.sinks is not None:
             self.sinks.jsonl.rewrite("hyperstep", self.records)
 

@@ -173,6 +173,76 @@ class ObjectiveConfig:
 
 
 @dataclass
+class HypergradConfig:
+    """``search.hypergrad``: how the hypergradient is computed (``autobalance.hypergrad``)."""
+
+    method: str = "last_layer"
+    options: dict[str, Any] = field(default_factory=dict)
+    damping: float | None = None
+
+    def __post_init__(self) -> None:
+        require(self.damping is None or self.damping >= 0, "search.hypergrad.damping", self.damping,
+                "a non-negative number or null (the weight decay)")
+
+
+@dataclass
+class FamilyConfig:
+    """``search.family``: which parts of the loss family are learned and where they start."""
+
+    learn: list[str] = field(default_factory=lambda: ["offsets"])
+    scale_map: str = "exp"
+    cluster_size: int = 1
+    init: str = "la"
+    init_tau: float = 1.0
+    init_gamma: float = 0.2
+    init_beta: float = CLASS_BALANCED_BETA
+
+    def __post_init__(self) -> None:
+        require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")
+        require(self.cluster_size >= 1, "search.family.cluster_size", self.cluster_size, ">= 1")
+
+
+@dataclass
+class OuterConfig:
+    """``search.outer``: the optimizer of the loss parameters, its prior and its clipping."""
+
+    optimizer: str = "adam"
+    lr: float = 0.005
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    anchor: float = 0.0
+    clip: float | None = 1.0
+
+    def __post_init__(self) -> None:
+        require_choice("search.outer.optimizer", self.optimizer, ("adam", "sgd"))
+        require(self.lr > 0, "search.outer.lr", self.lr, "a positive number")
+        require(self.anchor >= 0, "search.outer.anchor", self.anchor, "a non-negative number")
+        require(self.clip is None or self.clip > 0, "search.outer.clip", self.clip, "> 0 or null")
+
+
+@dataclass
+class InnerScheduleConfig:
+    """``search.inner``: the searching trainer's own learning-rate milestones, decay and weight
+    decay; null compresses the training schedule to the search's length."""
+
+    milestones: list[int] | None = None
+    decay: float | None = None
+    weight_decay: float | None = None
+
+
+@dataclass
+class ExportConfig:
+    """``search.export``: which value of the learned trajectory becomes the learned loss."""
+
+    value: str = "mean_last"
+    window: int = 5
+
+    def __post_init__(self) -> None:
+        require_choice("search.export.value", self.value, ("last", "mean_last"))
+        require(self.window >= 1, "search.export.window", self.window, ">= 1")
+
+
+@dataclass
 class SearchConfig:
     """The bilevel search (``search=autobalance``); ``enabled: false`` is plain training."""
 
@@ -183,29 +253,13 @@ class SearchConfig:
     batches: int = 1
     val_batch_size: int | None = None
     val_sampler: str = "class_balanced"
-    method: str = "last_layer"
-    method_options: dict[str, Any] = field(default_factory=dict)
-    damping: float | None = None
-    learn: list[str] = field(default_factory=lambda: ["offsets"])
-    scale_map: str = "exp"
-    cluster_size: int = 1
-    init: str = "la"
-    init_tau: float = 1.0
-    init_gamma: float = 0.2
-    init_beta: float = CLASS_BALANCED_BETA
-    outer_optimizer: str = "adam"
-    outer_lr: float = 0.005
-    outer_momentum: float = 0.9
-    outer_weight_decay: float = 0.0
-    anchor: float = 0.0
-    clip: float | None = 1.0
     retrain: bool = True
-    optim_milestones: list[int] | None = None
-    optim_decay: float | None = None
-    optim_weight_decay: float | None = None
-    freeze: str = "mean_last"
-    freeze_last: int = 5
     compare_with: list[str] = field(default_factory=lambda: ["la", "ce"])
+    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
+    family: FamilyConfig = field(default_factory=FamilyConfig)
+    outer: OuterConfig = field(default_factory=OuterConfig)
+    inner: InnerScheduleConfig = field(default_factory=InnerScheduleConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
     def search_epochs(self, total_epochs: int) -> int:
         """Search length; null means half of the training epochs."""
@@ -224,16 +278,17 @@ class SearchConfig:
         require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
         require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
 
-        require(bool(self.learn), "search.learn", list(self.learn), "a non-empty list of parts")
-        require(self.cluster_size >= 1, "search.cluster_size", self.cluster_size, ">= 1")
-        require_choice("search.outer_optimizer", self.outer_optimizer, ("adam", "sgd"))
-        require(self.outer_lr > 0, "search.outer_lr", self.outer_lr, "a positive number")
-        require(self.anchor >= 0, "search.anchor", self.anchor, "a non-negative number")
-        require(self.damping is None or self.damping >= 0, "search.damping", self.damping,
-                "a non-negative number or null (the weight decay)")
-        require(self.clip is None or self.clip > 0, "search.clip", self.clip, "> 0 or null")
-        require_choice("search.freeze", self.freeze, ("last", "mean_last"))
-        require(self.freeze_last >= 1, "search.freeze_last", self.freeze_last, ">= 1")
+
+RENAMED_SEARCH_KEYS = {
+    "method": "hypergrad.method", "method_options": "hypergrad.options", "damping": "hypergrad.damping",
+    "learn": "family.learn", "scale_map": "family.scale_map", "cluster_size": "family.cluster_size",
+    "init": "family.init", "init_tau": "family.init_tau", "init_gamma": "family.init_gamma",
+    "init_beta": "family.init_beta", "outer_optimizer": "outer.optimizer", "outer_lr": "outer.lr",
+    "outer_momentum": "outer.momentum", "outer_weight_decay": "outer.weight_decay", "anchor": "outer.anchor",
+    "clip": "outer.clip", "optim_milestones": "inner.milestones", "optim_decay": "inner.decay",
+    "optim_weight_decay": "inner.weight_decay", "freeze": "export.value", "freeze_last": "export.window",
+}
+"""Flat ``search.*`` keys of earlier versions and their sectioned names; the CLI translates them."""
 
 
 @dataclass

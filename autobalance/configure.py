@@ -10,7 +10,7 @@ import dataclasses
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from autobalance.config import ConfigError, RunConfig, require, require_choice
+from autobalance.config import RENAMED_SEARCH_KEYS, ConfigError, RunConfig, require, require_choice
 from autobalance.data.augment import AUGMENTATIONS
 from autobalance.data.batching import SAMPLERS
 from autobalance.data.build import DATA_SOURCES
@@ -43,6 +43,18 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
     return None
 
 
+def renamed(override: str) -> str:
+    """A command-line override with an earlier version's flat ``search.*`` key given its
+    sectioned name (``search.outer_lr=0.01`` -> ``search.outer.lr=0.01``), so old commands and
+    scripts keep working; any other override unchanged."""
+    key, sep, value = override.partition("=")
+    prefix = "+" if key.startswith("+") else ""
+    parts = key.removeprefix("+").split(".")
+    if sep and len(parts) >= 2 and parts[0] == "search" and parts[1] in RENAMED_SEARCH_KEYS:
+        return f"{prefix}search.{RENAMED_SEARCH_KEYS[parts[1]]}{''.join('.' + p for p in parts[2:])}={value}"
+    return override
+
+
 def check_names(cfg: RunConfig) -> RunConfig:
     """Every named part against its registry or list; returns ``cfg`` with the loss resolved."""
     require_choice("data.name", cfg.data.name, DATA_SOURCES.names())
@@ -59,11 +71,11 @@ def check_names(cfg: RunConfig) -> RunConfig:
         require(bool(cfg.objective.weights) and set(cfg.objective.weights) <= set(blendable()), "objective.weights",
                 dict(cfg.objective.weights), f"a mapping from {', '.join(blendable())} to blend weights")
     search = cfg.search
-    require_choice("search.method", search.method, METHODS.names())
-    require(set(search.learn) <= set(PARTS), "search.learn", list(search.learn),
+    require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
+    require(set(search.family.learn) <= set(PARTS), "search.family.learn", list(search.family.learn),
             f"a non-empty subset of {', '.join(PARTS)}")
-    require_choice("search.scale_map", search.scale_map, SCALE_MAPS)
-    require_choice("search.init", search.init, INITIALIZATIONS)
+    require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS)
+    require_choice("search.family.init", search.family.init, INITIALIZATIONS)
     baselines = tuple(n for n in LOSSES.names() if n != "learned")
     require(set(search.compare_with) <= set(baselines), "search.compare_with", list(search.compare_with),
             f"a list of baseline losses ({', '.join(baselines)}), [] for none")
@@ -74,6 +86,8 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
     """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
     values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
     unknown = _unknown_key(values, RunConfig)
+    if unknown and unknown.startswith("search.") and unknown.split(".")[1] in RENAMED_SEARCH_KEYS:
+        raise ConfigError(f"{unknown}: renamed to search.{RENAMED_SEARCH_KEYS[unknown.split('.')[1]]}")
     if unknown:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "

@@ -52,14 +52,14 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
 
 def search_optim(optim: OptimConfig, search: SearchConfig, epochs: int) -> OptimConfig:
     """The training schedule for the search: compressed to its length (milestones scaled with
-    it) unless ``search.optim_*`` give the search its own milestones, decay or weight decay."""
+    it) unless ``search.inner`` gives the search its own milestones, decay or weight decay."""
     ratio = epochs / optim.epochs
-    milestones = (search.optim_milestones if search.optim_milestones is not None
-                  else [round(m * ratio) for m in optim.milestones])
+    inner = search.inner
+    milestones = inner.milestones if inner.milestones is not None else [round(m * ratio) for m in optim.milestones]
     return dataclasses.replace(
         optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1), milestones=milestones,
-        decay=optim.decay if search.optim_decay is None else search.optim_decay,
-        weight_decay=optim.weight_decay if search.optim_weight_decay is None else search.optim_weight_decay)
+        decay=optim.decay if inner.decay is None else inner.decay,
+        weight_decay=optim.weight_decay if inner.weight_decay is None else inner.weight_decay)
 
 
 def _phase_seconds(trainer: Trainer) -> float:
@@ -99,9 +99,9 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
                 epoch_callbacks=()) -> tuple[BilevelSearch, Trainer]:
     """The search phase: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
-    s = cfg.search
-    loss = build_search_loss(s.learn, s.init, data.train_counts, data.num_groups, s.scale_map,
-                             s.cluster_size, s.init_tau, s.init_gamma, s.init_beta)
+    s, family = cfg.search, cfg.search.family
+    loss = build_search_loss(family.learn, family.init, data.train_counts, data.num_groups, family.scale_map,
+                             family.cluster_size, family.init_tau, family.init_gamma, family.init_beta)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs)
@@ -110,7 +110,7 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     if hook.hyper_steps == 0:
         warnings.warn(f"the search made no hyper-step (search epochs {hook.first_epoch}..{hook.active_epochs - 1} "
                       f"with hyper-steps every {s.every} steps): the exported loss is its starting point "
-                      f"({s.init}); lengthen the search or lower search.warmup_epochs / search.every",
+                      f"({family.init}); lengthen the search or lower search.warmup_epochs / search.every",
                       RuntimeWarning, stacklevel=3)
     return hook, searcher
 
@@ -123,15 +123,15 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
     learned = hook.frozen_loss()
     provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
-                  "method": s.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
-                  "skipped": hook.skipped, "freeze": s.freeze}
+                  "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
+                  "skipped": hook.skipped, "export": s.export.value}
     loss_path = save_loss(out_dir / "learned_loss.yaml", learned, data.class_names, data.train_counts,
                           provenance)
     final_data = data.merged_train_val() if cfg.train_on_val else data
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
     metrics = final.evaluate(data.test)
-    results: dict[str, Any] = {"method": f"autobalance-{s.method}", "phase_seconds": phase_seconds,
+    results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
                                "hyper_steps_unsolved": hook.unsolved}

@@ -14,13 +14,23 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from autobalance.config import ConfigError
-from autobalance.configure import load_config
+from autobalance.configure import load_config, renamed
 from autobalance.data.errors import DataNotFoundError
 from autobalance.runtime import available_cpus, configure_threads
 
 
+def main() -> None:
+    """The CLI: earlier versions' flat ``search.*`` keys are renamed, then Hydra runs the job."""
+    translated = [renamed(a) for a in sys.argv[1:]]
+    for old, new in zip(sys.argv[1:], translated, strict=True):
+        if old != new:
+            print(f"autobalance: {old.split('=')[0]} is now {new.split('=')[0]}", file=sys.stderr)
+    sys.argv[1:] = translated
+    hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path="pkg://autobalance.configs", config_name="config")
-def main(cfg: DictConfig) -> float:
+def hydra_main(cfg: DictConfig) -> float:
     for module in cfg.get("plugins") or []:
         importlib.import_module(module)  # registers the user's parts before names are checked
     try:

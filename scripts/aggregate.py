@@ -4,7 +4,7 @@ For every run directory holding ``metrics.json`` and ``config.yaml``, the method
 loss (with its schedule, e.g. ``ldam+drw``) or ``autobalance-<method>`` (``-paper`` when the run
 composed ``search=paper``), marked ``tuned`` when a directory on its path below the root is named
 ``tuned`` (as ``scripts/run_head_to_head.sh`` writes them), and followed by the settings that
-differ between runs sharing it (``[search.anchor=0.3]``; seeds aside); runs are grouped by
+differ between runs sharing it (``[search.outer.anchor=0.3]``; seeds aside); runs are grouped by
 (dataset, rho, label) and reduced to mean and std over seeds of balanced error, few-shot error,
 worst-class error and wall time, with the time ratio to ERM (``ce``) of the same group.
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from autobalance.config import RENAMED_SEARCH_KEYS
 from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -40,8 +41,9 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
     """``autobalance-<method>`` for searches; else the loss, its hyperparameters and schedule."""
     search = cfg.get("search", {})
     if search.get("enabled"):
-        parts = "+".join(search.get("learn", []))
-        return f"autobalance-{search['method']}({parts})" + ("-paper" if search_preset == "paper" else "")
+        parts = "+".join(search.get("family", {}).get("learn", search.get("learn", [])))  # sectioned or flat
+        method = search.get("hypergrad", {}).get("method", search.get("method"))
+        return f"autobalance-{method}({parts})" + ("-paper" if search_preset == "paper" else "")
     loss = cfg["loss"]["name"]
     values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in HYPERPARAMETERS.get(loss, ()))
     label = f"{loss}({values})" if values else loss
@@ -57,7 +59,7 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, and loss
     hyperparameters the loss does not take (older run directories recorded placeholders)."""
-    flat = flat_settings(cfg)
+    flat = {_sectioned(k): v for k, v in flat_settings(cfg).items()}
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     loss = cfg.get("loss", {}).get("name")
@@ -67,8 +69,17 @@ def comparable_settings(cfg: dict) -> dict:
                      and k.split(".")[1] not in takes)}
 
 
+def _sectioned(key: str) -> str:
+    """An earlier version's flat ``search.*`` key under its sectioned name, so old and new run
+    directories compare setting by setting."""
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[0] == "search" and parts[1] in RENAMED_SEARCH_KEYS:
+        return ".".join(["search", RENAMED_SEARCH_KEYS[parts[1]], *parts[2:]])
+    return key
+
+
 def distinguish(rows: list[dict]) -> None:
-    """Append the settings that differ inside a label (``[search.anchor=0.3]``), so runs whose
+    """Append the settings that differ inside a label (``[search.outer.anchor=0.3]``), so runs whose
     configs differ never merge into one row; keys only some runs recorded are not compared."""
     by_label: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:

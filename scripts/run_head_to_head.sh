@@ -40,7 +40,7 @@ for step in $STEPS; do
        done < <(python scripts/tuned_overrides.py "$OUT/tuning/tuned.json") ;;
     4) search=$((epochs * 3 / 2))
        train search=paper seed="$SEEDS" search.epochs="$search" search.warmup_epochs=$((search * 2 / 5)) \
-         "search.optim_milestones=[$((search * 11 / 15)),$((search * 13 / 15))]" \
+         "search.inner.milestones=[$((search * 11 / 15)),$((search * 13 / 15))]" \
          hydra.sweep.dir="$OUT/runs/paper" ;;
   esac
 done

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from autobalance.config import DataConfig, LoggerConfig, ModelConfig, OptimConfig, RunConfig, SearchConfig
+from autobalance.config import (
+    DataConfig,
+    HypergradConfig,
+    LoggerConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    SearchConfig,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +51,8 @@ def search_config_factory(cache_dir):
     def factory() -> RunConfig:
         cfg = make_tiny_config(cache_dir)
         cfg.optim.epochs = 4
-        cfg.search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=7, method="identity",
-                                  compare_with=[])
+        cfg.search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=7,
+                                  hypergrad=HypergradConfig(method="identity"), compare_with=[])
         return cfg
 
     return factory

@@ -11,10 +11,13 @@ import yaml
 from autobalance.bilevel import BilevelSearch
 from autobalance.config import (
     DataConfig,
+    FamilyConfig,
+    HypergradConfig,
     LoggerConfig,
     ModelConfig,
     ObjectiveConfig,
     OptimConfig,
+    OuterConfig,
     RunConfig,
     SearchConfig,
 )
@@ -45,8 +48,9 @@ def test_learned_loss_widens_the_rare_class_margin_and_beats_ce(tmp_path):
                         cache_dir=str(tmp_path)),
         model=ModelConfig(name="mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=8, schedule="constant", weight_decay=1e-4),
-        search=SearchConfig(enabled=True, epochs=8, warmup_epochs=1, every=5, method="last_layer",
-                            learn=["offsets"], init="uniform", outer_lr=0.05, retrain=False),
+        search=SearchConfig(enabled=True, epochs=8, warmup_epochs=1, every=5, retrain=False,
+                            hypergrad=HypergradConfig(method="last_layer"),
+                            family=FamilyConfig(learn=["offsets"], init="uniform"), outer=OuterConfig(lr=0.05)),
         logger=LoggerConfig(progress=False),
     )
     result = run(cfg, tmp_path / "run")
@@ -83,7 +87,7 @@ def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_
 
 def _hook(cfg, search, objective=None):
     data = build_data(cfg.data, 0)
-    loss = build_search_loss(search.learn, search.init, data.train_counts)
+    loss = build_search_loss(search.family.learn, search.family.init, data.train_counts)
     objective = objective or build_objective(ObjectiveConfig(), data.num_classes)
     hook = BilevelSearch(loss, data, search, objective, cfg.optim, seed=0)
     trainer = make_trainer(cfg, data, None, None, "cpu", loss=loss, phase="search", hooks=(hook,))
@@ -106,14 +110,15 @@ def test_non_finite_hypergradient_is_skipped_counted_and_never_applied(tiny_conf
 def test_a_failed_linear_solve_is_warned_about_once_and_counted(tiny_config):
     """A negated Hessian (damping -100) stands in for an indefinite one: CG's first direction
     has negative curvature, and its residual ends above that of p = 0."""
-    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method="cg"))
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0,
+                                                       hypergrad=HypergradConfig(method="cg")))
     hook.method = make_method("cg", damping=-100.0, max_iter=3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         records = [hook.hyper_step(trainer) for _ in range(2)]
     assert [r["stop"] for r in records] == ["negative_curvature"] * 2
     assert all(r["residual"] > 1 and r["applied"] for r in records)
-    assert sum("search.damping" in str(w.message) for w in caught) == 1
+    assert sum("search.hypergrad.damping" in str(w.message) for w in caught) == 1
     assert hook.epoch_record()["hyper_steps_unsolved"] == 2
 
 
@@ -121,8 +126,8 @@ def test_a_failed_linear_solve_is_warned_about_once_and_counted(tiny_config):
 def test_every_method_drives_the_search(tiny_config, method):
     options = {"unrolled": {"steps": 2}, "neumann": {"terms": 2}, "cg": {"max_iter": 3},
                "minres": {"max_iter": 3}}.get(method, {})
-    search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method=method, method_options=options,
-                          learn=["scales", "offsets", "weights"])
+    search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, hypergrad=HypergradConfig(method, options),
+                          family=FamilyConfig(learn=["scales", "offsets", "weights"]))
     hook, trainer, loss = _hook(tiny_config, search)
     before = {n: p.clone() for n, p in loss.named_parameters()}
     record = hook.hyper_step(trainer)
@@ -133,8 +138,8 @@ def test_every_method_drives_the_search(tiny_config, method):
 
 def test_the_search_hands_its_optimizer_to_the_look_ahead_through_the_state(tiny_config):
     tiny_config.optim.lr = 0.03
-    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0, method="unrolled",
-                                                       method_options={"steps": 2}))
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0,
+                                                       hypergrad=HypergradConfig("unrolled", {"steps": 2})))
     trainer.run_epoch()  # momentum buffers exist after a step
     state = hook._inner_optimizer_state(trainer)
     assert state["lr"] == pytest.approx(0.03) and set(state["momentum_buffers"]) == {
@@ -149,8 +154,8 @@ def test_anchor_pulls_the_learned_loss_back_towards_its_start(tiny_config):
     lr, anchor, displacement = 0.1, 2.0, 0.3
     moved = {}
     for strength in (0.0, anchor):
-        search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, outer_optimizer="sgd", outer_lr=lr,
-                              outer_momentum=0.0, clip=None, anchor=strength)
+        search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0,
+                              outer=OuterConfig(optimizer="sgd", lr=lr, momentum=0.0, clip=None, anchor=strength))
         hook, trainer, loss = _hook(tiny_config, search)
         with torch.no_grad():
             for p in loss.parameters():
@@ -175,7 +180,7 @@ def test_null_search_length_and_warm_up_are_fractions_of_the_full_training(tiny_
     tiny_config.optim.epochs = 30
     search = SearchConfig(enabled=True, retrain=True)  # epochs and warm-up left null
     data = build_data(tiny_config.data, 0)
-    loss = build_search_loss(search.learn, search.init, data.train_counts)
+    loss = build_search_loss(search.family.learn, search.family.init, data.train_counts)
     from autobalance.pipeline import search_optim
 
     optim = search_optim(tiny_config.optim, search, search.search_epochs(30))
@@ -198,8 +203,8 @@ def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
                         split="stratified", val_fraction=0.3, batch_size=64, cache_dir=str(tmp_path)),
         model=ModelConfig(name="mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=4, schedule="constant", weight_decay=1e-4),
-        search=SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, learn=["offsets", "weights"],
-                            init="uniform", compare_with=[]),
+        search=SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, compare_with=[],
+                            family=FamilyConfig(learn=["offsets", "weights"], init="uniform")),
         objective=ObjectiveConfig(name="worst_group", temperature=0.5),
         logger=LoggerConfig(progress=False),
     )
@@ -224,8 +229,8 @@ def test_default_recipe_searches_a_thousand_classes_with_clustered_parameters(tm
                         split="stratified", val_fraction=0.3, batch_size=128, cache_dir=str(tmp_path)),
         model=ModelConfig(name="mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=2, schedule="constant"),
-        search=SearchConfig(enabled=True, epochs=1, warmup_epochs=0, every=20, cluster_size=100,
-                            compare_with=[]),
+        search=SearchConfig(enabled=True, epochs=1, warmup_epochs=0, every=20, compare_with=[],
+                            family=FamilyConfig(cluster_size=100)),
         logger=LoggerConfig(progress=False),
     )
     run(cfg, tmp_path / "run")

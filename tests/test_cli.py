@@ -217,3 +217,13 @@ def test_a_loss_registered_in_ones_own_module_runs_from_the_cli(tmp_path, cache_
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["method"] == "temperature_ce"
     assert "tau: 2.0" in (out / "config.yaml").read_text()  # its registered default, resolved
+
+
+def test_an_earlier_versions_flat_search_key_still_works_under_its_new_name(tmp_path):
+    proc = _train(["search.outer_lr=0.01", "search.method=cg", "--cfg", "job"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "search.outer_lr is now search.outer.lr" in proc.stderr
+    import yaml
+
+    search = yaml.safe_load(proc.stdout)["search"]
+    assert search["outer"]["lr"] == 0.01 and search["hypergrad"]["method"] == "cg"

@@ -28,7 +28,7 @@ from autobalance.hypergrad.types import HypergradResult
 from autobalance.hypergrad.unrolled import UnrolledHypergradient
 from autobalance.registry import Registry
 
-METHODS: Registry[Callable[..., Any]] = Registry("search.method")
+METHODS: Registry[Callable[..., Any]] = Registry("search.hypergrad.method")
 """Hypergradient methods by name: ``builder(subset, damping, **options)``."""
 
 

@@ -125,6 +125,6 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], nu
         "vs": {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)},
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
-    require_choice("search.init", init, INITIALIZATIONS)
+    require_choice("search.family.init", init, INITIALIZATIONS)
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, **init_values[init])

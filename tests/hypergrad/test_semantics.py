@@ -135,7 +135,7 @@ def test_non_finite_hypergradients_are_reported_not_hidden():
 
 
 def test_unknown_method_and_empty_subset_are_named():
-    with pytest.raises(ValueError, match="search.method='adam': expected one of identity"):
+    with pytest.raises(ValueError, match="search.hypergrad.method='adam': expected one of identity"):
         make_method("adam")
     _, _, _, train, val, params, hparams = _setup()
     with pytest.raises(ValueError, match="no parameter matches \\['classifier'\\]"):

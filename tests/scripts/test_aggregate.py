@@ -100,13 +100,14 @@ def test_few_shot_threshold_recomputes_from_per_class_accuracies(tmp_path):
 def test_runs_whose_settings_differ_get_rows_named_by_the_difference(tmp_path):
     for seed in range(3):
         default, anchored = _cfg("ce", search=True), _cfg("ce", search=True)
-        default["search"]["anchor"], anchored["search"]["anchor"] = 0.0, 0.3
+        default["search"]["outer"] = {"anchor": 0.0}  # this version's sections
+        anchored["search"]["anchor"] = 0.3  # an earlier version's flat key: compared all the same
         default["logger"] = {"progress": seed == 0}  # not a setting that changes results
         _run(tmp_path / "default", f"s{seed}", default, seed, 18.0, 100.0)
         _run(tmp_path / "anchor", f"s{seed}", anchored, seed, 17.0, 100.0)
     table = {e["method"]: e for e in aggregate.summarize(aggregate.collect(tmp_path))}
-    assert sorted(table) == ["autobalance-last_layer(scales+offsets) [search.anchor=0.0]",
-                             "autobalance-last_layer(scales+offsets) [search.anchor=0.3]"]
+    assert sorted(table) == ["autobalance-last_layer(scales+offsets) [search.outer.anchor=0.0]",
+                             "autobalance-last_layer(scales+offsets) [search.outer.anchor=0.3]"]
     assert all(len(e["seeds"]) == 3 for e in table.values())
 
 
@@ -141,3 +142,8 @@ def test_runs_are_read_from_an_archive_checked_against_its_checksum(tmp_path):
     (tmp_path / "raw_runs.tar.gz.sha256").write_text("0" * 64 + "\n")
     with pytest.raises(SystemExit, match="does not match"):
         aggregate.resolve_roots(str(archive), tmp_path / "scratch2")
+
+
+def test_labels_read_the_sectioned_search_config():
+    cfg = {"search": {"enabled": True, "hypergrad": {"method": "minres"}, "family": {"learn": ["offsets"]}}}
+    assert aggregate.label_of(cfg) == "autobalance-minres(offsets)"
