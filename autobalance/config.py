@@ -91,7 +91,7 @@ class OptimConfig:
     weight_decay: float = 5e-4
     epochs: int = 30
     warmup_epochs: int = 0
-    schedule: str = "cosine"
+    lr_schedule: str = "cosine"
     milestones: list[int] = field(default_factory=list)
     decay: float = 0.1
 
@@ -102,7 +102,7 @@ class OptimConfig:
         require(self.epochs >= 1, "optim.epochs", self.epochs, "an integer >= 1")
         require(0 <= self.warmup_epochs < self.epochs, "optim.warmup_epochs",
                 self.warmup_epochs, f"in [0, optim.epochs={self.epochs})")
-        require_choice("optim.schedule", self.schedule, ("constant", "step", "cosine"))
+        require_choice("optim.lr_schedule", self.lr_schedule, ("constant", "step", "cosine"))
         require(0 < self.decay <= 1, "optim.decay", self.decay, "in (0, 1]")
 
 
@@ -279,16 +279,19 @@ class SearchConfig:
         require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
 
 
-RENAMED_SEARCH_KEYS = {
-    "method": "hypergrad.method", "method_options": "hypergrad.options", "damping": "hypergrad.damping",
-    "learn": "family.learn", "scale_map": "family.scale_map", "cluster_size": "family.cluster_size",
-    "init": "family.init", "init_tau": "family.init_tau", "init_gamma": "family.init_gamma",
-    "init_beta": "family.init_beta", "outer_optimizer": "outer.optimizer", "outer_lr": "outer.lr",
-    "outer_momentum": "outer.momentum", "outer_weight_decay": "outer.weight_decay", "anchor": "outer.anchor",
-    "clip": "outer.clip", "optim_milestones": "inner.milestones", "optim_decay": "inner.decay",
-    "optim_weight_decay": "inner.weight_decay", "freeze": "export.value", "freeze_last": "export.window",
+RENAMED_KEYS = {
+    **{f"search.{old}": f"search.{new}" for old, new in {
+        "method": "hypergrad.method", "method_options": "hypergrad.options", "damping": "hypergrad.damping",
+        "learn": "family.learn", "scale_map": "family.scale_map", "cluster_size": "family.cluster_size",
+        "init": "family.init", "init_tau": "family.init_tau", "init_gamma": "family.init_gamma",
+        "init_beta": "family.init_beta", "outer_optimizer": "outer.optimizer", "outer_lr": "outer.lr",
+        "outer_momentum": "outer.momentum", "outer_weight_decay": "outer.weight_decay", "anchor": "outer.anchor",
+        "clip": "outer.clip", "optim_milestones": "inner.milestones", "optim_decay": "inner.decay",
+        "optim_weight_decay": "inner.weight_decay", "freeze": "export.value", "freeze_last": "export.window",
+    }.items()},
+    "optim.schedule": "optim.lr_schedule",
 }
-"""Flat ``search.*`` keys of earlier versions and their sectioned names; the CLI translates them."""
+"""Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ import dataclasses
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from autobalance.config import RENAMED_SEARCH_KEYS, ConfigError, RunConfig, require, require_choice
+from autobalance.config import RENAMED_KEYS, ConfigError, RunConfig, require, require_choice
 from autobalance.data.augment import AUGMENTATIONS
 from autobalance.data.batching import SAMPLERS
 from autobalance.data.build import DATA_SOURCES
@@ -44,15 +44,20 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
 
 
 def renamed(override: str) -> str:
-    """A command-line override with an earlier version's flat ``search.*`` key given its
-    sectioned name (``search.outer_lr=0.01`` -> ``search.outer.lr=0.01``), so old commands and
-    scripts keep working; any other override unchanged."""
+    """A command-line override with an earlier version's key given its name now
+    (``search.outer_lr=0.01`` -> ``search.outer.lr=0.01``), so old commands and scripts keep
+    working; any other override unchanged."""
     key, sep, value = override.partition("=")
-    prefix = "+" if key.startswith("+") else ""
-    parts = key.removeprefix("+").split(".")
-    if sep and len(parts) >= 2 and parts[0] == "search" and parts[1] in RENAMED_SEARCH_KEYS:
-        return f"{prefix}search.{RENAMED_SEARCH_KEYS[parts[1]]}{''.join('.' + p for p in parts[2:])}={value}"
-    return override
+    new = renamed_key(key.removeprefix("+"))
+    return f"{'+' if key.startswith('+') else ''}{new}={value}" if sep and new != key.removeprefix("+") else override
+
+
+def renamed_key(key: str) -> str:
+    """``key`` under its name now (a sub-key of a renamed key follows it)."""
+    for old, new in RENAMED_KEYS.items():
+        if key == old or key.startswith(old + "."):
+            return new + key[len(old):]
+    return key
 
 
 def check_names(cfg: RunConfig) -> RunConfig:
@@ -86,8 +91,8 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
     """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
     values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
     unknown = _unknown_key(values, RunConfig)
-    if unknown and unknown.startswith("search.") and unknown.split(".")[1] in RENAMED_SEARCH_KEYS:
-        raise ConfigError(f"{unknown}: renamed to search.{RENAMED_SEARCH_KEYS[unknown.split('.')[1]]}")
+    if unknown and renamed_key(unknown) != unknown:
+        raise ConfigError(f"{unknown}: renamed to {renamed_key(unknown)}")
     if unknown:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "

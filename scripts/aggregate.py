@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from autobalance.config import RENAMED_SEARCH_KEYS
+from autobalance.configure import renamed_key
 from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -59,7 +59,7 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, and loss
     hyperparameters the loss does not take (older run directories recorded placeholders)."""
-    flat = {_sectioned(k): v for k, v in flat_settings(cfg).items()}
+    flat = {renamed_key(k): v for k, v in flat_settings(cfg).items()}  # old and new runs compare alike
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     loss = cfg.get("loss", {}).get("name")
@@ -67,15 +67,6 @@ def comparable_settings(cfg: dict) -> dict:
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
             and not (k.startswith("loss.") and k.split(".")[1] in ("gamma", "tau", "beta", "max_margin", "scale")
                      and k.split(".")[1] not in takes)}
-
-
-def _sectioned(key: str) -> str:
-    """An earlier version's flat ``search.*`` key under its sectioned name, so old and new run
-    directories compare setting by setting."""
-    parts = key.split(".")
-    if len(parts) >= 2 and parts[0] == "search" and parts[1] in RENAMED_SEARCH_KEYS:
-        return ".".join(["search", RENAMED_SEARCH_KEYS[parts[1]], *parts[2:]])
-    return key
 
 
 def distinguish(rows: list[dict]) -> None:

@@ -34,7 +34,7 @@ def make_tiny_config(cache_dir: str) -> RunConfig:
                         split="stratified", augment="shift_noise", batch_size=64,
                         cache_dir=cache_dir),
         model=ModelConfig(name="cnn1d", width=8),
-        optim=OptimConfig(lr=0.05, epochs=2, schedule="cosine"),
+        optim=OptimConfig(lr=0.05, epochs=2, lr_schedule="cosine"),
         logger=LoggerConfig(progress=False),
     )
 

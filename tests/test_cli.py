@@ -220,10 +220,12 @@ def test_a_loss_registered_in_ones_own_module_runs_from_the_cli(tmp_path, cache_
 
 
 def test_an_earlier_versions_flat_search_key_still_works_under_its_new_name(tmp_path):
-    proc = _train(["search.outer_lr=0.01", "search.method=cg", "--cfg", "job"], cwd=tmp_path, timeout=60)
+    proc = _train(["search.outer_lr=0.01", "search.method=cg", "optim.schedule=step", "--cfg", "job"], cwd=tmp_path,
+                  timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "search.outer_lr is now search.outer.lr" in proc.stderr
     import yaml
 
-    search = yaml.safe_load(proc.stdout)["search"]
-    assert search["outer"]["lr"] == 0.01 and search["hypergrad"]["method"] == "cg"
+    composed = yaml.safe_load(proc.stdout)
+    assert composed["search"]["outer"]["lr"] == 0.01 and composed["search"]["hypergrad"]["method"] == "cg"
+    assert composed["optim"]["lr_schedule"] == "step"

@@ -22,6 +22,7 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
         ({"search": {"hypergrad": {"damping": -0.1}}},
          "search.hypergrad.damping=-0.1: expected a non-negative number or null"),
         ({"search": {"outer_lr": 0.1}}, "search.outer_lr: renamed to search.outer.lr"),
+        ({"optim": {"schedule": "step"}}, "optim.schedule: renamed to optim.lr_schedule"),
         ({"loss": {"name": "balanced_softmax", "tau": 1.5}},
          "loss.tau=1.5: expected null: loss=balanced_softmax takes no hyperparameters"),
         ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: expected null: loss=focal takes gamma"),

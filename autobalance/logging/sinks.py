@@ -81,7 +81,6 @@ class WandbSink:
                  config: dict[str, Any]) -> None:
         import wandb
 
-        self._wandb = wandb
         self.run = wandb.init(project=project, name=name, dir=str(out_dir), mode=mode,
                               config=config, reinit="finish_previous")
 

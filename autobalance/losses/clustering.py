@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -21,10 +20,6 @@ def frequency_clusters(counts: Sequence[int], cluster_size: int) -> torch.Tensor
     for rank, k in enumerate(order):
         cluster[k] = rank // cluster_size
     return cluster
-
-
-def num_clusters(num_classes: int, cluster_size: int) -> int:
-    return math.ceil(num_classes / cluster_size)
 
 
 def cluster_means(values: torch.Tensor, cluster: torch.Tensor) -> torch.Tensor:

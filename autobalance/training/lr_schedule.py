@@ -15,9 +15,9 @@ def lr_at(cfg: OptimConfig, epoch: int) -> float:
     """
     if epoch < cfg.warmup_epochs:
         return cfg.lr * (epoch + 1) / cfg.warmup_epochs
-    if cfg.schedule == "step":
+    if cfg.lr_schedule == "step":
         return cfg.lr * cfg.decay ** sum(epoch >= m for m in cfg.milestones)
-    if cfg.schedule == "cosine":
+    if cfg.lr_schedule == "cosine":
         span = max(cfg.epochs - cfg.warmup_epochs, 1)
         return 0.5 * cfg.lr * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
     return cfg.lr
