@@ -69,21 +69,17 @@ class BilevelSearch:
             self.hyper_step(trainer)
 
     def _closures(self, trainer):
-        """The method's training closures (one over ``search.batches`` batches, or one per
+        """One training closure per batch the method takes (``search.batches``, or one per
         look-ahead step) and the validation closure, on batches drawn for this step."""
         draw = trainer.step
-        n_closures = self.method.closures_needed(self.cfg.batches)
-        per_closure = self.cfg.batches if n_closures == 1 else 1
         train_batches = [self.data.sample_train_batch(self.seed, draw * 64 + i)
-                         for i in range(n_closures * per_closure)]
+                         for i in range(self.method.closures_needed(self.cfg.batches))]
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
         batch_loss = loss_module_fn(self.loss)
         val_loss = model_closure(trainer.model, lambda z, y, g, hp: self.objective(z, y, g),
                                  val_batches, seed=draw + 1)
-        train = [model_closure(trainer.model, batch_loss, train_batches[i * per_closure:(i + 1) * per_closure],
-                               seed=draw) for i in range(n_closures)]
-        return (train[0] if n_closures == 1 else train), val_loss
+        return [model_closure(trainer.model, batch_loss, [b], seed=draw) for b in train_batches], val_loss
 
     def _inner_optimizer_state(self, trainer) -> dict[str, Any]:
         """The real optimizer as it stands: lr, momentum, decay, Nesterov and its momentum

@@ -5,7 +5,9 @@
     result.grads, result.finite, result.diagnostics, result.state
 
 ``params`` and ``hparams`` map names to tensors; ``train_loss`` and ``val_loss`` are closures
-``(params, hparams) -> scalar`` (see :func:`model_closure`).
+``(params, hparams) -> scalar`` (see :func:`model_closure`). Every method also takes a list of
+training closures: their mean for implicit methods, one per look-ahead step for ``unrolled``;
+``method.closures_needed(batches)`` says how many a search should pass.
 """
 
 from __future__ import annotations

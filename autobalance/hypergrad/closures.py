@@ -69,6 +69,29 @@ class ModelClosure:
         return total / len(self.batches)
 
 
+class MeanClosure:
+    """The mean of several closures (one per batch): a method's training loss from a list.
+
+    It vouches that hyperparameters act after the network only when every member does."""
+
+    def __init__(self, closures: Sequence[LossFn]) -> None:
+        self.closures = list(closures)
+        self.hparams_after_network = all(getattr(c, "hparams_after_network", False) for c in self.closures)
+
+    def __call__(self, params: Params, hparams: Params) -> torch.Tensor:
+        return sum(c(params, hparams) for c in self.closures) / len(self.closures)
+
+
+def mean_closure(train_loss: LossFn | Sequence[LossFn]) -> LossFn:
+    """One closure from a closure or a non-empty list of them."""
+    if callable(train_loss):
+        return train_loss
+    closures = list(train_loss)
+    if not closures:
+        raise ValueError("no training closures: a hypergradient needs at least one training batch")
+    return closures[0] if len(closures) == 1 else MeanClosure(closures)
+
+
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                   seed: int = 0, input_fn: InputFn | None = None) -> LossFn:
     return ModelClosure(model, batch_loss, batches, seed, input_fn)

@@ -4,9 +4,11 @@ differences of grad_alpha L_train at theta +- eps v (Liu et al. 2019), for compa
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autobalance.hypergrad.closures import mean_closure
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, select, unflatten
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
@@ -19,11 +21,12 @@ class FiniteDifferenceHypergradient:
     name: str = "finite_difference"
 
     def closures_needed(self, batches: int) -> int:
-        return 1
+        return batches
 
-    def compute(self, params: Params, hparams: Params, train_loss: LossFn, val_loss: LossFn,
+    def compute(self, params: Params, hparams: Params, train_loss: LossFn | Sequence[LossFn], val_loss: LossFn,
                 state: dict[str, Any] | None = None) -> HypergradResult:
         start = time.perf_counter()
+        train_loss = mean_closure(train_loss)
         names = select(params, None)
         v, direct, val_value = validation_gradients(val_loss, params, hparams, names)
         eps = self.radius / float(v.norm().clamp(min=1e-12))

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from autobalance.hypergrad.closures import mean_closure
 from autobalance.hypergrad.primitives import (
     HessianOperator,
     detached,
@@ -61,12 +62,14 @@ class ImplicitHypergradient:
     name: str = "implicit"
 
     def closures_needed(self, batches: int) -> int:
-        """Training closures a call takes: one, over ``batches`` batches."""
-        return 1
+        """Training closures a call takes: one per batch (their mean is the training loss)."""
+        return batches
 
-    def compute(self, params: Params, hparams: Params, train_loss: LossFn, val_loss: LossFn,
+    def compute(self, params: Params, hparams: Params, train_loss: LossFn | Sequence[LossFn], val_loss: LossFn,
                 state: dict[str, Any] | None = None) -> HypergradResult:
+        """``train_loss``: one closure, or a list (one per batch) whose mean is the training loss."""
         start = time.perf_counter()
+        train_loss = mean_closure(train_loss)
         state = state or {}
         subset = select(params, self.subset)
         v, direct, val_value = validation_gradients(val_loss, params, hparams, subset)

@@ -129,3 +129,18 @@ class _Operator:
 
     def __call__(self, v):
         return self.a @ v
+
+
+@pytest.mark.parametrize("method", ["identity", "cg", "last_layer", "finite_difference"])
+def test_a_list_of_per_batch_closures_is_their_mean(method):
+    model, _, val, params, hparams = _setup()
+    loss = loss_module_fn(ParametricLoss(3, learn=("offsets", "weights"), offsets=[0.2, 0.0, -0.2]).double())
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.arange(16) % 3
+    halves = [model_closure(model, loss, [(x[:8], y[:8], None)]), model_closure(model, loss, [(x[8:], y[8:], None)])]
+    whole = model_closure(model, loss, [(x[:8], y[:8], None), (x[8:], y[8:], None)])
+    by_list = make_method(method, damping=0.1).compute(params, hparams, halves, val)
+    by_closure = make_method(method, damping=0.1).compute(params, hparams, whole, val)
+    for n in hparams:
+        torch.testing.assert_close(by_list.grads[n], by_closure.grads[n], rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="no training closures"):
+        make_method(method).compute(params, hparams, [], val)
