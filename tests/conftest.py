@@ -77,3 +77,21 @@ def pickle_archive():
         return path
 
     return write
+
+
+class Interrupted(Exception):
+    """Raised by a :func:`stop_after` callback."""
+
+
+@pytest.fixture
+def stop_after():
+    """An epoch callback that interrupts a run once ``phase`` has finished ``epochs`` epochs."""
+
+    def make(phase: str, epochs: int):
+        def stop(trainer):
+            if trainer.phase == phase and trainer.epoch == epochs:
+                raise Interrupted
+
+        return stop
+
+    return make

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import Interrupted
 
 from autobalance.bilevel import BilevelSearch
 from autobalance.config import (
@@ -61,19 +62,10 @@ def test_learned_loss_widens_the_rare_class_margin_and_beats_ce(tmp_path):
     assert result["test"]["balanced_error"] < result["ce_test"]["balanced_error"] - 2.0
 
 
-class Interrupt(Exception):
-    pass
-
-
-def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_path):
+def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_path, stop_after):
     run(search_config, tmp_path / "full")
-
-    def stop(trainer):
-        if trainer.phase == "search" and trainer.epoch == 1:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run(search_config, tmp_path / "cut", epoch_callbacks=(stop,))
+    with pytest.raises(Interrupted):
+        run(search_config, tmp_path / "cut", epoch_callbacks=(stop_after("search", 1),))
     search_config.resume = True
     resumed = run(search_config, tmp_path / "cut")
     full = yaml.safe_load((tmp_path / "full" / "learned_loss.yaml").read_text())

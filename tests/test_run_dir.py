@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from conftest import Interrupted
 
 from autobalance.config import ConfigError
 from autobalance.pipeline import run
@@ -29,16 +30,9 @@ def test_resume_refuses_settings_that_differ_from_the_run(search_config, tmp_pat
         run(search_config, tmp_path / "run")
 
 
-def test_resuming_the_retrain_keeps_the_search_epochs_in_the_log(search_config, tmp_path):
-    class Interrupt(Exception):
-        pass
-
-    def stop(trainer):
-        if trainer.phase == "retrain" and trainer.epoch == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run(search_config, tmp_path / "run", epoch_callbacks=(stop,))
+def test_resuming_the_retrain_keeps_the_search_epochs_in_the_log(search_config, tmp_path, stop_after):
+    with pytest.raises(Interrupted):
+        run(search_config, tmp_path / "run", epoch_callbacks=(stop_after("retrain", 2),))
     search_config.resume = True
     search_config.logger.progress = False  # a setting that may change on resume
     run(search_config, tmp_path / "run")

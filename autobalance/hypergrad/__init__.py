@@ -12,6 +12,7 @@ training closures: their mean for implicit methods, one per look-ahead step for 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,24 +35,13 @@ METHODS: Registry[Callable[..., Any]] = Registry("search.hypergrad.method")
 """Hypergradient methods by name: ``builder(subset, damping, **options)``."""
 
 
-@METHODS.register("identity")
-def _identity(subset, damping, **options):
-    return ImplicitHypergradient(IdentitySolver(**options), subset, damping, "identity")
+def _implicit(solver: type, name: str, subset, damping, **options):
+    return ImplicitHypergradient(solver(**options), subset, damping, name)
 
 
-@METHODS.register("neumann")
-def _neumann(subset, damping, **options):
-    return ImplicitHypergradient(NeumannSolver(**options), subset, damping, "neumann")
-
-
-@METHODS.register("cg")
-def _cg(subset, damping, **options):
-    return ImplicitHypergradient(CGSolver(**options), subset, damping, "cg")
-
-
-@METHODS.register("minres")
-def _minres(subset, damping, **options):
-    return ImplicitHypergradient(MinresSolver(**options), subset, damping, "minres")
+for _name, _solver in {"identity": IdentitySolver, "neumann": NeumannSolver, "cg": CGSolver,
+                       "minres": MinresSolver}.items():
+    METHODS.register(_name)(functools.partial(_implicit, _solver, _name))
 
 
 @METHODS.register("last_layer")
