@@ -31,22 +31,18 @@ def main() -> None:
 
 @hydra.main(version_base="1.3", config_path="pkg://autobalance.configs", config_name="config")
 def hydra_main(cfg: DictConfig) -> float:
-    for module in cfg.get("plugins") or []:
-        importlib.import_module(module)  # registers the user's parts before names are checked
-    try:
-        run_cfg = load_config(cfg)
-    except ConfigError as e:
-        print(f"autobalance: config error: {e}", file=sys.stderr)
-        sys.exit(2)
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
-    configure_threads(_concurrent_jobs(hydra_cfg))
-    if hydra_cfg.mode == RunMode.MULTIRUN and hydra_cfg.job.override_dirname:
-        run_cfg.name = f"{run_cfg.name}[{hydra_cfg.job.override_dirname}]"  # one W&B name per job
-    from autobalance.pipeline import run
-
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        for module in cfg.get("plugins") or []:
+            _import_plugin(module)  # registers the user's parts before names are checked
+        run_cfg = load_config(cfg)
+        configure_threads(_concurrent_jobs(hydra_cfg))
+        if hydra_cfg.mode == RunMode.MULTIRUN and hydra_cfg.job.override_dirname:
+            run_cfg.name = f"{run_cfg.name}[{hydra_cfg.job.override_dirname}]"  # one W&B name per job
+        from autobalance.pipeline import run
+
         results = run(run_cfg, out_dir)
     except ConfigError as e:
         print(f"autobalance: config error: {e}", file=sys.stderr)
@@ -59,6 +55,13 @@ def hydra_main(cfg: DictConfig) -> float:
               f"  {resume_command(out_dir)}", file=sys.stderr)
         sys.exit(130)
     return results["test"]["balanced_error"]
+
+
+def _import_plugin(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(f"plugins: cannot import {module!r} ({err}); is its folder on PYTHONPATH?") from None
 
 
 def _concurrent_jobs(hydra_cfg) -> int:

@@ -229,3 +229,9 @@ def test_an_earlier_versions_flat_search_key_still_works_under_its_new_name(tmp_
     composed = yaml.safe_load(proc.stdout)
     assert composed["search"]["outer"]["lr"] == 0.01 and composed["search"]["hypergrad"]["method"] == "cg"
     assert composed["optim"]["lr_schedule"] == "step"
+
+
+def test_a_plugin_that_cannot_be_imported_is_named(tmp_path):
+    proc = _train(["plugins=[no_such_module]", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "plugins: cannot import 'no_such_module'" in proc.stderr
