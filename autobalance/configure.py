@@ -69,7 +69,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("data.sampler", cfg.data.sampler, SAMPLERS)
     require_choice("model.name", cfg.model.name, MODELS.names())
     require_choice("loss.name", cfg.loss.name, LOSSES.names())
-    require_choice("schedule.name", cfg.schedule.name, SCHEDULES)
+    require_choice("schedule.name", cfg.schedule.name, SCHEDULES.names())
     require_choice("logger.name", cfg.logger.name, LOGGERS)
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
     if cfg.objective.name == "blend":

@@ -27,14 +27,15 @@ from pathlib import Path
 import yaml
 
 from autobalance.configure import renamed_key
+from autobalance.losses.factory import LOSSES
 from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
 
 
-HYPERPARAMETERS = {"focal": ("gamma",), "cb_softmax": ("beta",), "cb_focal": ("beta", "gamma"),
-                   "la": ("tau",), "la_posthoc": ("tau",), "cdt": ("gamma",), "vs": ("gamma", "tau"),
-                   "ldam": ("max_margin",)}
+def _hyperparameters(loss: str) -> tuple[str, ...]:
+    """The hyperparameters a loss takes, from its registry entry (none for a loss not registered)."""
+    return tuple(LOSSES.metadata(loss)["defaults"]) if loss in LOSSES else ()
 
 
 def label_of(cfg: dict, search_preset: str | None = None) -> str:
@@ -45,7 +46,7 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
         method = search.get("hypergrad", {}).get("method", search.get("method"))
         return f"autobalance-{method}({parts})" + ("-paper" if search_preset == "paper" else "")
     loss = cfg["loss"]["name"]
-    values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in HYPERPARAMETERS.get(loss, ()))
+    values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in _hyperparameters(loss) if cfg["loss"].get(k) is not None)
     label = f"{loss}({values})" if values else loss
     schedule = cfg.get("schedule", {}).get("name", "none")
     return label if schedule == "none" else f"{label}+{schedule}"
@@ -63,7 +64,7 @@ def comparable_settings(cfg: dict) -> dict:
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     loss = cfg.get("loss", {}).get("name")
-    takes = HYPERPARAMETERS.get(loss, ()) + (("scale",) if loss == "ldam" else ())
+    takes = _hyperparameters(loss)
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
             and not (k.startswith("loss.") and k.split(".")[1] in ("gamma", "tau", "beta", "max_margin", "scale")
                      and k.split(".")[1] not in takes)}

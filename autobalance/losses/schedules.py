@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from autobalance.config import CLASS_BALANCED_BETA
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.priors import class_balanced_weights
+from autobalance.registry import Registry
 
-SCHEDULES = ("none", "drw", "drs")
+SCHEDULES: Registry[Callable[[LossSchedule, ClassificationLoss, bool], str | None]] = Registry("schedule.name")
+"""Loss schedules by name: ``step(schedule, loss, active) -> sampler or None`` at each epoch
+start, ``active`` from ``start_epoch`` on; None keeps the configured sampler."""
+
+
+@SCHEDULES.register("none")
+def _none(schedule, loss, active):
+    return None
+
+
+@SCHEDULES.register("drw")
+def _deferred_reweighting(schedule, loss, active):
+    loss.set_class_weights(class_balanced_weights(schedule.counts, schedule.beta).float() if active else None)
+    return None
+
+
+@SCHEDULES.register("drs")
+def _deferred_resampling(schedule, loss, active):
+    return "class_balanced" if active else None
 
 
 @dataclass
@@ -27,10 +46,4 @@ class LossSchedule:
     default_sampler: str = "shuffle"
 
     def on_epoch(self, epoch: int, loss: ClassificationLoss) -> str:
-        active = self.name != "none" and epoch >= self.start_epoch
-        if self.name == "drw":
-            loss.set_class_weights(class_balanced_weights(self.counts, self.beta).float()
-                                   if active else None)
-        if self.name == "drs" and active:
-            return "class_balanced"
-        return self.default_sampler
+        return SCHEDULES[self.name](self, loss, epoch >= self.start_epoch) or self.default_sampler
