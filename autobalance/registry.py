@@ -37,6 +37,9 @@ class Registry(Generic[F]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._builders)
 
+    def __len__(self) -> int:
+        return len(self._builders)
+
     def __contains__(self, name: object) -> bool:
         return name in self._builders
 

@@ -1,3 +1,5 @@
+import collections.abc
+
 import pytest
 
 from autobalance.registry import Registry
@@ -11,7 +13,8 @@ def test_a_registry_builds_by_name_and_names_the_choices_on_a_miss():
         return ("round", size)
 
     assert parts["round"](3) == ("round", 3) and parts.metadata("round") == {"sides": 0}
-    assert parts.names() == ("round",) == tuple(parts) and "round" in parts
+    assert parts.names() == ("round",) == tuple(parts) and "round" in parts and len(parts) == 1
+    assert isinstance(parts, collections.abc.Collection)  # usable wherever a list of names is
     with pytest.raises(ValueError, match="widget.name='square': expected one of round"):
         parts["square"]
     with pytest.raises(ValueError, match="registered twice"):
