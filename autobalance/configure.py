@@ -22,7 +22,7 @@ from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_con
 from autobalance.losses.family import PARTS, SCALE_MAPS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
-from autobalance.objectives import OBJECTIVES, blendable
+from autobalance.objectives import OBJECTIVES, check_blend_weights
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -73,8 +73,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("logger.name", cfg.logger.name, LOGGERS)
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
     if cfg.objective.name == "blend":
-        require(bool(cfg.objective.weights) and set(cfg.objective.weights) <= set(blendable()), "objective.weights",
-                dict(cfg.objective.weights), f"a mapping from {', '.join(blendable())} to blend weights")
+        check_blend_weights(cfg.objective)
     search = cfg.search
     require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
     require(set(search.family.learn) <= set(PARTS), "search.family.learn", list(search.family.learn),

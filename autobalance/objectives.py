@@ -43,8 +43,11 @@ def build_objective(spec: ObjectiveConfig, num_classes: int, num_groups: int = 1
     return OBJECTIVES[spec.name](spec, num_classes, num_groups)
 
 
-def blendable() -> tuple[str, ...]:
-    return tuple(n for n in OBJECTIVES.names() if n != "blend")
+def check_blend_weights(spec: ObjectiveConfig) -> None:
+    """A blend names objectives other than itself, with their weights."""
+    blendable = tuple(n for n in OBJECTIVES.names() if n != "blend")
+    require(bool(spec.weights) and set(spec.weights) <= set(blendable), "objective.weights",
+            dict(spec.weights), f"a mapping from {', '.join(blendable)} to blend weights")
 
 
 @OBJECTIVES.register("balanced_ce")
@@ -77,8 +80,7 @@ def _worst_group(spec, num_classes, num_groups):
 
 @OBJECTIVES.register("blend")
 def _blend(spec, num_classes, num_groups):
-    require(bool(spec.weights) and set(spec.weights) <= set(blendable()), "objective.weights",
-            dict(spec.weights), f"a mapping from {', '.join(blendable())} to blend weights")
+    check_blend_weights(spec)
     parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes, num_groups)
              for name in spec.weights}
     return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from autobalance.configure import renamed_key
-from autobalance.losses.factory import LOSSES
+from autobalance.losses.factory import HYPERPARAMETERS, LOSSES
 from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -66,8 +66,7 @@ def comparable_settings(cfg: dict) -> dict:
     loss = cfg.get("loss", {}).get("name")
     takes = _hyperparameters(loss)
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
-            and not (k.startswith("loss.") and k.split(".")[1] in ("gamma", "tau", "beta", "max_margin", "scale")
-                     and k.split(".")[1] not in takes)}
+            and not (k.startswith("loss.") and k.split(".")[1] in HYPERPARAMETERS and k.split(".")[1] not in takes)}
 
 
 def distinguish(rows: list[dict]) -> None:
