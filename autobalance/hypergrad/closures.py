@@ -6,7 +6,11 @@ Semantics every hypergradient pass relies on:
 - buffers are cloned for each call, so running statistics never absorb hyper-step batches
   and the caller's buffers are never mutated;
 - the RNG is forked and re-seeded on each call, so dropout masks and random augmentation are
-  the same in every re-evaluation of one hyper-step.
+  the same in every re-evaluation of one hyper-step;
+- under data parallelism each rank's closure holds its shard of the batches, and
+  ``shard_mean`` (the average over ranks, e.g. :meth:`autobalance.distributed.Ranks.mean`)
+  tells the methods to average every gradient, Hessian-vector product and mixed term of it
+  over the ranks: the result is that of the whole batch, on every rank.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ BatchLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], 
 """``batch_loss(logits, targets, groups, hparams) -> scalar``."""
 InputFn = Callable[[torch.Tensor, torch.Tensor, Params], torch.Tensor]
 """``input_fn(x, targets, hparams) -> x'``: hyperparameters acting on the input."""
+ShardMean = Callable[[list[torch.Tensor]], list[torch.Tensor]]
+"""Each tensor averaged over the ranks that hold the shards of one batch."""
 
 
 class ModelClosure:
@@ -36,7 +42,7 @@ class ModelClosure:
     """
 
     def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
-                 seed: int = 0, input_fn: InputFn | None = None) -> None:
+                 seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None) -> None:
         self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
         if not self.batches:
             raise ValueError("model_closure got no batches: the loss of empty data is undefined "
@@ -45,7 +51,7 @@ class ModelClosure:
             if len(x) == 0:
                 raise ValueError(f"batch {i} has no examples: the loss of empty data is undefined "
                                  "(is the validation split empty?)")
-        self.seed, self.input_fn = seed, input_fn
+        self.seed, self.input_fn, self.shard_mean = seed, input_fn, shard_mean
         self.hparams_after_network = input_fn is None
         self.buffers = {n: b.detach() for n, b in model.named_buffers()}
         device = next(iter(model.parameters())).device
@@ -72,11 +78,16 @@ class ModelClosure:
 class MeanClosure:
     """The mean of several closures (one per batch): a method's training loss from a list.
 
-    It vouches that hyperparameters act after the network only when every member does."""
+    It vouches that hyperparameters act after the network only when every member does, and
+    is sharded over ranks when its members are (all alike)."""
 
     def __init__(self, closures: Sequence[LossFn]) -> None:
         self.closures = list(closures)
         self.hparams_after_network = all(getattr(c, "hparams_after_network", False) for c in self.closures)
+        reducers = [getattr(c, "shard_mean", None) for c in self.closures]
+        if any(r != reducers[0] for r in reducers):
+            raise ValueError("the training closures disagree on shard_mean: all or none must be sharded, alike")
+        self.shard_mean = reducers[0]
 
     def __call__(self, params: Params, hparams: Params) -> torch.Tensor:
         return sum(c(params, hparams) for c in self.closures) / len(self.closures)
@@ -93,8 +104,15 @@ def mean_closure(train_loss: LossFn | Sequence[LossFn]) -> LossFn:
 
 
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
-                  seed: int = 0, input_fn: InputFn | None = None) -> LossFn:
-    return ModelClosure(model, batch_loss, batches, seed, input_fn)
+                  seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None) -> LossFn:
+    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean)
+
+
+def averaged_over_shards(closure: LossFn, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``tensors`` (derivatives of ``closure`` on this rank's shard) averaged over the ranks;
+    unchanged for a closure that is not sharded."""
+    reduce = getattr(closure, "shard_mean", None)
+    return list(tensors) if reduce is None else reduce(list(tensors))
 
 
 def loss_module_fn(loss: torch.nn.Module) -> BatchLoss:

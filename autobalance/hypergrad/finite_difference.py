@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autobalance.hypergrad.closures import mean_closure
+from autobalance.hypergrad.closures import averaged_over_shards, mean_closure
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, select, unflatten
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
@@ -35,7 +35,8 @@ class FiniteDifferenceHypergradient:
         def grad_at(sign: float) -> Params:
             shifted = {n: p.detach() + sign * eps * steps[n] for n, p in params.items()}
             hp = leaf_copy(hparams)
-            return grad_dict(train_loss(shifted, hp), hp)
+            grads = grad_dict(train_loss(shifted, hp), hp)
+            return dict(zip(grads, averaged_over_shards(train_loss, list(grads.values())), strict=True))
 
         plus, minus = grad_at(1.0), grad_at(-1.0)
         grads = {n: direct[n] - self.eta * (plus[n] - minus[n]) / (2 * eps) for n in hparams}

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from autobalance.hypergrad.closures import mean_closure
+from autobalance.hypergrad.closures import averaged_over_shards, mean_closure
 from autobalance.hypergrad.primitives import (
     HessianOperator,
     detached,
@@ -31,15 +31,17 @@ from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_re
 
 def validation_gradients(val_loss: LossFn, params: Params, hparams: Params,
                          subset: list[str]) -> tuple[torch.Tensor, Params, float]:
-    """(flat grad_theta_S L_val, direct grad_alpha L_val, L_val)."""
+    """(flat grad_theta_S L_val, direct grad_alpha L_val, L_val), averaged over the ranks when
+    ``val_loss`` is sharded."""
     active = leaf_copy({n: params[n] for n in subset})
     hp = leaf_copy(hparams)
     loss = val_loss({**detached(params), **active}, hp)
     inputs = list(active.values()) + list(hp.values())
-    grads = torch.autograd.grad(loss, inputs, materialize_grads=True)
+    *grads, loss = averaged_over_shards(val_loss, [*torch.autograd.grad(loss, inputs, materialize_grads=True),
+                                                   loss.detach()])
     v = flatten(grads[: len(active)])
     direct = dict(zip(hp, grads[len(active) :], strict=True))
-    return v, direct, float(loss.detach())
+    return v, direct, float(loss)
 
 
 def all_finite(tensors) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 import torch.autograd.forward_ad as fwAD
 
+from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.types import LossFn, Params
 
 
@@ -68,6 +69,7 @@ class HessianOperator:
 
     def __init__(self, train_loss: LossFn, params: Params, hparams: Params, subset: list[str],
                  damping: float = 0.0) -> None:
+        self.train_loss = train_loss
         self.active = {n: params[n].detach().requires_grad_(True) for n in subset}
         self.hparams = leaf_copy(hparams)
         full = {**detached(params), **self.active}
@@ -80,7 +82,7 @@ class HessianOperator:
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         hv = vjp(self.grad, list(self.active.values()), unflatten(v, self.grad), retain_graph=True)
-        return flatten(hv) + self.damping * v
+        return flatten(averaged_over_shards(self.train_loss, hv)) + self.damping * v
 
     def mixed(self, direction: torch.Tensor) -> Params:
         """d/d alpha [grad_theta_S L . p] by a backward through the stored gradient graph: cheap
@@ -88,7 +90,7 @@ class HessianOperator:
         dot = sum((g * p).sum() for g, p in zip(self.grad, unflatten(direction, self.grad), strict=True))
         if not dot.requires_grad:
             return {n: torch.zeros_like(h) for n, h in self.hparams.items()}
-        return grad_dict(dot, self.hparams, retain_graph=True)
+        return _shard_averaged(self.train_loss, grad_dict(dot, self.hparams, retain_graph=True))
 
     def dense(self) -> torch.Tensor:
         """The full (P x P) damped Hessian, from P products batched with vmap."""
@@ -103,7 +105,7 @@ class HessianOperator:
                 for r, p in zip(rows, self.active.values(), strict=True)]
         self.calls += self.size
         h = torch.cat([r.reshape(self.size, -1) for r in rows], dim=1)
-        return h + self.damping * eye
+        return averaged_over_shards(self.train_loss, [h])[0] + self.damping * eye
 
 
 def _split_rows(eye: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -137,7 +139,7 @@ def mixed_product(train_loss: LossFn, params: Params, hparams: Params, subset: l
     if directional is None or not directional.requires_grad:
         return {n: torch.zeros_like(h) for n, h in hp.items()}
     try:
-        return grad_dict(directional, hp)
+        return _shard_averaged(train_loss, grad_dict(directional, hp))
     except RuntimeError as err:
         if "inplace operation" not in str(err):
             raise
@@ -151,6 +153,10 @@ def mixed_product_double_backward(train_loss: LossFn, params: Params, hparams: P
                                   subset: list[str], direction: torch.Tensor) -> Params:
     """The same quantity by reverse over reverse: grad_alpha (grad_theta_S L . p)."""
     return HessianOperator(train_loss, params, hparams, subset).mixed(direction)
+
+
+def _shard_averaged(closure: LossFn, grads: Params) -> Params:
+    return dict(zip(grads, averaged_over_shards(closure, list(grads.values())), strict=True))
 
 
 def power_iteration(hvp, size: int, iters: int, start: torch.Tensor | None = None,

@@ -6,7 +6,10 @@ recurrence backwards one step at a time, rebuilding that step's gradient graph; 
 backward per step yields both the Hessian-vector product and the mixed term. Activation
 memory is then that of a single step, for about K extra forward+backward passes.
 The model's parameters are not changed: the K steps are a look-ahead from the current
-parameters and momentum buffers.
+parameters and momentum buffers. With closures sharded over ranks (data parallelism) the
+adjoint recurrence runs whatever ``memory`` says: every step's gradient, and every product of
+the recurrence, is averaged over the ranks, and a stored graph cannot differentiate through
+that average.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import torch
 
+from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.implicit import all_finite
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, vjp
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
@@ -90,7 +94,9 @@ class UnrolledHypergradient:
             raise ValueError(f"got {len(losses)} training closures for steps={self.steps}")
         buffers = state.get("momentum_buffers")
         buf = None if buffers is None else {n: buffers[n].detach() for n in params}
-        if self.memory == "recompute":
+        sharded = any(getattr(c, "shard_mean", None) is not None for c in [*losses, val_loss])
+        memory = "recompute" if sharded else self.memory
+        if memory == "recompute":
             grads, val = self._recompute(sgd, params, hparams, losses, val_loss, buf)
         else:
             hp = leaf_copy(hparams)
@@ -102,7 +108,7 @@ class UnrolledHypergradient:
             val = val_loss(theta, hp)
             grads = grad_dict(val, hp)
         finite = all_finite(grads.values()) and math.isfinite(float(val.detach()))
-        diagnostics = {"method": self.name, "iterations": self.steps, "memory": self.memory,
+        diagnostics = {"method": self.name, "iterations": self.steps, "memory": memory,
                        "val_loss": float(val.detach())}
         return make_result(grads, finite, diagnostics, start)
 
@@ -117,10 +123,12 @@ class UnrolledHypergradient:
             buffers.append(buf)
             leaf = leaf_copy(theta)
             g = torch.autograd.grad(loss_fn(leaf, fixed_hp), list(leaf.values()), materialize_grads=True)
+            g = averaged_over_shards(loss_fn, g)
             theta, buf = sgd.update(theta, dict(zip(leaf, g, strict=True)), buf)
         leaf, hp = leaf_copy(theta), leaf_copy(hparams)
         val = val_loss(leaf, hp)
         outs = torch.autograd.grad(val, [*leaf.values(), *hp.values()], materialize_grads=True)
+        *outs, val = averaged_over_shards(val_loss, [*outs, val.detach()])
         theta_bar = dict(zip(leaf, outs[: len(leaf)], strict=True))
         alpha_bar = dict(zip(hp, outs[len(leaf) :], strict=True))
         buf_bar = {n: torch.zeros_like(p) for n, p in theta_bar.items()}
@@ -140,7 +148,8 @@ class UnrolledHypergradient:
             leaf, hp = leaf_copy(thetas[k]), leaf_copy(hparams)
             g = torch.autograd.grad(losses[k](leaf, hp), list(leaf.values()), create_graph=True,
                                     materialize_grads=True)
-            second = vjp(g, list(leaf.values()) + list(hp.values()), [d_bar[n] for n in leaf])
+            second = averaged_over_shards(losses[k], vjp(g, list(leaf.values()) + list(hp.values()),
+                                                         [d_bar[n] for n in leaf]))
             theta_bar = {n: theta_bar[n] + sgd.weight_decay * d_bar[n] + s
                          for n, s in zip(leaf, second[: len(leaf)], strict=True)}
             for n, s in zip(hp, second[len(leaf) :], strict=True):
