@@ -1,8 +1,10 @@
 """The bilevel search: a training-loop hook that updates the loss parameters by hypergradient.
 
 Every ``every`` inner steps (after ``warmup_epochs``), one hyper-step: draw m training and m
-validation batches, compute d(validation objective)/d(loss parameters) with the configured
-method, and take an outer optimizer step. ``anchor`` > 0 adds the gradient of
+validation batches (under torchrun, each rank its shard of them, with every derivative
+averaged over the ranks, so that all ranks take the same exact outer step), compute
+d(validation objective)/d(loss parameters) with the configured method, and take an outer
+optimizer step. ``anchor`` > 0 adds the gradient of
 ``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
 adjustment by default) against over-fitting a small validation split. A non-finite
 hypergradient is skipped, counted and warned about, never applied. A linear solve that ends
@@ -21,6 +23,7 @@ import torch
 
 from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
+from autobalance.distributed import whole_batch_objective
 from autobalance.hypergrad import loss_module_fn, make_method, model_closure
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
@@ -77,9 +80,11 @@ class BilevelSearch:
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
         batch_loss = loss_module_fn(self.loss)
-        val_loss = model_closure(trainer.model, lambda z, y, g, hp: self.objective(z, y, g),
-                                 val_batches, seed=draw + 1)
-        return [model_closure(trainer.model, batch_loss, [b], seed=draw) for b in train_batches], val_loss
+        shard_mean = self.data.ranks.mean if self.data.ranks.active else None
+        val_loss = model_closure(trainer.model, whole_batch_objective(self.objective, self.data.ranks),
+                                 val_batches, seed=draw + 1, shard_mean=shard_mean)
+        return [model_closure(trainer.model, batch_loss, [b], seed=draw, shard_mean=shard_mean)
+                for b in train_batches], val_loss
 
     def _inner_optimizer_state(self, trainer) -> dict[str, Any]:
         """The real optimizer as it stands: lr, momentum, decay, Nesterov and its momentum

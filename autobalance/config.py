@@ -77,6 +77,9 @@ class ModelConfig:
     width: int = 32
     normalized_head: bool = False
     dropout: float = 0.0
+    sync_batchnorm: bool = False
+    """Under torchrun: BatchNorm statistics over all ranks' shards in training steps (CUDA only);
+    false keeps per-rank statistics, as DDP does by default. Hyper-steps always use per-rank ones."""
 
     def __post_init__(self) -> None:
         require(self.width >= 1, "model.width", self.width, "an integer >= 1")

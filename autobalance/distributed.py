@@ -10,6 +10,7 @@ product costs one all-reduce whatever the number of parameter tensors.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 from collections.abc import Sequence
@@ -17,9 +18,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-
-BACKENDS = "cpu:gloo,cuda:nccl"
-"""gloo for CPU tensors, NCCL for CUDA ones: one process group serves either device."""
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,14 @@ class Ranks:
         dist.all_reduce(flat)
         return flat.tolist()
 
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's ``tensor`` (equal shapes), in rank order; not differentiable."""
+        if not self.active:
+            return [tensor]
+        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        dist.all_gather(parts, tensor.detach().contiguous())
+        return parts
+
     def differing(self, tensors: Sequence[torch.Tensor]) -> float:
         """Largest absolute difference between any rank's tensors and rank 0's (0 when alone)."""
         if not self.active or not tensors:
@@ -95,14 +102,52 @@ class Ranks:
 SINGLE = Ranks()
 
 
+def whole_batch_objective(objective, ranks: Ranks):
+    """A validation objective over the whole batch that the ranks' shards make up, as a
+    closure's ``batch_loss(logits, targets, groups, hparams)``.
+
+    Objectives such as balanced cross-entropy average per class within the batch, so the mean
+    of the shards' objectives is not the batch's. Here every rank evaluates the objective on
+    the gathered logits with its own shard's part differentiable, and scales that part's
+    gradient by the number of ranks: the ranks' averaged gradients are then exactly those of
+    the whole batch (its value too), for any objective.
+    """
+    if not ranks.active:
+        return lambda z, y, g, hp: objective(z, y, g)
+    world = ranks.world_size
+
+    def batch_loss(z, y, g, hp):
+        logits = ranks.gather(z)
+        logits[ranks.rank] = z
+        groups = None if g is None else torch.cat(ranks.gather(g))
+        whole = objective(torch.cat(logits), torch.cat(ranks.gather(y)), groups)
+        return world * whole - (world - 1) * whole.detach()
+
+    return batch_loss
+
+
 def ranks_from_env(env: dict[str, str] | None = None) -> Ranks:
-    """The place torchrun (or any launcher setting RANK / WORLD_SIZE / LOCAL_RANK) gave this process."""
-    env = os.environ if env is None else env
+    """The place torchrun (or any launcher setting RANK / WORLD_SIZE / LOCAL_RANK) gave this process.
+
+    In a submitit job with several tasks (``hydra/launcher=slurm`` with ``tasks_per_node`` > 1),
+    submitit's own helper first exports those variables (and the rendezvous address) for it."""
+    if env is None:
+        env = os.environ
+        if "RANK" not in env and "SUBMITIT_EXECUTOR" in env:
+            _export_submitit_environment()
     world = int(env.get("WORLD_SIZE", "1"))
     rank = int(env.get("RANK", "0"))
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"RANK={rank}, WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
     return Ranks(rank, world, int(env.get("LOCAL_RANK", str(rank))))
+
+
+def _export_submitit_environment() -> None:
+    from submitit import JobEnvironment
+    from submitit.helpers import TorchDistributedEnvironment
+
+    if JobEnvironment().num_tasks > 1:
+        TorchDistributedEnvironment().export()
 
 
 def current_ranks() -> Ranks:
@@ -119,10 +164,36 @@ def start_process_group(ranks: Ranks, timeout_minutes: float = 30.0) -> None:
         return
     if torch.cuda.is_available():
         torch.cuda.set_device(ranks.local_rank % torch.cuda.device_count())
-    dist.init_process_group(BACKENDS, rank=ranks.rank, world_size=ranks.world_size,
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world_size,
                             timeout=datetime.timedelta(minutes=timeout_minutes))
 
 
 def stop_process_group() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def data_parallel(model: torch.nn.Module, ranks: Ranks, sync_batchnorm: bool = False) -> torch.nn.Module:
+    """The module a training step calls: ``model`` itself in one process; under torchrun,
+    DistributedDataParallel around it, or around a twin whose BatchNorm layers synchronize
+    their statistics across ranks (CUDA only) and that shares every parameter and buffer with
+    ``model``. The hyper-steps keep calling ``model``: per-rank statistics, differentiable twice."""
+    if not ranks.active:
+        return model
+    device = next(model.parameters()).device
+    if sync_batchnorm and device.type != "cuda":
+        raise ValueError(f"model.sync_batchnorm=true needs CUDA devices (torch's SyncBatchNorm has no "
+                         f"{device.type} kernel); set model.sync_batchnorm=false for per-rank statistics")
+    module = sync_batchnorm_twin(model) if sync_batchnorm else model
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def sync_batchnorm_twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` with SyncBatchNorm layers, holding ``model``'s own parameter and
+    buffer tensors (an optimizer over ``model`` trains it; its statistics are ``model``'s)."""
+    twin = copy.deepcopy(model)
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        owner, _, leaf = name.rpartition(".")
+        setattr(twin.get_submodule(owner), leaf, tensor)
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(twin)

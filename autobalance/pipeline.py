@@ -3,7 +3,9 @@ search a loss -> export it -> retrain with it frozen -> evaluate, writing result
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import time
 import warnings
 from pathlib import Path
@@ -12,9 +14,10 @@ from typing import Any
 import torch
 
 from autobalance.bilevel import BilevelSearch
-from autobalance.config import LossConfig, OptimConfig, RunConfig, SearchConfig
+from autobalance.config import ConfigError, LossConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle
+from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.clustering import cluster_means
 from autobalance.losses.factory import build_loss, build_search_loss
@@ -46,8 +49,9 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
     schedule = LossSchedule(cfg.schedule.name, data.train_counts,
                             cfg.schedule.first_epoch(optim.epochs), cfg.schedule.beta, data.sampler)
     return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
-                   schedule=schedule, precision=cfg.precision, progress=cfg.logger.progress,
-                   phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks, eval_every=cfg.eval_every)
+                   schedule=schedule, precision=cfg.precision, progress=cfg.logger.progress and data.ranks.is_main,
+                   phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks, eval_every=cfg.eval_every,
+                   sync_batchnorm=cfg.model.sync_batchnorm)
 
 
 def search_optim(optim: OptimConfig, search: SearchConfig, epochs: int) -> OptimConfig:
@@ -90,7 +94,8 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
     results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
-    _write_per_class(out_dir, final_data, metrics)
+    if data.ranks.is_main:
+        _write_per_class(out_dir, final_data, metrics)
     print(summary_table(metrics, data.class_names, final_data.train_counts))
     return results
 
@@ -122,11 +127,13 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     phase_seconds: dict[str, float] = {}
     hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
     learned = hook.frozen_loss()
+    rank_gap = _check_replicas(data.ranks, learned)
     provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
                   "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
-                  "skipped": hook.skipped, "export": s.export.value}
-    loss_path = save_loss(out_dir / "learned_loss.yaml", learned, data.class_names, data.train_counts,
-                          provenance)
+                  "skipped": hook.skipped, "export": s.export.value, "world_size": data.ranks.world_size}
+    loss_path = out_dir / "learned_loss.yaml"
+    if data.ranks.is_main:
+        save_loss(loss_path, learned, data.class_names, data.train_counts, provenance)
     final_data = data.merged_train_val() if cfg.train_on_val else data
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
@@ -134,7 +141,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
-                               "hyper_steps_unsolved": hook.unsolved}
+                               "hyper_steps_unsolved": hook.unsolved, "loss_rank_gap": rank_gap}
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),
@@ -142,9 +149,11 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
         results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
                                         phase_seconds).evaluate(data.test)
         accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
-    results["plots"] = [str(p) for p in _plots(hook, learned, data, final_data, accuracies, out_dir)]
     columns = {k: v[0].tolist() for k, v in learned.values().items()}
-    _write_per_class(out_dir, final_data, metrics, columns)
+    results["plots"] = []
+    if data.ranks.is_main:
+        results["plots"] = [str(p) for p in _plots(hook, learned, data, final_data, accuracies, out_dir)]
+        _write_per_class(out_dir, final_data, metrics, columns)
     print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
     for name in s.compare_with:
         theirs = results[f"{name}_test"]["balanced_error"]
@@ -153,6 +162,16 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     print(f"learned loss: {loss_path}")
     print("plots: " + ", ".join(results["plots"]))
     return results
+
+
+def _check_replicas(ranks: Ranks, learned: ParametricLoss) -> float:
+    """The largest difference between the ranks' learned losses (0 in one process); every rank
+    computes the same outer steps from the same averaged hypergradients, so any gap is a bug."""
+    gap = ranks.differing(list(learned.parameters()))
+    if gap > 1e-6:
+        raise RuntimeError(f"the ranks ended the search with different loss parameters (largest difference "
+                           f"{gap:.3g}); their hyper-steps went out of step")
+    return gap
 
 
 def _plots(hook: BilevelSearch, learned: ParametricLoss, data: DataBundle, final_data: DataBundle,
@@ -174,28 +193,55 @@ def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[in
     return [f"cluster {i}" for i in range(len(means))], means.tolist()
 
 
+def check_shards(cfg: RunConfig, ranks: Ranks) -> None:
+    """Every rank must hold an equal shard of each batch, so that the ranks' mean is the batch's."""
+    sizes = {"data.batch_size": cfg.data.batch_size}
+    if cfg.search.enabled:
+        sizes["search.val_batch_size"] = cfg.search.val_batch_size or cfg.data.batch_size
+    for key, size in sizes.items():
+        if size % ranks.world_size:
+            raise ConfigError(f"{key}={size}: expected a multiple of the {ranks.world_size} ranks "
+                              "(each rank holds an equal shard of every batch)")
+
+
 def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, Any]:
-    """Run as configured and write results under ``out_dir``; returns the metrics dict."""
-    out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, cfg)
+    """Run as configured and write results under ``out_dir``; returns the metrics dict.
+
+    In a process group (torchrun) every rank runs this with its shard of each batch; rank 0
+    alone prints, logs and writes ``out_dir``."""
+    ranks = current_ranks()
+    check_shards(cfg, ranks)
+    with contextlib.nullcontext() if ranks.is_main else contextlib.redirect_stdout(io.StringIO()):
+        return _run(cfg, Path(out_dir), ranks, epoch_callbacks)
+
+
+def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[str, Any]:
+    main = ranks.is_main
+    if main:
+        prepare_run_dir(out_dir, cfg)
+    ranks.barrier()  # a refused run directory stops rank 0 here, and torchrun the others
     start = time.perf_counter()
     version = code_version()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     print(f"run directory: {out_dir}", flush=True)
-    data = build_data(cfg.data, cfg.seed, device)
-    write_json(out_dir / "data_summary.json", data.summary)
+    data = dataclasses.replace(build_data(cfg.data, cfg.seed, device), ranks=ranks)
     print(data_line(data.summary), flush=True)
-    sinks = make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
-                       dataclasses.asdict(cfg))
+    sinks = (make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
+                        dataclasses.asdict(cfg)) if main else None)
     try:
+        if main:
+            write_json(out_dir / "data_summary.json", data.summary)
         runner = run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
         results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=version,
-                       epochs=cfg.optim.epochs, wall_seconds=time.perf_counter() - start)
-        write_json(out_dir / "metrics.json", finite(results))
-        sinks.log("summary", summary_record(results), 0)
+                       epochs=cfg.optim.epochs, world_size=ranks.world_size,
+                       wall_seconds=time.perf_counter() - start)
+        if main:
+            write_json(out_dir / "metrics.json", finite(results))
+            sinks.log("summary", summary_record(results), 0)
         print(f"results in {out_dir}")
         return results
     finally:
-        sinks.close()
+        if sinks is not None:
+            sinks.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from autobalance.config import ConfigError, RunConfig
+from autobalance.distributed import Ranks
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
 FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
@@ -61,3 +63,19 @@ def job_dirname(number: int, overrides: str, max_length: int = 120) -> str:
     if len(flat) > max_length:
         flat = flat[: max_length - 9] + "-" + hashlib.sha256(overrides.encode()).hexdigest()[:8]
     return f"{number}_{flat}" if flat else str(number)
+
+
+_START: list[datetime] = []
+
+
+def start_time(pattern: str) -> str:
+    """The job's start time, formatted (``${start_time:...}`` in the run directories' names):
+    Hydra's ``now``, except that every rank of a torchrun job names the same directory."""
+    if not _START:
+        _START.append(datetime.now())
+    return _START[0].strftime(pattern)
+
+
+def agree_on_start_time(ranks: Ranks) -> None:
+    """Take rank 0's clock as the job's start time, on every rank."""
+    _START[:] = [ranks.broadcast_object(datetime.now())]

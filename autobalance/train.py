@@ -16,17 +16,31 @@ from omegaconf import DictConfig
 from autobalance.config import ConfigError
 from autobalance.configure import load_config, renamed
 from autobalance.data.errors import DataNotFoundError
+from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
+from autobalance.run_dir import agree_on_start_time
 from autobalance.runtime import available_cpus, configure_threads
 
 
 def main() -> None:
-    """The CLI: earlier versions' flat ``search.*`` keys are renamed, then Hydra runs the job."""
+    """The CLI: earlier versions' flat ``search.*`` keys are renamed, then Hydra runs the job.
+
+    Under torchrun every process joins the job's process group first and agrees on one run
+    directory; ranks other than 0 write no Hydra files and print nothing."""
+    ranks = ranks_from_env()
     translated = [renamed(a) for a in sys.argv[1:]]
     for old, new in zip(sys.argv[1:], translated, strict=True):
-        if old != new:
+        if old != new and ranks.is_main:
             print(f"autobalance: {old.split('=')[0]} is now {new.split('=')[0]}", file=sys.stderr)
     sys.argv[1:] = translated
-    hydra_main()
+    if ranks.active:
+        start_process_group(ranks)
+        agree_on_start_time(ranks)
+        if not ranks.is_main:
+            sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+    try:
+        hydra_main()
+    finally:
+        stop_process_group()
 
 
 @hydra.main(version_base="1.3", config_path="pkg://autobalance.configs", config_name="config")
@@ -34,6 +48,7 @@ def hydra_main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     signal.signal(signal.SIGTERM, _interrupt)
+    start_process_group(ranks_from_env())  # a launcher's tasks (submitit) join here; torchrun's in main()
     try:
         for module in cfg.get("plugins") or []:
             _import_plugin(module)  # registers the user's parts before names are checked
@@ -45,16 +60,21 @@ def hydra_main(cfg: DictConfig) -> float:
 
         results = run(run_cfg, out_dir)
     except ConfigError as e:
-        print(f"autobalance: config error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"config error: {e}", 2)
     except (DataNotFoundError, ValueError) as e:
-        print(f"autobalance: error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {e}", 2)
     except KeyboardInterrupt:
-        print(f"autobalance: interrupted; checkpoints are kept at the end of each epoch. Resume with:\n"
-              f"  {resume_command(out_dir)}", file=sys.stderr)
-        sys.exit(130)
+        _fail(f"interrupted; checkpoints are kept at the end of each epoch. Resume with:\n"
+              f"  {resume_command(out_dir)}", 130)
     return results["test"]["balanced_error"]
+
+
+def _fail(message: str, code: int) -> None:
+    """Say why the job stops (naming the rank under torchrun, where any rank may fail) and exit."""
+    ranks = ranks_from_env()
+    where = f" (rank {ranks.rank} of {ranks.world_size})" if ranks.active else ""
+    print(f"autobalance{where}: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 def _import_plugin(module: str) -> None:

@@ -9,7 +9,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from autobalance.config import RunConfig
-from autobalance.run_dir import job_dirname
+from autobalance.run_dir import job_dirname, start_time
 
 ConfigStore.instance().store(name="schema", node=RunConfig)
 
@@ -17,3 +17,4 @@ OmegaConf.register_new_resolver(
     "run_label", lambda search_enabled, loss: "autobalance" if search_enabled else loss, replace=True
 )
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
+OmegaConf.register_new_resolver("start_time", start_time, replace=True)

@@ -41,11 +41,12 @@ def epoch_order(
     return torch.multinomial(weights, len(labels), replacement=True, generator=gen)
 
 
-def batches(order: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
-    """Consecutive chunks of ``order``; a trailing chunk of one example is dropped (BatchNorm)."""
+def batches(order: torch.Tensor, batch_size: int, min_size: int = 2) -> Iterator[torch.Tensor]:
+    """Consecutive chunks of ``order``; a trailing chunk under ``min_size`` examples is dropped
+    (BatchNorm needs two per process: ``min_size`` is twice the number of ranks sharing it)."""
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        if len(chunk) > 1 or len(order) == 1:
+        if len(chunk) >= min_size or len(chunk) == len(order):
             yield chunk
 
 

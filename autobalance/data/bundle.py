@@ -13,6 +13,7 @@ from autobalance.config import DataConfig
 from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
 from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices
 from autobalance.data.dataset import ArraySplit
+from autobalance.distributed import SINGLE, Ranks
 
 
 @dataclass
@@ -58,7 +59,12 @@ class BatchTransform:
 
 @dataclass
 class DataBundle:
-    """Everything the training loop needs about the data, already on the device."""
+    """Everything the training loop needs about the data, already on the device.
+
+    Under data parallelism (``ranks``) every rank draws the same global batches from the seeded
+    samplers and keeps its contiguous shard of each; augmentation is drawn for the whole batch
+    before the shard is cut, so the shards put together are the single process's batch.
+    """
 
     train: TensorSplit
     val: TensorSplit
@@ -72,6 +78,7 @@ class DataBundle:
     augment_val: bool = False
     num_groups: int = 1
     summary: dict = field(default_factory=dict)
+    ranks: Ranks = SINGLE
 
     @property
     def num_classes(self) -> int:
@@ -88,13 +95,14 @@ class DataBundle:
         order = epoch_order(self.train.y, self.num_classes, sampler or self.sampler,
                             epoch_generator(seed, epoch, 0))
         aug_gen = epoch_generator(seed, epoch, 1)
-        yield from self._batches(self.train, order, aug_gen, self.batch_size)
+        for idx in batches(order, self.batch_size, min_size=2 * self.ranks.world_size):
+            yield self._take(self.train, idx.to(self.train.y.device), aug_gen, shard=True)
 
     def sample_train_batch(self, seed: int, draw: int, batch_size: int | None = None):
         """One training batch (augmented as in training) for draw number ``draw``."""
         idx = sample_indices(self.train.y, self.num_classes, "shuffle", batch_size or self.batch_size,
                              epoch_generator(seed, draw, 4))
-        return self._take(self.train, idx.to(self.train.y.device), epoch_generator(seed, draw, 5))
+        return self._take(self.train, idx.to(self.train.y.device), epoch_generator(seed, draw, 5), shard=True)
 
     def sample_val_batch(self, seed: int, draw: int, batch_size: int | None = None,
                          sampler: str = "class_balanced"):
@@ -104,7 +112,7 @@ class DataBundle:
         idx = sample_indices(self.val.y, self.num_classes, sampler, batch_size or self.batch_size,
                              epoch_generator(seed, draw, 6))
         gen = epoch_generator(seed, draw, 7) if self.augment_val else None
-        return self._take(self.val, idx.to(self.val.y.device), gen)
+        return self._take(self.val, idx.to(self.val.y.device), gen, shard=True)
 
     def merged_train_val(self) -> DataBundle:
         """The same data with the validation split folded into training (for final models)."""
@@ -126,10 +134,10 @@ class DataBundle:
             idx = order[start : start + self.eval_batch_size].to(split.y.device)
             yield self._take(split, idx, None)
 
-    def _batches(self, split, order, gen, batch_size):
-        for idx in batches(order, batch_size):
-            yield self._take(split, idx.to(split.y.device), gen)
-
-    def _take(self, split: TensorSplit, idx: torch.Tensor, gen: torch.Generator | None):
-        group = None if split.group is None else split.group[idx]
-        return self.transform(split.x[idx], gen), split.y[idx], group
+    def _take(self, split: TensorSplit, idx: torch.Tensor, gen: torch.Generator | None, shard: bool = False):
+        """The batch ``idx`` transformed; with ``shard``, this rank's part of it."""
+        x = self.transform(split.x[idx], gen)
+        if shard and self.ranks.active:
+            part = self.ranks.shard(len(idx))
+            x, idx = x[part], idx[part]
+        return x, split.y[idx], None if split.group is None else split.group[idx]

@@ -2,7 +2,9 @@
 atomic per-epoch checkpoints and exact resume.
 
 Hooks (``StepHook``) run after every optimizer step; the bilevel search is one such hook, so
-plain ERM and the search share this loop.
+plain ERM and the search share this loop. Under torchrun (``data.ranks``) each step runs on the
+rank's shard through DistributedDataParallel; only rank 0 writes checkpoints, every rank can
+resume from them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tqdm.auto import tqdm
 
 from autobalance.config import OptimConfig
 from autobalance.data.bundle import DataBundle, TensorSplit
+from autobalance.distributed import data_parallel
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.schedules import LossSchedule
@@ -60,6 +63,7 @@ class Trainer:
         hooks: tuple[StepHook, ...] = (),
         epoch_callbacks: tuple = (),
         eval_every: int = 1,
+        sync_batchnorm: bool = False,
     ) -> None:
         self.model, self.loss, self.data, self.optim_cfg = model, loss, data, optim
         self.seed, self.out_dir, self.sinks, self.phase = seed, out_dir, sinks, phase
@@ -68,6 +72,8 @@ class Trainer:
         self.progress, self.hooks, self.epoch_callbacks = progress, hooks, epoch_callbacks
         self.eval_every = eval_every
         self.device = next(model.parameters()).device
+        self.ranks = data.ranks
+        self.train_module = data_parallel(model, self.ranks, sync_batchnorm)
         self.autocast = precision == "bf16" and self.device.type == "cuda"
         self.optimizer = torch.optim.SGD(
             [p for p in model.parameters() if p.requires_grad], lr=optim.lr,
@@ -81,15 +87,15 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         return None if self.out_dir is None else Path(self.out_dir) / "checkpoints" / f"{self.phase}.pt"
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, module: torch.nn.Module | None = None) -> torch.Tensor:
         ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast
                else contextlib.nullcontext())
         with ctx:
-            return self.model(x).float()
+            return (module or self.model)(x).float()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()
-        loss = self.loss(self._forward(x), y, g)
+        loss = self.loss(self._forward(x, self.train_module), y, g)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.phase}: non-finite training loss {loss.item()} at epoch {self.epoch}, "
@@ -133,7 +139,7 @@ class Trainer:
 
     def try_resume(self) -> bool:
         path = self.checkpoint_path
-        if path is None or not path.exists():
+        if path is None or not self.ranks.broadcast_object(path.exists()):
             return False
         self.load_state_dict(load_checkpoint(path, self.device))
         if self.sinks is not None:
@@ -173,7 +179,8 @@ class Trainer:
             bar.set_postfix(loss=f"{total / count:.3f}",
                             img_s=f"{images / (time.perf_counter() - start):.0f}")
         bar.close()
-        return self._epoch_record(total / max(count, 1), time.perf_counter() - start, images)
+        total, count = self.ranks.sum([total, count])
+        return self._epoch_record(total / max(count, 1), time.perf_counter() - start, int(count))
 
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
         """Run the remaining epochs; with ``resume`` continue from the last checkpoint."""
@@ -183,7 +190,7 @@ class Trainer:
             record = self.run_epoch()
             self.history.append({"step": self.step, **record})
             self.epoch += 1
-            if self.checkpoint_path is not None:
+            if self.checkpoint_path is not None and self.ranks.is_main:
                 save_checkpoint(self.checkpoint_path, self.state_dict())
             if self.sinks is not None:
                 self.sinks.log("epoch", record, self.step)

@@ -2,7 +2,9 @@
 give the single process's hypergradient on the whole batch (float64).
 
 Without BatchNorm the two are the same function; with BatchNorm each rank normalizes its half
-(as DDP does), so the single-process reference is the mean of the two halves' closures.
+(as DDP does), so the single-process reference is the mean of the two halves' closures. A
+validation objective that averages per class (balanced cross-entropy) is not the mean of its
+halves' values: the ranks evaluate it on the gathered batch (``whole_batch_objective``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from autobalance.distributed import Ranks
+from autobalance.config import ObjectiveConfig
+from autobalance.distributed import Ranks, whole_batch_objective
 from autobalance.hypergrad import loss_module_fn, make_method, model_closure
 from autobalance.hypergrad.closures import MeanClosure
 from autobalance.losses import ParametricLoss
+from autobalance.objectives import build_objective
 
 K, WORLD = 3, 2
 METHODS = {
@@ -33,6 +37,8 @@ METHODS = {
     "unrolled": {"steps": 3, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3},
     "unrolled_recompute": {"steps": 3, "lr": 0.1, "memory": "recompute"},
 }
+VARIANTS = {"mlp": (False, "ce"), "batchnorm": (True, "ce"), "balanced_objective": (False, "balanced_ce")}
+"""(BatchNorm in the model, validation objective)."""
 
 
 class Net(nn.Module):
@@ -60,8 +66,10 @@ def _problem(batchnorm: bool):
     return model, loss_module_fn(loss), batches[:2], batches[2], params, hparams
 
 
-def _val_objective(logits, y, g, hp):
-    return nn.functional.cross_entropy(logits, y)
+def _objective(name: str):
+    if name == "ce":
+        return lambda z, y, g: nn.functional.cross_entropy(z, y)
+    return build_objective(ObjectiveConfig(name), K)
 
 
 def _method(name: str):
@@ -69,13 +77,13 @@ def _method(name: str):
     return make_method(base, damping=0.1, **METHODS[name])
 
 
-def _compute(name, model, batch_loss, train, val, params, hparams, closure):
+def _compute(name, batch_loss, val_loss, train, val, params, hparams, closure):
     """One hypergradient, with ``closure(batch_loss, batch)`` making each batch's closure."""
     method = _method(name)
     closures = [closure(batch_loss, b) for b in train]
     if name.startswith("unrolled"):
         closures = [closures[i % len(closures)] for i in range(method.steps)]
-    result = method.compute(params, hparams, closures, closure(_val_objective, val), {})
+    result = method.compute(params, hparams, closures, closure(val_loss, val), {})
     assert result.finite, (name, result.diagnostics)
     return result.grads
 
@@ -91,28 +99,31 @@ def _on_rank(rank: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     ranks = Ranks(rank, WORLD)
     results = {}
-    for batchnorm in (False, True):
+    for variant, (batchnorm, objective) in VARIANTS.items():
         model, batch_loss, train, val, params, hparams = _problem(batchnorm)
+        val_loss = whole_batch_objective(_objective(objective), ranks)
 
         def sharded(fn, batch, model=model):
             return model_closure(model, fn, [_halves(batch)[rank]], shard_mean=ranks.mean)
 
         for name in METHODS:
-            results[(batchnorm, name)] = _compute(name, model, batch_loss, train, val, params, hparams, sharded)
+            results[(variant, name)] = _compute(name, batch_loss, val_loss, train, val, params, hparams, sharded)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
 
 @functools.cache
-def _single_process(batchnorm: bool) -> dict:
+def _single_process(variant: str) -> dict:
+    batchnorm, objective = VARIANTS[variant]
     model, batch_loss, train, val, params, hparams = _problem(batchnorm)
+    val_loss = whole_batch_objective(_objective(objective), Ranks())
 
     def whole(fn, batch):
         if batchnorm:  # per-half statistics, as on the ranks
             return MeanClosure([model_closure(model, fn, [half]) for half in _halves(batch)])
         return model_closure(model, fn, [batch])
 
-    return {name: _compute(name, model, batch_loss, train, val, params, hparams, whole) for name in METHODS}
+    return {name: _compute(name, batch_loss, val_loss, train, val, params, hparams, whole) for name in METHODS}
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +136,13 @@ def rank_results(tmp_path_factory):
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
 
 
-@pytest.mark.parametrize("batchnorm", [False, True], ids=["mlp", "batchnorm"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("name", list(METHODS))
-def test_two_ranks_with_half_batches_equal_one_process_with_the_whole_batch(rank_results, name, batchnorm):
-    reference = _single_process(batchnorm)[name]
+def test_two_ranks_with_half_batches_equal_one_process_with_the_whole_batch(rank_results, name, variant):
+    reference = _single_process(variant)[name]
     for ranks_grads in rank_results:
         for key, ref in reference.items():
-            torch.testing.assert_close(ranks_grads[(batchnorm, name)][key], ref, rtol=1e-6, atol=1e-9)
+            torch.testing.assert_close(ranks_grads[(variant, name)][key], ref, rtol=1e-6, atol=1e-9)
 
 
 def test_every_rank_ends_with_the_same_hypergradient(rank_results):
