@@ -24,7 +24,7 @@ import torch
 from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.distributed import whole_batch_objective
-from autobalance.hypergrad import loss_module_fn, make_method, model_closure
+from autobalance.hypergrad import loss_input_fn, loss_module_fn, make_method, model_closure
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import Objective
@@ -79,11 +79,11 @@ class BilevelSearch:
                          for i in range(self.method.closures_needed(self.cfg.batches))]
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
-        batch_loss = loss_module_fn(self.loss)
+        batch_loss, input_fn = loss_module_fn(self.loss), loss_input_fn(self.loss)
         shard_mean = self.data.ranks.mean if self.data.ranks.active else None
         val_loss = model_closure(trainer.model, whole_batch_objective(self.objective, self.data.ranks),
                                  val_batches, seed=draw + 1, shard_mean=shard_mean)
-        return [model_closure(trainer.model, batch_loss, [b], seed=draw, shard_mean=shard_mean)
+        return [model_closure(trainer.model, batch_loss, [b], seed=draw, input_fn=input_fn, shard_mean=shard_mean)
                 for b in train_batches], val_loss
 
     def _inner_optimizer_state(self, trainer) -> dict[str, Any]:

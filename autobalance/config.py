@@ -199,10 +199,18 @@ class FamilyConfig:
     init_tau: float = 1.0
     init_gamma: float = 0.2
     init_beta: float = CLASS_BALANCED_BETA
+    augment_ops: list[str] | None = None
+    """Per-class augmentation operations (translate, scale, noise) applied to training inputs;
+    null: all that suit the input (images and 1-D inputs: all three; else noise) when ``learn``
+    has ``augment``, none otherwise."""
+    augment_init: float = 0.1
+    """Starting magnitude of each augmentation operation, as a fraction of its bound."""
 
     def __post_init__(self) -> None:
         require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")
         require(self.cluster_size >= 1, "search.family.cluster_size", self.cluster_size, ">= 1")
+        require(0 < self.augment_init < 1, "search.family.augment_init", self.augment_init,
+                "a fraction of the bound in (0, 1)")
 
 
 @dataclass

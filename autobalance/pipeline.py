@@ -14,11 +14,12 @@ from typing import Any
 import torch
 
 from autobalance.bilevel import BilevelSearch
-from autobalance.config import ConfigError, LossConfig, OptimConfig, RunConfig, SearchConfig
+from autobalance.config import ConfigError, FamilyConfig, LossConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle
 from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
+from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
 from autobalance.losses.factory import build_loss, build_search_loss
 from autobalance.losses.family import ParametricLoss
@@ -100,13 +101,22 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
     return results
 
 
+def augmentation_ops(family: FamilyConfig, data: DataBundle) -> tuple[str, ...]:
+    """The search's augmentation operations: as configured, else all that suit the input when
+    ``augment`` is learned, else none."""
+    if family.augment_ops is not None:
+        return tuple(family.augment_ops)
+    return applicable_ops(len(data.input_shape)) if "augment" in family.learn else ()
+
+
 def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
                 epoch_callbacks=()) -> tuple[BilevelSearch, Trainer]:
     """The search phase: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
     loss = build_search_loss(family.learn, family.init, data.train_counts, data.num_groups, family.scale_map,
-                             family.cluster_size, family.init_tau, family.init_gamma, family.init_beta)
+                             family.cluster_size, family.init_tau, family.init_gamma, family.init_beta,
+                             augmentation_ops(family, data), family.augment_init)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs)
@@ -180,7 +190,7 @@ def _plots(hook: BilevelSearch, learned: ParametricLoss, data: DataBundle, final
                                      out_dir / "per_class_accuracy.png")]
     if hook.records:
         labels, counts = _trace_columns(learned, data.class_names, data.train_counts)
-        plots.append(plot_trajectories(hook.records, list(learned.learn), labels, counts,
+        plots.append(plot_trajectories(hook.records, list(learned.learned_values()), labels, counts,
                                        out_dir / "hyperparameters.png"))
     return plots
 

@@ -16,7 +16,8 @@ from autobalance.frequency_bins import frequency_groups  # noqa: E402
 
 def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: list[str],
                       counts: list[float], path: Path) -> Path:
-    """One panel per learned part and one for the hypergradient norm, against the inner step.
+    """One panel per learned part (augmentation magnitudes one per operation) and one for the
+    hypergradient norm, against the inner step.
 
     ``labels`` and ``counts`` name each column of the records' (G, columns) tables (classes, or
     clusters of classes) and its training count. Up to 20 columns get a line each, coloured by
@@ -37,7 +38,7 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
                 ax.fill_between(steps, table[:, columns].min(1), table[:, columns].max(1), color=color, alpha=0.15)
         ax.set_title(f"learned {part}" + (" (group 0)" if len(records[0][part]) > 1 else ""))
         ax.set_xlabel("inner step")
-        ax.set_ylabel(part[:-1])
+        ax.set_ylabel(f"{part.removeprefix('augment_')} magnitude" if part.startswith("augment_") else part[:-1])
         ax.grid(alpha=0.3)
     norm_ax = axes[0][-1]
     norm_ax.plot(steps, [r.get("hypergrad_norm", np.nan) for r in records], color="black", marker=marker)

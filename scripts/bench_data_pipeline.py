@@ -1,8 +1,12 @@
-"""Device-resident batching vs a torch DataLoader with per-sample transforms.
+"""Device-resident batching vs a torch DataLoader with per-sample transforms; and the cost of
+learned per-class augmentation on top of the fixed crop and flip.
 
 Both pipelines produce the same thing from the same uint8 CIFAR-shaped data: random crop with
 4-pixel zero padding, horizontal flip, normalization, batches of 128, one epoch. Reports images/s
-of each and their ratio (measured in the same process, so machine drift cancels).
+of each and their ratio (measured in the same process, so machine drift cancels). Then the
+fixed crop-and-flip batches against the same batches passed through the learned augmentation
+(translate, scale, noise with per-class magnitudes: one affine resampling and a noise draw per
+batch), as batches alone and as ResNet-32 training steps (forward, backward, SGD).
 
     python scripts/bench_data_pipeline.py --out experiments/data_pipeline
 """
@@ -21,6 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
 from autobalance.data.dataset import ArraySplit
+from autobalance.losses import ParametricLoss
+from autobalance.models import create_model
 from autobalance.runtime import code_version
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).reshape(1, 3, 1, 1)
@@ -57,11 +63,38 @@ def time_epochs(make_iter, epochs: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def time_augmentation(bundle: DataBundle, steps: int) -> dict[str, float]:
+    """Images/s of the fixed batches and of the fixed batches with the learned augmentation,
+    batches alone and as ResNet-32 (width 16) training steps."""
+    learned = ParametricLoss(10, learn=("augment",), augment_ops=("translate", "scale", "noise"))
+    fixed = ParametricLoss(10, learn=())
+    model = create_model("resnet32", (3, 32, 32), 10, 16, False, 0.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def batches_only(loss):
+        return time_epochs(lambda e: ((loss.augment_inputs(x, y), y) for x, y, _ in bundle.train_batches(0, e)), 1)
+
+    def training_steps(loss):
+        batches = [b for _, b in zip(range(steps + 2), bundle.train_batches(0, 0), strict=False)]
+        for i, (x, y, _) in enumerate(batches):
+            if i == 2:  # two warm-up steps
+                start = time.perf_counter()
+            out = model(loss.augment_inputs(x, y))
+            optimizer.zero_grad()
+            loss(out, y).backward()
+            optimizer.step()
+        return sum(len(y) for _, y, _ in batches[2:]) / (time.perf_counter() - start)
+
+    return {"batches_fixed": batches_only(fixed), "batches_learned": batches_only(learned),
+            "steps_fixed": training_steps(fixed), "steps_learned": training_steps(learned)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12406, help="CIFAR-10-LT rho=100 size")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--steps", type=int, default=20, help="ResNet-32 steps timed per setting")
     parser.add_argument("--out", type=Path, default=Path("experiments/data_pipeline"))
     args = parser.parse_args()
 
@@ -80,10 +113,12 @@ def main() -> None:
                               persistent_workers=False)
         results[f"dataloader_workers{workers}"] = time_epochs(loader, args.epochs)
 
+    augmentation = time_augmentation(bundle, args.steps)
     best_loader = max(v for k, v in results.items() if k.startswith("dataloader"))
     report = {
         "images_per_second": results,
         "speedup_vs_best_dataloader": results["device_resident"] / best_loader,
+        "learned_augmentation_images_per_second": augmentation,
         "images": args.images, "epochs": args.epochs, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
         "code_version": code_version(),
@@ -101,7 +136,15 @@ def main() -> None:
         f"{args.epochs} epochs after one warm-up; torch {torch.__version__}, "
         f"code {report['code_version']}.\n\n{table}\n\n"
         f"Speed-up over the best DataLoader setting: "
-        f"**{report['speedup_vs_best_dataloader']:.1f}x** (target: >= 5x).\n"
+        f"**{report['speedup_vs_best_dataloader']:.1f}x** (target: >= 5x).\n\n"
+        "## Learned per-class augmentation on top of crop and flip\n\n"
+        "| what | fixed crop+flip, images/s | + learned translate/scale/noise, images/s | ratio |\n"
+        "|---|---|---|---|\n"
+        f"| batches alone (one epoch) | {augmentation['batches_fixed']:,.0f} | {augmentation['batches_learned']:,.0f} "
+        f"| {augmentation['batches_learned'] / augmentation['batches_fixed']:.2f}x |\n"
+        f"| ResNet-32 (width 16) training steps ({args.steps}) | {augmentation['steps_fixed']:,.0f} "
+        f"| {augmentation['steps_learned']:,.0f} "
+        f"| {augmentation['steps_learned'] / augmentation['steps_fixed']:.2f}x |\n"
     )
     print(table)
     print(f"speed-up {report['speedup_vs_best_dataloader']:.1f}x")

@@ -1,5 +1,6 @@
 """The search phase: behaviour on a two-class problem, resume, failure handling, every method."""
 
+import dataclasses
 import json
 import warnings
 
@@ -15,6 +16,7 @@ from autobalance.config import (
     FamilyConfig,
     HypergradConfig,
     LoggerConfig,
+    LossConfig,
     ModelConfig,
     ObjectiveConfig,
     OptimConfig,
@@ -268,3 +270,25 @@ def test_a_search_without_hyper_steps_warns_that_the_loss_is_its_starting_point(
     search_config.search.every = 10_000
     with pytest.warns(RuntimeWarning, match="the search made no hyper-step .* its starting point \\(la\\)"):
         run(search_config, tmp_path / "run")
+
+
+def test_a_search_learns_augmentation_magnitudes_with_the_offsets_and_exports_them(search_config, tmp_path):
+    search_config.search.family = FamilyConfig(learn=["offsets", "augment"], augment_init=0.2)
+    search_config.search.hypergrad = HypergradConfig(method="last_layer")
+    result = run(search_config, tmp_path / "run")
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    assert learned["format"] == "autobalance.learned_loss/v2"
+    ops = learned["augmentation"]["ops"]
+    assert ops == ["translate", "scale", "noise"]  # all three suit MNIST-1D's signals
+    steps = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
+    assert all({"offsets", *(f"augment_{op}" for op in ops)} <= set(s) for s in steps)
+    for op in ops:  # each class's magnitude moved from its start (0.2 of the bound)
+        start = 0.2 * learned["augmentation"]["bounds"][op]
+        assert max(abs(m - start) for m in learned["augmentation"]["magnitudes"][op][0]) > 1e-4, op
+    header = (tmp_path / "run" / "per_class.csv").read_text().splitlines()[0]
+    assert all(f"augment_{op}" in header for op in ops)
+    assert result["hyper_steps"] > 0 and (tmp_path / "run" / "hyperparameters.png").exists()
+    reuse = dataclasses.replace(search_config, search=SearchConfig(enabled=False),
+                                loss=LossConfig(name="learned", path=str(tmp_path / "run" / "learned_loss.yaml")))
+    trainer = make_trainer(reuse, build_data(reuse.data, 0, torch.device("cpu")), tmp_path / "reuse", None, "cpu")
+    assert trainer.loss.augmentation.ops == tuple(ops)  # loss=learned trains with the learned magnitudes

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from autobalance.hypergrad.closures import loss_module_fn, model_closure
+from autobalance.hypergrad.closures import loss_input_fn, loss_module_fn, model_closure
 from autobalance.hypergrad.finite_difference import FiniteDifferenceHypergradient
 from autobalance.hypergrad.implicit import ImplicitHypergradient
 from autobalance.hypergrad.solvers import (
@@ -70,5 +70,5 @@ def make_method(name: str, subset: tuple[str, ...] | None = None, damping: float
 __all__ = [
     "METHODS", "CGSolver", "DenseSolver", "FiniteDifferenceHypergradient", "HypergradResult",
     "IdentitySolver", "ImplicitHypergradient", "LastLayerSolver", "MinresSolver", "NeumannSolver",
-    "UnrolledHypergradient", "loss_module_fn", "make_method", "model_closure",
+    "UnrolledHypergradient", "loss_input_fn", "loss_module_fn", "make_method", "model_closure",
 ]

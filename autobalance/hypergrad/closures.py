@@ -25,8 +25,8 @@ from autobalance.hypergrad.types import LossFn, Params
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 BatchLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], torch.Tensor]
 """``batch_loss(logits, targets, groups, hparams) -> scalar``."""
-InputFn = Callable[[torch.Tensor, torch.Tensor, Params], torch.Tensor]
-"""``input_fn(x, targets, hparams) -> x'``: hyperparameters acting on the input."""
+InputFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], torch.Tensor]
+"""``input_fn(x, targets, groups, hparams) -> x'``: hyperparameters acting on the input."""
 ShardMean = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 """Each tensor averaged over the ranks that hold the shards of one batch."""
 
@@ -66,7 +66,7 @@ class ModelClosure:
                 total = 0.0
                 for x, y, g in self.batches:
                     if self.input_fn is not None:
-                        x = self.input_fn(x, y, hparams)
+                        x = self.input_fn(x, y, g, hparams)
                     fresh = {n: b.clone() for n, b in self.buffers.items()}
                     logits = functional_call(self.model, (params, fresh), (x,))
                     total = total + self.batch_loss(logits, y, g, hparams)
@@ -113,6 +113,21 @@ def averaged_over_shards(closure: LossFn, tensors: Sequence[torch.Tensor]) -> li
     unchanged for a closure that is not sharded."""
     reduce = getattr(closure, "shard_mean", None)
     return list(tensors) if reduce is None else reduce(list(tensors))
+
+
+def loss_input_fn(loss: torch.nn.Module) -> InputFn | None:
+    """The loss's augmentation of the inputs (``loss.augmentation``, its magnitudes taken from
+    hparams as ``augmentation.<name>``); None for a loss without one."""
+    augmentation = getattr(loss, "augmentation", None)
+    if augmentation is None:
+        return None
+    prefix = "augmentation."
+
+    def input_fn(x, y, g, hparams):
+        own = {n[len(prefix):]: h for n, h in hparams.items() if n.startswith(prefix)}
+        return functional_call(augmentation, own, (x, y, g))
+
+    return input_fn
 
 
 def loss_module_fn(loss: torch.nn.Module) -> BatchLoss:

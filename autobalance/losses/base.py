@@ -40,3 +40,9 @@ class ClassificationLoss(nn.Module):
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits used for prediction; post-hoc corrections override this."""
         return logits
+
+    def augment_inputs(self, x: torch.Tensor, targets: torch.Tensor,
+                       groups: torch.Tensor | None = None) -> torch.Tensor:
+        """Training inputs as the loss wants them augmented before the network (none here; the
+        parametric family's per-class augmentation strengths override this)."""
+        return x

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
+from autobalance.losses.augmentation import BOUNDS
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -13,7 +14,7 @@ from autobalance.losses.baselines import (
     LDAMLoss,
     PosthocLogitAdjustedCE,
 )
-from autobalance.losses.family import ParametricLoss
+from autobalance.losses.family import AUGMENT_INIT, ParametricLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
 from autobalance.registry import Registry
@@ -115,9 +116,11 @@ INITIALIZATIONS = ("uniform", "la", "cdt", "vs", "cb")
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
-                      gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA) -> ParametricLoss:
+                      gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
+                      augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
-    ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta)."""
+    ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with
+    ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
@@ -126,5 +129,6 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], nu
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
     require_choice("search.family.init", init, INITIALIZATIONS)
+    augment = {op: augment_init * BOUNDS[op] for op in augment_ops}
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
-                          cluster_size=cluster_size, **init_values[init])
+                          cluster_size=cluster_size, augment_ops=augment_ops, augment=augment, **init_values[init])

@@ -1,23 +1,29 @@
-"""The learnable loss family  -w_{g,y} * log softmax(s(Delta_g) * z + l_g)_y.
+"""The learnable loss family  -w_{g,y} * log softmax(s(Delta_g) * z + l_g)_y, with optional
+per-class augmentation strengths acting on the inputs.
 
-Each part (scales, offsets, weights) is a (group x cluster) table that is either a learnable
-``nn.Parameter`` or a fixed buffer, so ``loss.parameters()`` are exactly the hyperparameters.
+Each part (scales, offsets, weights, and the augmentation's magnitudes) is a (group x cluster)
+table that is either a learnable ``nn.Parameter`` or a fixed buffer, so ``loss.parameters()``
+are exactly the hyperparameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autobalance.losses.augmentation import BOUNDS, LearnedAugmentation
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy
 
 SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
+LEARNABLE = (*PARTS, "augment")
+AUGMENT_INIT = 0.1
+"""Default starting magnitude of an augmentation operation, as a fraction of its bound."""
 SIGMOID_REFERENCE = float(torch.sigmoid(torch.tensor(1.0)))
 
 
@@ -47,6 +53,11 @@ def scale_inverse(scale: torch.Tensor, scale_map: str) -> torch.Tensor:
     raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
 
 
+def _full(value, num_classes: int):
+    """A number as a per-class list; tables pass through."""
+    return [float(value)] * num_classes if isinstance(value, int | float) else value
+
+
 def _table(values: torch.Tensor | Sequence[float] | None, default: float, groups: int,
            classes: int) -> torch.Tensor:
     if values is None:
@@ -65,11 +76,15 @@ class ParametricLoss(ClassificationLoss):
     Args:
         num_classes: K.
         num_groups: G; each part becomes a (G, K) table selected by the example's group.
-        learn: which parts are learnable, a subset of ("scales", "offsets", "weights").
+        learn: which parts are learnable, a subset of ("scales", "offsets", "weights", "augment").
         scale_map: "exp" (default, exact CE at scale 1), "softplus" or "sigmoid" (official).
         scales, offsets, weights: initial per-class values, shape (K,) or (G, K).
         counts, cluster_size: with cluster_size > 1, classes sorted by ``counts`` share values
             in clusters of that many consecutive classes.
+        augment_ops: augmentation operations (:mod:`autobalance.losses.augmentation`) applied
+            to training inputs by :meth:`augment_inputs`; none by default.
+        augment: initial magnitudes by operation, a number or a (K,) / (G, K) table
+            (default ``AUGMENT_INIT`` of each operation's bound).
 
     Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
     positive and normalized to mean one over the table.
@@ -86,17 +101,21 @@ class ParametricLoss(ClassificationLoss):
         weights: torch.Tensor | Sequence[float] | None = None,
         counts: Sequence[int] | None = None,
         cluster_size: int = 1,
+        augment_ops: Sequence[str] = (),
+        augment: Mapping[str, float | torch.Tensor | Sequence] | None = None,
     ) -> None:
         super().__init__()
-        unknown = set(learn) - set(PARTS)
+        unknown = set(learn) - set(LEARNABLE)
         if unknown:
-            raise ValueError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {PARTS}")
+            raise ValueError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {LEARNABLE}")
+        if "augment" in learn and not augment_ops:
+            raise ValueError("learning 'augment' needs augment_ops: which operations to apply")
         if scale_map not in SCALE_MAPS:
             raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
         if cluster_size > 1 and counts is None:
             raise ValueError("cluster_size > 1 needs the training counts to sort classes")
         self.num_classes, self.num_groups, self.scale_map = num_classes, num_groups, scale_map
-        self.learn = tuple(p for p in PARTS if p in learn)
+        self.learn = tuple(p for p in LEARNABLE if p in learn)
         cluster = (frequency_clusters(counts, cluster_size) if cluster_size > 1
                    else torch.arange(num_classes))
         self.register_buffer("cluster", cluster)
@@ -112,6 +131,16 @@ class ParametricLoss(ClassificationLoss):
                 setattr(self, f"raw_{part}", nn.Parameter(raw))
             else:
                 self.register_buffer(f"raw_{part}", raw)
+        self.augmentation = None
+        if augment_ops:
+            given = dict(augment or {})
+            initial = {op: _table(_full(given.get(op, AUGMENT_INIT * BOUNDS.get(op, 1.0)), num_classes),
+                                  0.0, num_groups, num_classes) for op in augment_ops}
+            self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn)
+
+    def augment_inputs(self, x: torch.Tensor, targets: torch.Tensor,
+                       groups: torch.Tensor | None = None) -> torch.Tensor:
+        return x if self.augmentation is None else self.augmentation(x, targets, groups)
 
     def _expand(self, raw: torch.Tensor) -> torch.Tensor:
         return raw[:, self.cluster]
@@ -145,9 +174,17 @@ class ParametricLoss(ClassificationLoss):
         return groups
 
     def values(self) -> dict[str, torch.Tensor]:
-        """Detached effective per-class tables, for logging and export."""
+        """Detached effective per-class tables, for logging and export (augmentation magnitudes
+        as ``augment_<op>``)."""
         with torch.no_grad():
-            return {"scales": self.scales(), "offsets": self.offsets(), "weights": self.weights()}
+            tables = {"scales": self.scales(), "offsets": self.offsets(), "weights": self.weights()}
+            if self.augmentation is not None:
+                tables.update({f"augment_{op}": t for op, t in self.augmentation.magnitudes().items()})
+            return tables
+
+    def is_learned(self, table: str) -> bool:
+        """Whether a table of :meth:`values` is learned (``augment_<op>`` under ``augment``)."""
+        return (table.split("_")[0] if table.startswith("augment_") else table) in self.learn
 
     def learned_values(self) -> dict[str, torch.Tensor]:
         """Detached effective (G, clusters) tables of the learned parts: one column per cluster
@@ -155,4 +192,4 @@ class ParametricLoss(ClassificationLoss):
         classes = torch.arange(self.num_classes, device=self.cluster.device)
         representative = torch.full((int(self.cluster.max()) + 1,), self.num_classes,
                                     device=self.cluster.device).scatter_reduce(0, self.cluster, classes, "amin")
-        return {part: table[:, representative] for part, table in self.values().items() if part in self.learn}
+        return {name: table[:, representative] for name, table in self.values().items() if self.is_learned(name)}

@@ -1,4 +1,8 @@
-"""Learned losses as small, human-readable YAML files (effective per-class values)."""
+"""Learned losses as small, human-readable YAML files (effective per-class values).
+
+Format v2 adds the per-class augmentation magnitudes (``augmentation``: operations, bounds and
+one (G, K) table per operation); v1 files (no augmentation) still load.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Any
 import torch
 import yaml
 
+from autobalance.losses.augmentation import BOUNDS
 from autobalance.losses.family import ParametricLoss
 
-FORMAT = "autobalance.learned_loss/v1"
+FORMAT = "autobalance.learned_loss/v2"
+READABLE = ("autobalance.learned_loss/v1", FORMAT)
 
 
 def _rows(t: torch.Tensor) -> list[list[float]]:
@@ -32,6 +38,12 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "scales": _rows(values["scales"]),
         "offsets": _rows(values["offsets"]),
         "weights": _rows(values["weights"]),
+        "augmentation": None if loss.augmentation is None else {
+            "ops": list(loss.augmentation.ops),
+            "bounds": {op: BOUNDS[op] for op in loss.augmentation.ops},
+            "magnitudes": {op: [[float(f"{v:.7g}") for v in row] for row in values[f"augment_{op}"].double()]
+                           for op in loss.augmentation.ops},
+        },
         "provenance": provenance or {},
     }
 
@@ -52,8 +64,8 @@ def read_loss_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"learned loss file {path} does not exist (loss.path)")
     data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a learned-loss file (expected format: {FORMAT})")
+    if not isinstance(data, dict) or data.get("format") not in READABLE:
+        raise ValueError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
     return data
 
 
@@ -64,5 +76,9 @@ def load_loss(path: str | Path, num_classes: int | None = None,
     k = len(data["class_names"])
     if num_classes is not None and num_classes != k:
         raise ValueError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
+    augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}}
+    magnitudes = {op: torch.tensor(table, dtype=torch.float64).clamp(BOUNDS[op] * 1e-7, BOUNDS[op] * (1 - 1e-7))
+                  for op, table in augmentation["magnitudes"].items()}  # printed digits may touch a bound
     return ParametricLoss(k, int(data["num_groups"]), learn=learn, scale_map="exp",
-                          scales=data["scales"], offsets=data["offsets"], weights=data["weights"])
+                          scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
+                          augment_ops=augmentation["ops"], augment=magnitudes)

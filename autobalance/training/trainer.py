@@ -95,7 +95,7 @@ class Trainer:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()
-        loss = self.loss(self._forward(x, self.train_module), y, g)
+        loss = self.loss(self._forward(self.loss.augment_inputs(x, y, g), self.train_module), y, g)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.phase}: non-finite training loss {loss.item()} at epoch {self.epoch}, "

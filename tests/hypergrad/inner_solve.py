@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch.func import hessian
+from torch.func import jacfwd, jacrev
 
 from autobalance.hypergrad.primitives import flatten, unflatten
 
@@ -34,7 +34,7 @@ def solve_inner(loss_fn, params: dict, names: list[str] | None = None, newton_st
         g = torch.func.grad(f)(flat)
         if g.norm() < 1e-14:
             break
-        flat = flat - torch.linalg.solve(hessian(f)(flat), g)
+        flat = flat - torch.linalg.solve(jacfwd(jacrev(f), randomness="same")(flat), g)
     return {**fixed, **dict(zip(names, unflatten(flat, like), strict=True))}
 
 

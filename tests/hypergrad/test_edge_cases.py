@@ -31,7 +31,7 @@ def _setup(input_scale: bool = False):
     y, yv = torch.arange(16) % 3, torch.arange(12) % 3
     batch_loss = loss_module_fn(loss)
     if input_scale:  # a hyperparameter acting on the input, as an augmentation strength does
-        def input_fn(x_, y_, hp):
+        def input_fn(x_, y_, g_, hp):
             return x_ * hp["input_scale"]
 
         def batch_loss(z, t, g, hp, inner=batch_loss):

@@ -93,7 +93,7 @@ def test_hyperparameters_entering_the_input_get_the_exact_mixed_term():
     hparams = {"noise_scale": torch.tensor(0.3, dtype=torch.float64)}
     noise = torch.randn_like(x)
 
-    def augmented(x_, y_, hp):  # an augmentation strength acting on the input
+    def augmented(x_, y_, g_, hp):  # an augmentation strength acting on the input
         return x_ + hp["noise_scale"] * noise
 
     train = model_closure(model, lambda z, t, g, hp: loss(z, t), [(x, y, None)], input_fn=augmented)

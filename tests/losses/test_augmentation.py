@@ -1,0 +1,69 @@
+"""Per-class augmentation strengths: the operations, their bounds and the learned-loss file
+(their hypergradients: tests/hypergrad/test_augmentation_magnitudes.py)."""
+
+import pytest
+import torch
+
+from autobalance.losses import ParametricLoss
+from autobalance.losses.augmentation import BOUNDS, affine_warp, applicable_ops
+from autobalance.losses.io import load_loss, save_loss
+
+K = 3
+
+
+def test_zero_magnitudes_return_the_input_exactly():
+    torch.manual_seed(0)
+    for x in (torch.randn(5, 3, 28, 28), torch.randn(5, 40), torch.randn(5, 3, 32, 32, dtype=torch.float64)):
+        assert torch.equal(affine_warp(x, torch.zeros(5, 2, dtype=x.dtype), torch.ones(5, dtype=x.dtype)), x)
+
+
+def test_translating_by_one_pixel_moves_the_image_one_pixel():
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    shift = torch.tensor([[2 / 8, 0.0], [0.0, -2 / 8]], dtype=torch.float64)  # one pixel in half-widths
+    moved = affine_warp(x, shift, torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(moved[0, 0, :, :-1], x[0, 0, :, 1:])  # content moves left: sample x + 1
+    torch.testing.assert_close(moved[1, 0, 1:, :], x[1, 0, :-1, :])
+    assert moved[0, 0, :, -1].abs().max() == 0  # zero padding enters at the edge
+
+
+def test_each_class_gets_its_own_magnitude():
+    loss = ParametricLoss(K, learn=("augment",), augment_ops=("noise",), augment={"noise": [1e-9, 0.2, 0.4]})
+    x, y = torch.zeros(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])
+    torch.manual_seed(0)
+    out = loss.augment_inputs(x, y)
+    spread = [out[y == k].std().item() for k in range(K)]
+    assert spread[0] < 1e-8 < spread[1] < spread[2]
+
+
+def test_magnitudes_stay_inside_their_bounds_whatever_the_raw_values():
+    loss = ParametricLoss(K, learn=("augment",), augment_ops=("translate", "scale", "noise"))
+    for raw in (-1e4, 0.0, 1e4):
+        for p in loss.augmentation.parameters():
+            p.data.fill_(raw)
+        for op, table in loss.augmentation.magnitudes().items():
+            assert bool(((table >= 0) & (table <= BOUNDS[op])).all()), (op, raw)
+    with pytest.raises(ValueError, match=r"initial scale magnitudes must lie in \(0, 0.3\)"):
+        ParametricLoss(K, augment_ops=("scale",), augment={"scale": 0.5})
+    with pytest.raises(ValueError, match="augment_ops"):
+        ParametricLoss(K, learn=("augment",))
+
+
+def test_geometric_operations_suit_images_and_signals_and_noise_suits_everything():
+    assert applicable_ops(3) == ("translate", "scale", "noise") == applicable_ops(1)
+    assert applicable_ops(2) == ("noise",)
+
+
+def test_the_learned_loss_file_keeps_the_magnitudes_and_old_files_still_load(tmp_path):
+    loss = ParametricLoss(K, learn=("offsets", "augment"), offsets=[0.5, 0.0, -0.5],
+                          augment_ops=("translate", "noise"), augment={"translate": [0.01, 0.1, 0.2], "noise": 0.05})
+    path = save_loss(tmp_path / "learned.yaml", loss, ["a", "b", "c"], [30, 20, 10])
+    again = load_loss(path, num_classes=K)
+    assert again.augmentation.ops == ("translate", "noise") and again.learn == ()
+    for op, table in loss.augmentation.magnitudes().items():
+        torch.testing.assert_close(again.augmentation.magnitudes()[op], table, rtol=1e-6, atol=1e-7)
+    old = path.read_text().replace("autobalance.learned_loss/v2", "autobalance.learned_loss/v1")
+    old = old[: old.index("augmentation:")] + old[old.index("provenance:"):]
+    (tmp_path / "v1.yaml").write_text(old)
+    v1 = load_loss(tmp_path / "v1.yaml")
+    assert v1.augmentation is None
+    torch.testing.assert_close(v1.offsets(), loss.offsets().detach())
