@@ -205,6 +205,8 @@ class FamilyConfig:
     has ``augment``, none otherwise."""
     augment_init: float = 0.1
     """Starting magnitude of each augmentation operation, as a fraction of its bound."""
+    augment_bounds: dict[str, float] = field(default_factory=dict)
+    """Largest magnitudes replacing the defaults (translate 0.25, scale 0.3, noise 0.5)."""
 
     def __post_init__(self) -> None:
         require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")

@@ -24,6 +24,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import scipy.stats
 import yaml
 
 from autobalance.configure import renamed_key
@@ -208,6 +209,39 @@ def summarize(rows: list[dict]) -> list[dict]:
     return table
 
 
+def paired_differences(rows: list[dict], reference: str, metric: str = "balanced_error") -> list[dict]:
+    """Per (dataset, rho) and method: the mean over shared seeds of (method - ``reference``) in
+    ``metric``, with a two-sided 95 % t-interval (seeds pair data, split and initialization)."""
+    by_key: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        by_key[(r["dataset"], r["rho"], r["label"])][r["seed"]] = r[metric]
+    out = []
+    for (dataset, rho, label), values in sorted(by_key.items()):
+        base = by_key.get((dataset, rho, reference))
+        if label == reference or base is None:
+            continue
+        seeds = sorted(set(values) & set(base))
+        diffs = [values[s] - base[s] for s in seeds]
+        if not diffs:
+            continue
+        mean = statistics.mean(diffs)
+        half = (scipy.stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+                if len(diffs) > 1 else float("nan"))
+        out.append({"dataset": dataset, "rho": rho, "method": label, "reference": reference, "seeds": seeds,
+                    "mean_difference": mean, "low": mean - half, "high": mean + half})
+    return out
+
+
+def paired_markdown(pairs: list[dict], metric: str = "balanced error") -> str:
+    lines = [f"| dataset | rho | method | minus | seeds | paired difference in {metric} (points) | 95 % interval |",
+             "|---|---|---|---|---|---|---|"]
+    for p in pairs:
+        interval = "-" if p["low"] != p["low"] else f"[{p['low']:+.2f}, {p['high']:+.2f}]"
+        lines.append(f"| {p['dataset']} | {p['rho']:g} | {p['method']} | {p['reference']} | "
+                     f"{','.join(map(str, p['seeds']))} | {p['mean_difference']:+.2f} | {interval} |")
+    return "\n".join(lines)
+
+
 def to_markdown(table: list[dict]) -> str:
     lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
              "| train s | x ERM time | images/s |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -284,6 +318,9 @@ def main() -> None:
                         help="label each run by its top directory below the root (ablations)")
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
+    parser.add_argument("--paired-with", metavar="LABEL", default=None,
+                        help="also report every method's paired difference to this method's label "
+                             "(same seeds), with a 95 %% interval, in paired.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
@@ -311,6 +348,13 @@ def main() -> None:
         markdown += "\n".join(f"| {c['dataset']} | {c['rho']:g} | {c['loss']} | {c['grid_size']} | "
                                f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
                                for c in chosen)
+    if args.paired_with is not None:
+        pairs = paired_differences(rows, args.paired_with)
+        if not pairs:
+            raise SystemExit(f"--paired-with {args.paired_with!r}: no such label with shared seeds; labels are "
+                             f"{sorted({r['label'] for r in rows})}")
+        (args.out / "paired.md").write_text(paired_markdown(pairs) + "\n")
+        markdown += "\n\n" + paired_markdown(pairs)
     (args.out / "summary.md").write_text(markdown + "\n")
     (args.out / "pivot.md").write_text(pivot(table) + "\n")
     plot(table, args.out / "balanced_error.png")

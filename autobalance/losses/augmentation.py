@@ -25,7 +25,7 @@ from torch import nn
 from autobalance.losses.clustering import cluster_means
 
 BOUNDS = {"translate": 0.25, "scale": 0.3, "noise": 0.5}
-"""The largest magnitude of each operation."""
+"""The largest magnitude of each operation by default."""
 OPS = tuple(BOUNDS)
 GEOMETRIC = ("translate", "scale")
 
@@ -64,20 +64,24 @@ class LearnedAugmentation(nn.Module):
         initial: per operation, a (G, K) table of starting magnitudes in (0, bound).
         cluster: class -> cluster index (K,), as the loss's.
         learnable: whether the magnitudes are parameters (else buffers).
+        bounds: the largest magnitude of each operation (default :data:`BOUNDS`).
     """
 
     def __init__(self, ops: Sequence[str], initial: Mapping[str, torch.Tensor], cluster: torch.Tensor,
-                 learnable: bool) -> None:
+                 learnable: bool, bounds: Mapping[str, float] | None = None) -> None:
         super().__init__()
-        unknown = [op for op in ops if op not in OPS]
+        unknown = [op for op in [*ops, *(bounds or {})] if op not in OPS]
         if unknown or not ops:
             raise ValueError(f"augmentation ops {list(ops)}: expected a non-empty subset of {OPS}")
         self.ops = tuple(op for op in OPS if op in ops)
+        self.bounds = {op: float((bounds or {}).get(op, BOUNDS[op])) for op in self.ops}
+        if any(b <= 0 for b in self.bounds.values()):
+            raise ValueError(f"augmentation bounds {self.bounds}: expected positive numbers")
         self.register_buffer("cluster", cluster.clone())
         for op in self.ops:
-            fraction = (torch.as_tensor(initial[op], dtype=torch.float64) / BOUNDS[op])
+            fraction = (torch.as_tensor(initial[op], dtype=torch.float64) / self.bounds[op])
             if not bool(((fraction > 0) & (fraction < 1)).all()):
-                raise ValueError(f"initial {op} magnitudes must lie in (0, {BOUNDS[op]}), got {initial[op]}")
+                raise ValueError(f"initial {op} magnitudes must lie in (0, {self.bounds[op]}), got {initial[op]}")
             raw = cluster_means(torch.logit(fraction), cluster).float()
             if learnable:
                 setattr(self, f"raw_{op}", nn.Parameter(raw))
@@ -86,7 +90,7 @@ class LearnedAugmentation(nn.Module):
 
     def magnitudes(self) -> dict[str, torch.Tensor]:
         """(G, K) magnitude tables by operation."""
-        return {op: BOUNDS[op] * torch.sigmoid(getattr(self, f"raw_{op}")[:, self.cluster]) for op in self.ops}
+        return {op: self.bounds[op] * torch.sigmoid(getattr(self, f"raw_{op}")[:, self.cluster]) for op in self.ops}
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` augmented with each example's class (and group) magnitudes; the draws come from

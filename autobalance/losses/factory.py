@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
 from autobalance.losses.augmentation import BOUNDS
@@ -117,10 +117,12 @@ INITIALIZATIONS = ("uniform", "la", "cdt", "vs", "cb")
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
                       gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
-                      augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT) -> ParametricLoss:
+                      augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
+                      augment_bounds: Mapping[str, float] | None = None) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with
-    ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound."""
+    ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
+    (``augment_bounds`` replace the default bounds of the operations they name)."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
@@ -129,6 +131,8 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], nu
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
     require_choice("search.family.init", init, INITIALIZATIONS)
-    augment = {op: augment_init * BOUNDS[op] for op in augment_ops}
+    bounds = {**BOUNDS, **(augment_bounds or {})}
+    augment = {op: augment_init * bounds[op] for op in augment_ops if op in bounds}
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
-                          cluster_size=cluster_size, augment_ops=augment_ops, augment=augment, **init_values[init])
+                          cluster_size=cluster_size, augment_ops=augment_ops, augment=augment,
+                          augment_bounds=augment_bounds, **init_values[init])

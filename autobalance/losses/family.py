@@ -85,6 +85,8 @@ class ParametricLoss(ClassificationLoss):
             to training inputs by :meth:`augment_inputs`; none by default.
         augment: initial magnitudes by operation, a number or a (K,) / (G, K) table
             (default ``AUGMENT_INIT`` of each operation's bound).
+        augment_bounds: the largest magnitude of each operation (default
+            :data:`autobalance.losses.augmentation.BOUNDS`).
 
     Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
     positive and normalized to mean one over the table.
@@ -103,6 +105,7 @@ class ParametricLoss(ClassificationLoss):
         cluster_size: int = 1,
         augment_ops: Sequence[str] = (),
         augment: Mapping[str, float | torch.Tensor | Sequence] | None = None,
+        augment_bounds: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         unknown = set(learn) - set(LEARNABLE)
@@ -133,10 +136,11 @@ class ParametricLoss(ClassificationLoss):
                 self.register_buffer(f"raw_{part}", raw)
         self.augmentation = None
         if augment_ops:
-            given = dict(augment or {})
-            initial = {op: _table(_full(given.get(op, AUGMENT_INIT * BOUNDS.get(op, 1.0)), num_classes),
+            given, bounds = dict(augment or {}), {**BOUNDS, **(augment_bounds or {})}
+            initial = {op: _table(_full(given.get(op, AUGMENT_INIT * bounds.get(op, 1.0)), num_classes),
                                   0.0, num_groups, num_classes) for op in augment_ops}
-            self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn)
+            self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
+                                                    augment_bounds)
 
     def augment_inputs(self, x: torch.Tensor, targets: torch.Tensor,
                        groups: torch.Tensor | None = None) -> torch.Tensor:

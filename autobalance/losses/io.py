@@ -12,7 +12,6 @@ from typing import Any
 import torch
 import yaml
 
-from autobalance.losses.augmentation import BOUNDS
 from autobalance.losses.family import ParametricLoss
 
 FORMAT = "autobalance.learned_loss/v2"
@@ -40,7 +39,7 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "weights": _rows(values["weights"]),
         "augmentation": None if loss.augmentation is None else {
             "ops": list(loss.augmentation.ops),
-            "bounds": {op: BOUNDS[op] for op in loss.augmentation.ops},
+            "bounds": dict(loss.augmentation.bounds),
             "magnitudes": {op: [[float(f"{v:.7g}") for v in row] for row in values[f"augment_{op}"].double()]
                            for op in loss.augmentation.ops},
         },
@@ -76,9 +75,10 @@ def load_loss(path: str | Path, num_classes: int | None = None,
     k = len(data["class_names"])
     if num_classes is not None and num_classes != k:
         raise ValueError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
-    augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}}
-    magnitudes = {op: torch.tensor(table, dtype=torch.float64).clamp(BOUNDS[op] * 1e-7, BOUNDS[op] * (1 - 1e-7))
+    augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}, "bounds": {}}
+    bounds = augmentation["bounds"]
+    magnitudes = {op: torch.tensor(table, dtype=torch.float64).clamp(bounds[op] * 1e-7, bounds[op] * (1 - 1e-7))
                   for op, table in augmentation["magnitudes"].items()}  # printed digits may touch a bound
     return ParametricLoss(k, int(data["num_groups"]), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
-                          augment_ops=augmentation["ops"], augment=magnitudes)
+                          augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds)

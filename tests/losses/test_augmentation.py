@@ -55,10 +55,12 @@ def test_geometric_operations_suit_images_and_signals_and_noise_suits_everything
 
 def test_the_learned_loss_file_keeps_the_magnitudes_and_old_files_still_load(tmp_path):
     loss = ParametricLoss(K, learn=("offsets", "augment"), offsets=[0.5, 0.0, -0.5],
-                          augment_ops=("translate", "noise"), augment={"translate": [0.01, 0.1, 0.2], "noise": 0.05})
+                          augment_ops=("translate", "noise"), augment={"translate": [0.01, 0.1, 0.4], "noise": 0.05},
+                          augment_bounds={"translate": 0.5})
     path = save_loss(tmp_path / "learned.yaml", loss, ["a", "b", "c"], [30, 20, 10])
     again = load_loss(path, num_classes=K)
     assert again.augmentation.ops == ("translate", "noise") and again.learn == ()
+    assert again.augmentation.bounds == {"translate": 0.5, "noise": BOUNDS["noise"]}
     for op, table in loss.augmentation.magnitudes().items():
         torch.testing.assert_close(again.augmentation.magnitudes()[op], table, rtol=1e-6, atol=1e-7)
     old = path.read_text().replace("autobalance.learned_loss/v2", "autobalance.learned_loss/v1")

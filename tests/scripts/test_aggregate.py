@@ -147,3 +147,17 @@ def test_runs_are_read_from_an_archive_checked_against_its_checksum(tmp_path):
 def test_labels_read_the_sectioned_search_config():
     cfg = {"search": {"enabled": True, "hypergrad": {"method": "minres"}, "family": {"learn": ["offsets"]}}}
     assert aggregate.label_of(cfg) == "autobalance-minres(offsets)"
+
+
+def test_paired_differences_use_shared_seeds_and_a_t_interval(tmp_path):
+    for seed, (ce, ab) in enumerate([(20.0, 18.0), (22.0, 21.0), (24.0, 21.0)]):
+        _run(tmp_path, f"ce{seed}", _cfg("ce"), seed, ce, 100.0)
+        _run(tmp_path, f"ab{seed}", _cfg("ce", search=True), seed, ab, 100.0)
+    _run(tmp_path, "ab_unpaired", _cfg("ce", search=True, note="x"), 7, 1.0, 100.0)  # no ce with seed 7
+    rows = aggregate.collect(tmp_path)
+    (pair,) = [p for p in aggregate.paired_differences(rows, "ce") if p["seeds"]]
+    assert pair["method"] == "autobalance-last_layer(scales+offsets)" and pair["seeds"] == [0, 1, 2]
+    assert pair["mean_difference"] == pytest.approx(-2.0)
+    half = 4.302653 * 1.0 / 3 ** 0.5  # t(0.975, 2) * sd([-2, -1, -3]) / sqrt(3)
+    assert (pair["low"], pair["high"]) == pytest.approx((-2.0 - half, -2.0 + half), rel=1e-5)
+    assert "| -2.00 | [-4.48, +0.48] |" in aggregate.paired_markdown([pair])
