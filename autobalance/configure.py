@@ -18,8 +18,9 @@ from autobalance.data.profiles import PROFILES
 from autobalance.data.splits import SPLIT_STRATEGIES
 from autobalance.hypergrad import METHODS
 from autobalance.logging.sinks import LOGGERS
+from autobalance.losses.augmentation import OPS as AUGMENT_OPS
 from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_config
-from autobalance.losses.family import PARTS, SCALE_MAPS
+from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
 from autobalance.objectives import OBJECTIVES, check_blend_weights
@@ -76,8 +77,14 @@ def check_names(cfg: RunConfig) -> RunConfig:
         check_blend_weights(cfg.objective)
     search = cfg.search
     require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
-    require(set(search.family.learn) <= set(PARTS), "search.family.learn", list(search.family.learn),
-            f"a non-empty subset of {', '.join(PARTS)}")
+    family = search.family
+    require(set(family.learn) <= set(LEARNABLE), "search.family.learn", list(family.learn),
+            f"a non-empty subset of {', '.join(LEARNABLE)}")
+    for key, names in (("augment_ops", family.augment_ops or []), ("augment_bounds", family.augment_bounds)):
+        require(set(names) <= set(AUGMENT_OPS), f"search.family.{key}", names,
+                f"operations among {', '.join(AUGMENT_OPS)}")
+    require(all(b > 0 for b in family.augment_bounds.values()), "search.family.augment_bounds",
+            dict(family.augment_bounds), "positive largest magnitudes")
     require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS)
     require_choice("search.family.init", search.family.init, INITIALIZATIONS)
     baselines = tuple(n for n in LOSSES.names() if n != "learned")

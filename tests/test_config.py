@@ -26,6 +26,13 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
         ({"loss": {"name": "balanced_softmax", "tau": 1.5}},
          "loss.tau=1.5: expected null: loss=balanced_softmax takes no hyperparameters"),
         ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: expected null: loss=focal takes gamma"),
+        ({"search": {"family": {"learn": ["offsets", "margins"]}}},
+         "search.family.learn=['offsets', 'margins']: expected a non-empty subset of scales, offsets, weights, "
+         "augment"),
+        ({"search": {"family": {"augment_ops": ["rotate"]}}},
+         "search.family.augment_ops=['rotate']: expected operations among translate, scale, noise"),
+        ({"search": {"family": {"augment_bounds": {"noise": -1.0}}}},
+         "search.family.augment_bounds={'noise': -1.0}: expected positive largest magnitudes"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):
@@ -33,6 +40,12 @@ def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, 
         load_config(override)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_learning_augmentation_is_a_valid_search():
+    cfg = load_config({"search": {"family": {"learn": ["offsets", "augment"], "augment_ops": ["translate", "noise"],
+                                             "augment_bounds": {"noise": 0.2}}}})
+    assert cfg.search.family.learn == ["offsets", "augment"] and cfg.search.family.augment_bounds == {"noise": 0.2}
 
 
 def test_defaults_are_valid_and_schedule_start_defaults_to_80_percent():
