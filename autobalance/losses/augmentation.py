@@ -30,6 +30,11 @@ OPS = tuple(BOUNDS)
 GEOMETRIC = ("translate", "scale")
 
 
+def resolve_bounds(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Each operation's largest magnitude: the defaults, replaced where ``overrides`` names one."""
+    return {**BOUNDS, **{op: float(b) for op, b in (overrides or {}).items()}}
+
+
 def affine_warp(x: torch.Tensor, shift: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
     """Images (N, C, H, W) or signals (N, L) moved by ``shift`` (N, 2) half-widths and scaled by
     ``zoom`` (N,), bilinear with zero padding; exactly ``x`` where shift = 0 and zoom = 1."""
@@ -74,7 +79,7 @@ class LearnedAugmentation(nn.Module):
         if unknown or not ops:
             raise ValueError(f"augmentation ops {list(ops)}: expected a non-empty subset of {OPS}")
         self.ops = tuple(op for op in OPS if op in ops)
-        self.bounds = {op: float((bounds or {}).get(op, BOUNDS[op])) for op in self.ops}
+        self.bounds = {op: b for op, b in resolve_bounds(bounds).items() if op in self.ops}
         if any(b <= 0 for b in self.bounds.values()):
             raise ValueError(f"augmentation bounds {self.bounds}: expected positive numbers")
         self.register_buffer("cluster", cluster.clone())

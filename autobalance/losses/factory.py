@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
-from autobalance.losses.augmentation import BOUNDS
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -131,8 +130,6 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], nu
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
     require_choice("search.family.init", init, INITIALIZATIONS)
-    bounds = {**BOUNDS, **(augment_bounds or {})}
-    augment = {op: augment_init * bounds[op] for op in augment_ops if op in bounds}
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
-                          cluster_size=cluster_size, augment_ops=augment_ops, augment=augment,
+                          cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, **init_values[init])

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autobalance.losses.augmentation import BOUNDS, LearnedAugmentation
+from autobalance.losses.augmentation import LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy
@@ -84,7 +84,9 @@ class ParametricLoss(ClassificationLoss):
         augment_ops: augmentation operations (:mod:`autobalance.losses.augmentation`) applied
             to training inputs by :meth:`augment_inputs`; none by default.
         augment: initial magnitudes by operation, a number or a (K,) / (G, K) table
-            (default ``AUGMENT_INIT`` of each operation's bound).
+            (default ``augment_init`` of each operation's bound).
+        augment_init: the starting magnitude of operations ``augment`` leaves out, as a
+            fraction of their bound.
         augment_bounds: the largest magnitude of each operation (default
             :data:`autobalance.losses.augmentation.BOUNDS`).
 
@@ -105,6 +107,7 @@ class ParametricLoss(ClassificationLoss):
         cluster_size: int = 1,
         augment_ops: Sequence[str] = (),
         augment: Mapping[str, float | torch.Tensor | Sequence] | None = None,
+        augment_init: float = AUGMENT_INIT,
         augment_bounds: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
@@ -136,8 +139,8 @@ class ParametricLoss(ClassificationLoss):
                 self.register_buffer(f"raw_{part}", raw)
         self.augmentation = None
         if augment_ops:
-            given, bounds = dict(augment or {}), {**BOUNDS, **(augment_bounds or {})}
-            initial = {op: _table(_full(given.get(op, AUGMENT_INIT * bounds.get(op, 1.0)), num_classes),
+            given, bounds = dict(augment or {}), resolve_bounds(augment_bounds)
+            initial = {op: _table(_full(given.get(op, augment_init * bounds.get(op, 1.0)), num_classes),
                                   0.0, num_groups, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
                                                     augment_bounds)
