@@ -32,6 +32,26 @@ def require_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 @dataclass
+class SpuriousConfig:
+    """``data.spurious``: the recipe of the spurious-correlation benchmarks
+    (``autobalance.data.sources.spurious``): split sizes, the fraction of each training label
+    whose attribute agrees with it, and the fraction of training examples with label 0."""
+
+    train_size: int = 4800
+    val_size: int = 1200
+    test_size: int = 4000
+    correlation: float = 0.95
+    label_balance: float = 0.5
+    fashion_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("train_size", "val_size", "test_size"):
+            require(getattr(self, key) >= 4, f"data.spurious.{key}", getattr(self, key), "an integer >= 4")
+        require(0 <= self.correlation <= 1, "data.spurious.correlation", self.correlation, "in [0, 1]")
+        require(0 < self.label_balance < 1, "data.spurious.label_balance", self.label_balance, "in (0, 1)")
+
+
+@dataclass
 class DataConfig:
     name: str = "mnist1d"
     path: str | None = None
@@ -57,6 +77,7 @@ class DataConfig:
     sampler: str = "shuffle"
     batch_size: int = 128
     eval_batch_size: int = 128
+    spurious: SpuriousConfig = field(default_factory=SpuriousConfig)
 
     def __post_init__(self) -> None:
 
@@ -121,6 +142,10 @@ class LossConfig:
     beta: float | None = None
     max_margin: float | None = None
     scale: float | None = None
+    step_size: float | None = None
+    adjustment: float | None = None
+    upweight: float | None = None
+    identification_epochs: int | None = None
     path: str | None = None
 
     def __post_init__(self) -> None:
@@ -129,6 +154,11 @@ class LossConfig:
         require(self.beta is None or 0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
         require(self.max_margin is None or self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
         require(self.scale is None or self.scale > 0, "loss.scale", self.scale, "> 0")
+        require(self.step_size is None or self.step_size > 0, "loss.step_size", self.step_size, "> 0")
+        require(self.adjustment is None or self.adjustment >= 0, "loss.adjustment", self.adjustment, ">= 0")
+        require(self.upweight is None or self.upweight >= 1, "loss.upweight", self.upweight, ">= 1")
+        require(self.identification_epochs is None or self.identification_epochs >= 1,
+                "loss.identification_epochs", self.identification_epochs, "an integer >= 1")
 
 
 @dataclass
@@ -162,17 +192,23 @@ class LoggerConfig:
 
 @dataclass
 class ObjectiveConfig:
-    """The validation objective of the outer problem (``objective=<name>``)."""
+    """The validation objective of the outer problem (``objective=<name>``). ``trade_off`` is
+    ``(1 - fairness_weight) * accuracy + fairness_weight * fairness``, each part an objective's
+    name; ``blend`` weighs any objectives by ``weights``."""
 
     name: str = "balanced_ce"
     temperature: float = 1.0
     cvar_alpha: float | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    accuracy: str = "balanced_ce"
+    fairness: str = "deo"
+    fairness_weight: float = 0.5
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, "objective.temperature", self.temperature, "> 0")
         require(self.cvar_alpha is None or 0 < self.cvar_alpha <= 1, "objective.cvar_alpha",
                 self.cvar_alpha, "in (0, 1] or null")
+        require(0 <= self.fairness_weight <= 1, "objective.fairness_weight", self.fairness_weight, "in [0, 1]")
 
 
 @dataclass
@@ -289,7 +325,7 @@ class SearchConfig:
                     f"in [0, search.epochs={self.epochs})")
         require(self.every >= 1, "search.every", self.every, "an integer >= 1")
         require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
-        require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced"))
+        require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced", "group_balanced"))
 
 
 RENAMED_KEYS = {

@@ -23,7 +23,7 @@ from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_con
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
-from autobalance.objectives import OBJECTIVES, check_blend_weights
+from autobalance.objectives import OBJECTIVES, check_blend_weights, check_trade_off
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -75,6 +75,8 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
     if cfg.objective.name == "blend":
         check_blend_weights(cfg.objective)
+    if cfg.objective.name == "trade_off":
+        check_trade_off(cfg.objective)
     search = cfg.search
     require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
     family = search.family

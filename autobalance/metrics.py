@@ -1,4 +1,4 @@
-"""Balanced, per-class, shot-group and per-group classification metrics."""
+"""Balanced, per-class and shot-group classification metrics (and group metrics with an attribute)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-
-def _accuracy_by(index: torch.Tensor, correct: torch.Tensor, size: int) -> torch.Tensor:
-    hits = torch.zeros(size, dtype=torch.float64).index_add_(0, index, correct.double())
-    totals = torch.bincount(index, minlength=size).double()
-    return torch.where(totals > 0, hits / totals.clamp(min=1), torch.nan)
+from autobalance.group_metrics import group_metrics, rate_by
 
 
 def _nanmean(t: torch.Tensor) -> float:
@@ -27,16 +23,17 @@ def classification_metrics(
     many_threshold: int = 100,
     few_threshold: int = 20,
 ) -> dict:
-    """Metrics of a balanced evaluation set (accuracies in [0, 1], errors in percent).
+    """Metrics of a balanced evaluation set: errors in percent, per-class accuracies in [0, 1].
 
     Shot groups follow the usual convention: many > ``many_threshold`` training examples,
     few < ``few_threshold``, medium in between. Classes absent from the evaluation set are
-    ignored by the class means.
+    ignored by the class means. With an attribute (``groups``, ``num_groups`` > 1 values) the
+    group metrics of :func:`autobalance.group_metrics.group_metrics` are added.
     """
     preds, targets = preds.cpu(), targets.cpu()
     k = len(train_counts)
     correct = preds == targets
-    per_class = _accuracy_by(targets, correct, k)
+    per_class = rate_by(targets, correct, k)
     counts = torch.as_tensor(list(train_counts))
     shots = {
         "many": counts > many_threshold,
@@ -44,23 +41,14 @@ def classification_metrics(
         "few": counts < few_threshold,
     }
     out = {
-        "accuracy": float(correct.double().mean()),
-        "balanced_accuracy": _nanmean(per_class),
+        "error": 100.0 * (1.0 - float(correct.double().mean())),
         "balanced_error": 100.0 * (1.0 - _nanmean(per_class)),
-        "worst_class_accuracy": float(per_class[~per_class.isnan()].min()),
+        "worst_class_error": 100.0 * (1.0 - float(per_class[~per_class.isnan()].min())),
         "per_class_accuracy": [float(a) for a in per_class],
         "num_examples": len(targets),
     }
     for name, mask in shots.items():
-        out[f"{name}_shot_accuracy"] = _nanmean(per_class[mask]) if mask.any() else None
-    out["worst_class_error"] = 100.0 * (1.0 - out["worst_class_accuracy"])
-    if out["few_shot_accuracy"] is not None:
-        out["few_shot_error"] = 100.0 * (1.0 - out["few_shot_accuracy"])
+        out[f"{name}_shot_error"] = 100.0 * (1.0 - _nanmean(per_class[mask])) if mask.any() else None
     if groups is not None and num_groups > 1:
-        per_group = _accuracy_by(groups.cpu(), correct, num_groups)
-        out["per_group_accuracy"] = [float(a) for a in per_group]
-        out["worst_group_accuracy"] = float(per_group[~per_group.isnan()].min())
-        cell = groups.cpu() * k + targets
-        per_cell = _accuracy_by(cell, correct, num_groups * k).reshape(num_groups, k)
-        out["per_group_class_accuracy"] = [[float(a) for a in row] for row in per_cell]
+        out.update(group_metrics(preds, targets, groups, k, num_groups))
     return out

@@ -1,16 +1,23 @@
-"""Validation objectives for the outer problem (differentiable surrogates of balanced metrics).
+"""Validation objectives for the outer problem (differentiable surrogates of balanced metrics,
+group robustness and fairness gaps).
 
-Each objective maps (logits, targets, groups) to a scalar. Classes (or groups) absent from the
-batch are left out of the means.
+Each objective maps (logits, targets, attributes) to a scalar. A group is a (class, attribute)
+cell (:mod:`autobalance.group_metrics`); classes and groups absent from the batch are left out
+of the means, and a class seen with fewer than two attribute values adds no fairness gap.
+The fairness surrogates replace each rate of their metric by a smooth stand-in: a group's
+error by its mean cross-entropy (the AutoBalance paper's DEO surrogate), a selection rate by
+the mean predicted probability; the spread over attribute values is max - min (|a - b| for a
+binary attribute, as in the paper), differentiable wherever the extremes are unique.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
 
-from autobalance.config import ObjectiveConfig, require
+from autobalance.config import ConfigError, ObjectiveConfig, require, require_choice
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.registry import Registry
 
@@ -23,6 +30,26 @@ def per_index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> tor
     counts = torch.bincount(index, minlength=size).to(values.dtype)
     present = counts > 0
     return sums[present] / counts[present]
+
+
+def cell_means(values: torch.Tensor, targets: torch.Tensor, attributes: torch.Tensor | None,
+               num_classes: int, num_attributes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of ``values`` per group as an (attribute x class) table, and which groups are present."""
+    a = torch.zeros_like(targets) if attributes is None else attributes
+    index = a * num_classes + targets
+    size = num_attributes * num_classes
+    sums = torch.zeros(size, dtype=values.dtype, device=values.device).index_add(0, index, values)
+    counts = torch.bincount(index, minlength=size).to(values.dtype)
+    return (sums / counts.clamp(min=1)).reshape(num_attributes, num_classes), (counts > 0).reshape(
+        num_attributes, num_classes)
+
+
+def attribute_spreads(table: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per class seen with at least two attribute values: max - min of its column over them."""
+    high = torch.where(present, table, -torch.inf).amax(0)
+    low = torch.where(present, table, torch.inf).amin(0)
+    compared = present.sum(0) >= 2
+    return high[compared] - low[compared]
 
 
 def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | None) -> torch.Tensor:
@@ -40,12 +67,30 @@ OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registr
 
 
 def build_objective(spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> Objective:
+    """The objective ``spec`` names; ``num_groups`` is the number of attribute values."""
+    compared = spec.fairness if spec.name == "trade_off" else spec.name
+    if needs_attribute(compared) and num_groups < 2:
+        raise ConfigError(f"objective {compared!r} compares attribute values but the data has "
+                          f"{num_groups}: give the data a group column (data.group_column)")
     return OBJECTIVES[spec.name](spec, num_classes, num_groups)
+
+
+def needs_attribute(name: str) -> bool:
+    """Whether an objective (a trade-off through its fairness part) compares attribute values."""
+    return name in OBJECTIVES and OBJECTIVES.metadata(name).get("fairness", False)
+
+
+def check_trade_off(spec: ObjectiveConfig) -> None:
+    """A trade-off pairs an accuracy objective with a fairness one."""
+    fairness = tuple(n for n in OBJECTIVES.names() if needs_attribute(n))
+    accuracy = tuple(n for n in OBJECTIVES.names() if n not in (*fairness, "blend", "trade_off"))
+    require_choice("objective.fairness", spec.fairness, fairness)
+    require_choice("objective.accuracy", spec.accuracy, accuracy)
 
 
 def check_blend_weights(spec: ObjectiveConfig) -> None:
     """A blend names objectives other than itself, with their weights."""
-    blendable = tuple(n for n in OBJECTIVES.names() if n != "blend")
+    blendable = tuple(n for n in OBJECTIVES.names() if n not in ("blend", "trade_off"))
     require(bool(spec.weights) and set(spec.weights) <= set(blendable), "objective.weights",
             dict(spec.weights), f"a mapping from {', '.join(blendable)} to blend weights")
 
@@ -69,18 +114,67 @@ def _worst_class(spec, num_classes, num_groups):
                                         spec.temperature, spec.cvar_alpha)
 
 
-@OBJECTIVES.register("worst_group")
-def _worst_group(spec, num_classes, num_groups):
-    def worst_group(z, y, g):
-        groups = torch.zeros_like(y) if g is None else g
-        return soft_maximum(per_index_means(cross_entropy(z, y), groups, num_groups),
-                            spec.temperature, spec.cvar_alpha)
-    return worst_group
-
-
 @OBJECTIVES.register("blend")
 def _blend(spec, num_classes, num_groups):
     check_blend_weights(spec)
     parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes, num_groups)
              for name in spec.weights}
     return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())
+
+
+def _group_losses(z, y, g, num_classes, num_groups):
+    return cell_means(cross_entropy(z, y), y, g, num_classes, num_groups)
+
+
+@OBJECTIVES.register("worst_group")
+def _worst_group(spec, num_classes, num_groups):
+    def worst_group(z, y, g):
+        table, present = _group_losses(z, y, g, num_classes, num_groups)
+        return soft_maximum(table[present], spec.temperature, spec.cvar_alpha)
+    return worst_group
+
+
+@OBJECTIVES.register("group_balanced")
+def _group_balanced(spec, num_classes, num_groups):
+    def group_balanced(z, y, g):
+        table, present = _group_losses(z, y, g, num_classes, num_groups)
+        return table[present].mean()
+    return group_balanced
+
+
+def _largest_gap(spreads: torch.Tensor, spec: ObjectiveConfig, z: torch.Tensor) -> torch.Tensor:
+    """Soft maximum of the classes' gaps; zero, still a function of the logits, without any."""
+    return soft_maximum(spreads, spec.temperature, spec.cvar_alpha) if len(spreads) else z.sum() * 0
+
+
+@OBJECTIVES.register("deo", fairness=True)
+def _deo(spec, num_classes, num_groups):
+    return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)).sum()
+
+
+@OBJECTIVES.register("equalized_odds", fairness=True)
+def _equalized_odds(spec, num_classes, num_groups):
+    def equalized_odds(z, y, g):
+        return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)), spec, z)
+    return equalized_odds
+
+
+@OBJECTIVES.register("demographic_parity", fairness=True)
+def _demographic_parity(spec, num_classes, num_groups):
+    def demographic_parity(z, y, g):
+        a = torch.zeros_like(y) if g is None else g
+        probabilities = torch.softmax(z, 1)
+        sums = torch.zeros(num_groups, num_classes, dtype=z.dtype, device=z.device).index_add(0, a, probabilities)
+        counts = torch.bincount(a, minlength=num_groups).to(z.dtype)
+        present = (counts > 0)[:, None].expand(-1, num_classes)
+        return _largest_gap(attribute_spreads(sums / counts.clamp(min=1)[:, None], present), spec, z)
+    return demographic_parity
+
+
+@OBJECTIVES.register("trade_off")
+def _trade_off(spec, num_classes, num_groups):
+    check_trade_off(spec)
+    accuracy, fairness = (build_objective(dataclasses.replace(spec, name=name), num_classes, num_groups)
+                          for name in (spec.accuracy, spec.fairness))
+    lam = spec.fairness_weight
+    return lambda z, y, g: (1 - lam) * accuracy(z, y, g) + lam * fairness(z, y, g)

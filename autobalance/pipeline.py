@@ -21,16 +21,26 @@ from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
-from autobalance.losses.factory import build_loss, build_search_loss
+from autobalance.losses.factory import LOSSES, build_loss, build_search_loss, resolve_loss_config
 from autobalance.losses.family import ParametricLoss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
 from autobalance.objectives import build_objective
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
-from autobalance.reporting import data_line, finite, summary_record, summary_table, write_json, write_per_class_csv
+from autobalance.reporting import (
+    data_line,
+    finite,
+    summary_record,
+    summary_table,
+    write_json,
+    write_per_class_csv,
+    write_per_group_csv,
+)
 from autobalance.run_dir import prepare_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
+from autobalance.training.dfr import retrain_last_layer
+from autobalance.training.jtt import error_set, upsampled
 from autobalance.training.trainer import Trainer
 
 
@@ -46,7 +56,7 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
                  optim: OptimConfig | None = None) -> Trainer:
     optim = optim or cfg.optim
     model = build_model(cfg, data, device)
-    loss = loss if loss is not None else build_loss(cfg.loss, data.train_counts, data.num_groups)
+    loss = loss if loss is not None else build_loss(cfg.loss, data.train_counts, data.group_counts())
     schedule = LossSchedule(cfg.schedule.name, data.train_counts,
                             cfg.schedule.first_epoch(optim.epochs), cfg.schedule.beta, data.sampler)
     return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
@@ -58,11 +68,10 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
 def search_optim(optim: OptimConfig, search: SearchConfig, epochs: int) -> OptimConfig:
     """The training schedule for the search: compressed to its length (milestones scaled with
     it) unless ``search.inner`` gives the search its own milestones, decay or weight decay."""
-    ratio = epochs / optim.epochs
     inner = search.inner
-    milestones = inner.milestones if inner.milestones is not None else [round(m * ratio) for m in optim.milestones]
+    short = shortened(optim, epochs)
     return dataclasses.replace(
-        optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1), milestones=milestones,
+        short, milestones=short.milestones if inner.milestones is None else inner.milestones,
         decay=optim.decay if inner.decay is None else inner.decay,
         weight_decay=optim.weight_decay if inner.weight_decay is None else inner.weight_decay)
 
@@ -75,6 +84,9 @@ def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
                      extra_columns: dict[str, list[float]] | None = None) -> None:
     write_per_class_csv(out_dir / "per_class.csv", data.class_names, data.train_counts,
                         data.summary["counts"]["test"], metrics["per_class_accuracy"], extra_columns)
+    if "per_group_accuracy" in metrics:
+        write_per_group_csv(out_dir / "per_group.csv", data.class_names, data.summary["group_counts_by_class"],
+                            metrics["per_group_accuracy"])
 
 
 def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase: str,
@@ -86,13 +98,52 @@ def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
     return trainer
 
 
+def shortened(optim: OptimConfig, epochs: int) -> OptimConfig:
+    """The training schedule cut to ``epochs``, milestones scaled with it."""
+    ratio = epochs / optim.epochs
+    return dataclasses.replace(optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1),
+                               milestones=[round(m * ratio) for m in optim.milestones])
+
+
+def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
+                  phase_seconds: dict[str, float]) -> tuple[DataBundle, dict[str, Any]]:
+    """JTT's first stage: ERM for ``loss.identification_epochs`` epochs of the schedule, then the
+    training set with its errors repeated ``loss.upweight`` times."""
+    loss = resolve_loss_config(cfg.loss)
+    epochs = min(loss.identification_epochs, cfg.optim.epochs)
+    identify_cfg = dataclasses.replace(cfg, loss=LossConfig(name="ce"))
+    identifier = train(identify_cfg, data, out_dir, sinks, device, "identify", phase_seconds,
+                       optim=shortened(cfg.optim, epochs))
+    errors = error_set(identifier, data)
+    info = {"identification_epochs": epochs, "upweight": loss.upweight, "errors": len(errors),
+            "training_examples": len(data.train)}
+    print(f"JTT: {len(errors)} of {len(data.train)} training examples misclassified after {epochs} epochs; "
+          f"each now appears {round(loss.upweight)} times", flush=True)
+    return upsampled(data, errors, loss.upweight), info
+
+
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
     final_data = data.merged_train_val() if cfg.train_on_val else data
     phase_seconds: dict[str, float] = {}
+    procedure = LOSSES.metadata(cfg.loss.name).get("procedure")
+    if procedure == "dfr" and (cfg.train_on_val or len(data.val) == 0 or data.val.group is None):
+        raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
+                          f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
+                          f"{'no' if data.val.group is None else 'a'} group column: expected train_on_val=false "
+                          "and a validation split with groups")
+    extra: dict[str, Any] = {}
+    if procedure == "jtt":
+        final_data, extra["jtt"] = jtt_upsampled(cfg, final_data, out_dir, sinks, device, phase_seconds)
     trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks)
+    if procedure == "dfr":
+        start = time.perf_counter()
+        extra["dfr"] = retrain_last_layer(trainer.model, data, data.val, cfg.seed)
+        phase_seconds["dfr"] = time.perf_counter() - start
+        print(f"DFR: last layer refit on {extra['dfr']['held_out_examples']} validation examples "
+              f"(C={extra['dfr']['C']})", flush=True)
     metrics = trainer.evaluate(data.test)
-    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics}
+    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics, **extra}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
     if data.ranks.is_main:
@@ -204,7 +255,11 @@ def _trace_columns(loss: ParametricLoss, class_names: list[str], counts: list[in
 
 
 def check_shards(cfg: RunConfig, ranks: Ranks) -> None:
-    """Every rank must hold an equal shard of each batch, so that the ranks' mean is the batch's."""
+    """Every rank must hold an equal shard of each batch, so that the ranks' mean is the batch's;
+    a loss that keeps statistics of whole batches runs in one process."""
+    if ranks.world_size > 1 and LOSSES.metadata(cfg.loss.name).get("single_process"):
+        raise ConfigError(f"loss.name={cfg.loss.name}: its state follows whole batches, which one process of "
+                          f"{ranks.world_size} does not see; expected a single process (not torchrun)")
     sizes = {"data.batch_size": cfg.data.batch_size}
     if cfg.search.enabled:
         sizes["search.val_batch_size"] = cfg.search.val_batch_size or cfg.data.batch_size

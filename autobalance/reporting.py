@@ -12,6 +12,12 @@ import numpy as np
 
 from autobalance.frequency_bins import frequency_groups
 
+GAPS = ("deo", "equalized_odds_difference", "demographic_parity_difference")
+"""Fairness gaps, in percentage points."""
+HEADLINE = ("balanced_error", "few_shot_error", "worst_class_error", "worst_group_error", "average_group_error",
+            "worst_attribute_error", *GAPS)
+"""The headline numbers of a run (errors in percent, gaps in points), wherever they apply."""
+
 
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_unserializable) + "\n")
@@ -44,6 +50,17 @@ def write_per_class_csv(path: Path, class_names: list[str], train_counts: list[i
                         *(f"{v[k]:.6g}" for v in extra.values())])
 
 
+def write_per_group_csv(path: Path, class_names: list[str], counts: dict[str, list[list[int]]],
+                        accuracy: list[list[float]]) -> None:
+    """One row per group (attribute, class): its counts per split and its test accuracy."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["attribute", "class", "name", *(f"{split}_count" for split in counts), "test_accuracy"])
+        for a, row in enumerate(accuracy):
+            for k, value in enumerate(row):
+                w.writerow([a, k, class_names[k], *(table[a][k] for table in counts.values()), f"{value:.4f}"])
+
+
 def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts: list[int],
                   extra: dict[str, list[float]] | None = None) -> str:
     """A fixed-width table, per class up to 20 classes and per frequency-rank bin (means over
@@ -61,13 +78,20 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
         row = f"{label[:width]:>{width}} {train} {accuracy[idx].mean():>9.3f}"
         lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>9.3f}" for v in extra.values()))
     lines.append("-" * len(header))
-    for key in ("balanced_error", "few_shot_error", "worst_class_error"):
+    for key in HEADLINE:
         if metrics.get(key) is not None:
-            lines.append(f"{key:>24}: {metrics[key]:.2f} %")
-    if metrics.get("few_shot_accuracy") is not None:
-        lines.append(f"{'few_shot_accuracy':>24}: {metrics['few_shot_accuracy']:.4f}")
-    if "worst_group_accuracy" in metrics:
-        lines.append(f"{'worst_group_accuracy':>24}: {metrics['worst_group_accuracy']:.4f}")
+            lines.append(f"{key:>29}: {metrics[key]:.2f} {'points' if key in GAPS else '%'}")
+    if "per_group_accuracy" in metrics:
+        lines.append(group_table(metrics["per_group_accuracy"], class_names))
+    return "\n".join(lines)
+
+
+def group_table(per_group_accuracy: list[list[float]], class_names: list[str]) -> str:
+    """Accuracy of each group: one row per attribute value, one column per class."""
+    names = [name[:9] for name in class_names]
+    lines = ["group accuracy (attribute x class):", f"{'attribute':>9}" + "".join(f" {n:>9}" for n in names)]
+    for a, row in enumerate(per_group_accuracy):
+        lines.append(f"{a:>9}" + "".join(f" {v:>9.3f}" for v in row))
     return "\n".join(lines)
 
 
@@ -84,8 +108,7 @@ def summary_record(results: dict[str, Any]) -> dict[str, Any]:
     """The final numbers of the run's model (the learned loss after a search) for W&B's summary:
     headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap."""
     test = results["test"]
-    record: dict[str, Any] = {k: test.get(k) for k in ("balanced_error", "few_shot_error", "worst_class_error",
-                                                       "worst_group_accuracy") if test.get(k) is not None}
+    record: dict[str, Any] = {k: test[k] for k in HEADLINE if test.get(k) is not None}
     if len(test["per_class_accuracy"]) <= 100:
         record["per_class_accuracy"] = test["per_class_accuracy"]
     for key, other in results.items():

@@ -32,6 +32,9 @@ from autobalance.losses.factory import HYPERPARAMETERS, LOSSES
 from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
+GROUP_METRICS = ("average_group_error", "worst_group_error", "deo", "equalized_odds_difference",
+                 "demographic_parity_difference")
+"""Reported for runs whose data has an attribute (a group column); errors in %, gaps in points."""
 
 
 def _hyperparameters(loss: str) -> tuple[str, ...]:
@@ -140,7 +143,7 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
                "code_version": m.get("code_version"),
                "dir": str(metrics_path.parent) if shown_as is None
                else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}
-        row.update({k: m["test"].get(k) for k in METRICS})
+        row.update({k: m["test"].get(k) for k in METRICS + GROUP_METRICS})
         if few_threshold is not None:
             row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
@@ -196,7 +199,7 @@ def summarize(rows: list[dict]) -> list[dict]:
     for (dataset, rho, label), runs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
         entry = {"dataset": dataset, "rho": rho, "method": label, "seeds": sorted(r["seed"] for r in runs),
                  "code_versions": sorted({r["code_version"] for r in runs})}
-        for k in METRICS:
+        for k in METRICS + GROUP_METRICS:
             entry[f"{k}_mean"], entry[f"{k}_std"] = _mean_std([r[k] for r in runs])
         entry["train_seconds_mean"], _ = _mean_std([r["train_seconds"] for r in runs])
         entry["train_seconds_total"] = sum(r["train_seconds"] for r in runs)
@@ -252,6 +255,21 @@ def to_markdown(table: list[dict]) -> str:
         speed = "-" if e["images_per_second"] != e["images_per_second"] else f"{e['images_per_second']:,.0f}"
         lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "
                      + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} | {speed} |")
+    return "\n".join(lines)
+
+
+def groups_markdown(table: list[dict]) -> str:
+    """Group robustness and fairness per method (runs with an attribute only)."""
+    lines = ["| dataset | method | seeds | average-group error % | worst-group error % | DEO (points) "
+             "| equalized-odds diff. | demographic-parity diff. | train s | x ERM time |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for e in table:
+        if e["worst_group_error_mean"] != e["worst_group_error_mean"]:  # NaN: no attribute
+            continue
+        cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" for k in GROUP_METRICS]
+        ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
+        lines.append(f"| {e['dataset']} | {e['method']} | {len(e['seeds'])} | " + " | ".join(cells)
+                     + f" | {e['train_seconds_mean']:.0f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -321,6 +339,8 @@ def main() -> None:
     parser.add_argument("--paired-with", metavar="LABEL", default=None,
                         help="also report every method's paired difference to this method's label "
                              "(same seeds), with a 95 %% interval, in paired.md")
+    parser.add_argument("--paired-metric", default="balanced_error", choices=METRICS + GROUP_METRICS,
+                        help="the metric of the paired differences (default: balanced_error)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
@@ -339,6 +359,8 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(table)
     markdown = to_markdown(table)
+    if any(e["worst_group_error_mean"] == e["worst_group_error_mean"] for e in table):
+        markdown += "\n\n" + groups_markdown(table)
     if args.tuning:
         chosen = best_by_validation(table)
         (args.out / "tuned.json").write_text(json.dumps([{k: v for k, v in c.items() if k != "best"}
@@ -349,12 +371,13 @@ def main() -> None:
                                f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
                                for c in chosen)
     if args.paired_with is not None:
-        pairs = paired_differences(rows, args.paired_with)
+        pairs = paired_differences(rows, args.paired_with, args.paired_metric)
         if not pairs:
             raise SystemExit(f"--paired-with {args.paired_with!r}: no such label with shared seeds; labels are "
                              f"{sorted({r['label'] for r in rows})}")
-        (args.out / "paired.md").write_text(paired_markdown(pairs) + "\n")
-        markdown += "\n\n" + paired_markdown(pairs)
+        paired = paired_markdown(pairs, args.paired_metric.replace("_", " "))
+        (args.out / "paired.md").write_text(paired + "\n")
+        markdown += "\n\n" + paired
     (args.out / "summary.md").write_text(markdown + "\n")
     (args.out / "pivot.md").write_text(pivot(table) + "\n")
     plot(table, args.out / "balanced_error.png")

@@ -11,19 +11,21 @@ def test_balanced_shot_and_worst_class_metrics():
     m = classification_metrics(preds, targets, train_counts=[500, 50, 5])
     assert m["per_class_accuracy"] == [1.0, 0.5, 0.5]
     assert math.isclose(m["balanced_error"], 100 * (1 - 2 / 3))
-    assert m["accuracy"] == 5 / 8
-    assert m["many_shot_accuracy"] == 1.0 and m["medium_shot_accuracy"] == 0.5
-    assert m["few_shot_accuracy"] == 0.5 and m["few_shot_error"] == 50.0
-    assert m["worst_class_accuracy"] == 0.5
+    assert m["error"] == 100 * 3 / 8
+    assert m["many_shot_error"] == 0.0 and m["medium_shot_error"] == 50.0 and m["few_shot_error"] == 50.0
+    assert m["worst_class_error"] == 50.0
+    assert "accuracy" not in m and "balanced_accuracy" not in m  # one name per number: errors in %
 
 
-def test_group_metrics():
-    targets = torch.tensor([0, 1, 0, 1])
-    preds = torch.tensor([0, 1, 1, 1])
-    groups = torch.tensor([0, 0, 1, 1])
-    m = classification_metrics(preds, targets, [10, 10], groups, num_groups=2)
-    assert m["per_group_accuracy"] == [1.0, 0.5] and m["worst_group_accuracy"] == 0.5
-    assert m["per_group_class_accuracy"] == [[1.0, 1.0], [0.0, 1.0]]
+def test_groups_are_class_attribute_cells_and_attribute_numbers_are_kept():
+    targets = torch.tensor([0, 1, 0, 1, 1])
+    preds = torch.tensor([0, 1, 1, 1, 0])
+    attribute = torch.tensor([0, 0, 1, 1, 1])
+    m = classification_metrics(preds, targets, [10, 10], attribute, num_groups=2)
+    assert m["per_group_accuracy"] == [[1.0, 1.0], [0.0, 0.5]]  # rows: attribute, columns: class
+    assert m["worst_group_error"] == 100.0 and m["average_group_error"] == 100 * (1 - 2.5 / 4)
+    assert m["per_attribute_accuracy"] == [1.0, 1 / 3]
+    assert math.isclose(m["worst_attribute_error"], 100 * 2 / 3)
 
 
 def test_summary_table_of_a_thousand_classes_has_ten_frequency_bin_rows():

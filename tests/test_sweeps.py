@@ -28,10 +28,14 @@ def test_every_baseline_preset_is_a_valid_search_free_run(baseline):
     cfg = _compose(["+experiment=fashion_mnist_lt", f"+baseline={baseline}"])
     run_cfg = load_config({k: v for k, v in cfg.items() if k != "hydra"})
     assert not run_cfg.search.enabled
-    expected = {"ldam_drw": "ldam"}.get(baseline, baseline)
+    expected = {"ldam_drw": "ldam", "group_balanced_sampling": "ce"}.get(baseline, baseline)
     assert run_cfg.loss.name == expected
     if baseline == "ldam_drw":
         assert run_cfg.schedule.name == "drw" and run_cfg.model.normalized_head
+    if baseline == "group_balanced_sampling":
+        assert run_cfg.data.sampler == "group_balanced"
+    if baseline == "dfr":
+        assert run_cfg.train_on_val is False
 
 
 @pytest.mark.parametrize("grid", GRIDS)

@@ -9,7 +9,21 @@ from collections.abc import Iterator
 
 import torch
 
-SAMPLERS = ("shuffle", "class_balanced", "sqrt")
+SAMPLERS = ("shuffle", "class_balanced", "sqrt", "group_balanced")
+"""``group_balanced`` is ``class_balanced`` over (class, attribute) groups; the caller passes
+the group index as the labels (:func:`sampling_labels`)."""
+
+
+def sampling_labels(labels: torch.Tensor, attributes: torch.Tensor | None, num_classes: int,
+                    sampler: str) -> tuple[torch.Tensor, int, str]:
+    """What a sampler balances: for ``group_balanced`` each example's group index
+    ``attribute * K + class`` (the classes without an attribute), balanced like classes."""
+    if sampler != "group_balanced":
+        return labels, num_classes, sampler
+    if attributes is None:
+        return labels, num_classes, "class_balanced"
+    num_attributes = int(attributes.max()) + 1 if len(attributes) else 1
+    return attributes * num_classes + labels, num_attributes * num_classes, "class_balanced"
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:

@@ -46,6 +46,36 @@ def _cifar(cfg, seed, cache_dir):
     return load_cifar(cfg.name, cfg.path, cache_dir, cfg.download)
 
 
+@DATA_SOURCES.register("spurious_fashion")
+def _spurious_fashion(cfg, seed, cache_dir):
+    from autobalance.data.sources.fashion_mnist import load_fashion_mnist
+    from autobalance.data.sources.spurious import TOPS, binary, build_spurious, on_background
+
+    fashion = load_fashion_mnist(cfg.path, cache_dir, cfg.download)
+    return build_spurious("spurious_fashion", binary(fashion.train, TOPS), binary(fashion.test, TOPS),
+                          _spurious_sizes(cfg), on_background, ["top", "other"], seed)
+
+
+@DATA_SOURCES.register("dominoes")
+def _dominoes(cfg, seed, cache_dir):
+    from autobalance.data.sources.cifar import load_cifar
+    from autobalance.data.sources.fashion_mnist import load_fashion_mnist
+    from autobalance.data.sources.spurious import CORE_CIFAR, binary, build_spurious, stacked_on
+
+    cifar = load_cifar("cifar10", cfg.path, cache_dir, cfg.download)
+    fashion = load_fashion_mnist(cfg.spurious.fashion_path, cache_dir, cfg.download)
+    core = [binary(s, CORE_CIFAR[:1], CORE_CIFAR[1:]) for s in (cifar.train, cifar.test)]
+    return build_spurious("dominoes", *core, _spurious_sizes(cfg), stacked_on(fashion.train),
+                          ["automobile", "truck"], seed)
+
+
+def _spurious_sizes(cfg: DataConfig):
+    from autobalance.data.sources.spurious import SpuriousSizes
+
+    s = cfg.spurious
+    return SpuriousSizes(s.train_size, s.val_size, s.test_size, s.correlation, s.label_balance)
+
+
 @DATA_SOURCES.register("image_folder")
 def _image_folder(cfg, seed, cache_dir):
     from autobalance.data.errors import DataNotFoundError
@@ -79,6 +109,12 @@ def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor
             torch.tensor(std, dtype=torch.float32).reshape(shape))
 
 
+def cell_counts(labels: np.ndarray, attributes: np.ndarray, num_classes: int, num_attributes: int) -> np.ndarray:
+    """Examples per group: an (attribute x class) table."""
+    return np.bincount(attributes * num_classes + labels, minlength=num_attributes * num_classes).reshape(
+        num_attributes, num_classes)
+
+
 def _balanced_subset(split: ArraySplit, per_class: int, num_classes: int, seed: int) -> ArraySplit:
     counts = [min(per_class, int((split.y == c).sum())) for c in range(num_classes)]
     return split.take(subsample_per_class(split.y, counts, seed))
@@ -97,9 +133,12 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
     else:
         counts = long_tail_counts(n_max, k, cfg.rho, cfg.profile)
     long_tail = raw.train.take(subsample_per_class(raw.train.y, counts, seed))
-    train_idx, val_idx = train_val_split(long_tail.y, k, cfg.split, cfg.val_fraction,
-                                         cfg.val_per_class, seed)
-    train, val = long_tail.take(train_idx), long_tail.take(val_idx)
+    if raw.val is not None:  # the source's own validation split
+        train, val = long_tail, raw.val
+    else:
+        train_idx, val_idx = train_val_split(long_tail.y, k, cfg.split, cfg.val_fraction,
+                                             cfg.val_per_class, seed)
+        train, val = long_tail.take(train_idx), long_tail.take(val_idx)
     test = raw.test if cfg.test_subset is None else _balanced_subset(raw.test, cfg.test_subset, k, seed)
     mean, std = _normalization(train.x, raw.kind)
     groups = [s.group for s in (train, val, test) if s.group is not None and len(s.group)]
@@ -121,6 +160,11 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
     if num_groups > 1:
         summary["group_counts"] = {
             split_name: np.bincount(s.group, minlength=num_groups).tolist()
+            for split_name, s in (("train", train), ("val", val), ("test", test))
+            if s.group is not None
+        }
+        summary["group_counts_by_class"] = {
+            split_name: cell_counts(s.y, s.group, k, num_groups).tolist()
             for split_name, s in (("train", train), ("val", val), ("test", test))
             if s.group is not None
         }

@@ -11,7 +11,7 @@ import torch
 
 from autobalance.config import DataConfig
 from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
-from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices
+from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices, sampling_labels
 from autobalance.data.dataset import ArraySplit
 from autobalance.distributed import SINGLE, Ranks
 
@@ -88,12 +88,19 @@ class DataBundle:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
 
+    def group_counts(self) -> list[list[int]]:
+        """Training examples per group, an (attribute x class) table (one row without an attribute)."""
+        a = torch.zeros_like(self.train.y) if self.train.group is None else self.train.group
+        cells = torch.bincount((a * self.num_classes + self.train.y).cpu(),
+                               minlength=self.num_groups * self.num_classes)
+        return cells.reshape(self.num_groups, self.num_classes).tolist()
+
     def train_batches(
         self, seed: int, epoch: int, sampler: str | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         """Augmented, normalized training batches; the same for the same (seed, epoch)."""
-        order = epoch_order(self.train.y, self.num_classes, sampler or self.sampler,
-                            epoch_generator(seed, epoch, 0))
+        order = epoch_order(*sampling_labels(self.train.y, self.train.group, self.num_classes,
+                                             sampler or self.sampler), epoch_generator(seed, epoch, 0))
         aug_gen = epoch_generator(seed, epoch, 1)
         for idx in batches(order, self.batch_size, min_size=2 * self.ranks.world_size):
             yield self._take(self.train, idx.to(self.train.y.device), aug_gen, shard=True)
@@ -109,8 +116,8 @@ class DataBundle:
         """One validation batch; augmented only when ``augment_val`` is set."""
         if len(self.val) == 0:
             raise ValueError("the validation split is empty; set data.split=stratified or balanced")
-        idx = sample_indices(self.val.y, self.num_classes, sampler, batch_size or self.batch_size,
-                             epoch_generator(seed, draw, 6))
+        idx = sample_indices(*sampling_labels(self.val.y, self.val.group, self.num_classes, sampler),
+                             batch_size or self.batch_size, epoch_generator(seed, draw, 6))
         gen = epoch_generator(seed, draw, 7) if self.augment_val else None
         return self._take(self.val, idx.to(self.val.y.device), gen, shard=True)
 

@@ -34,13 +34,16 @@ class ArraySplit:
 
 @dataclass
 class RawDataset:
-    """What a source returns: full train and test splits before any long-tail subsampling."""
+    """What a source returns: full train and test splits before any long-tail subsampling, and
+    the validation split when the source fixes one (drawn from another distribution than the
+    training split, as in the spurious-correlation benchmarks)."""
 
     name: str
     train: ArraySplit
     test: ArraySplit
     class_names: list[str]
     kind: str  # "image" (uint8 NHWC) or "vector" (float, N x D or N x L)
+    val: ArraySplit | None = None
 
     @property
     def num_classes(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
+import torch
+
 from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
@@ -14,19 +16,25 @@ from autobalance.losses.baselines import (
     PosthocLogitAdjustedCE,
 )
 from autobalance.losses.family import AUGMENT_INIT, ParametricLoss
+from autobalance.losses.group_dro import GroupDROLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
 from autobalance.registry import Registry
 
-LOSSES: Registry[Callable[[LossConfig, Sequence[int], int], ClassificationLoss]] = Registry("loss.name")
-"""Baseline losses by name; each entry's metadata are its hyperparameters' standard values
-(each paper's setting), the one home of those defaults for the CLI and the Python API."""
+GroupCounts = Sequence[Sequence[int]]
+"""Training examples per group: an (attribute x class) table, one row without an attribute."""
 
-HYPERPARAMETERS = ("gamma", "tau", "beta", "max_margin", "scale")
+LOSSES: Registry[Callable[[LossConfig, Sequence[int], GroupCounts], ClassificationLoss]] = Registry("loss.name")
+"""Baseline losses by name, built as ``builder(cfg, counts, group_counts)``; each entry's
+metadata are its hyperparameters' standard values (each paper's setting), the one home of
+those defaults for the CLI and the Python API."""
+
+HYPERPARAMETERS = ("gamma", "tau", "beta", "max_margin", "scale", "step_size", "adjustment", "upweight",
+                   "identification_epochs")
 
 
 def register_loss(name: str, **defaults: float):
-    """Register ``builder(cfg, counts, num_groups)`` under ``name``; ``defaults`` are the
+    """Register ``builder(cfg, counts, group_counts)`` under ``name``; ``defaults`` are the
     hyperparameters it takes (``cfg`` arrives with them resolved)."""
     return LOSSES.register(name, defaults=defaults)
 
@@ -45,10 +53,11 @@ def resolve_loss_config(cfg: LossConfig) -> LossConfig:
     return dataclasses.replace(cfg, **values)
 
 
-def build_loss(cfg: LossConfig, counts: Sequence[int], num_groups: int = 1) -> ClassificationLoss:
+def build_loss(cfg: LossConfig, counts: Sequence[int], group_counts: GroupCounts | None = None) -> ClassificationLoss:
     """The loss named by ``cfg``; baselines that are special cases of the family are fixed
-    :class:`ParametricLoss` objects."""
-    return LOSSES[cfg.name](resolve_loss_config(cfg), counts, num_groups)
+    :class:`ParametricLoss` objects. ``group_counts`` (default: the class counts as one row)
+    gives group-aware losses the training groups."""
+    return LOSSES[cfg.name](resolve_loss_config(cfg), counts, group_counts or [list(counts)])
 
 
 def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
@@ -56,57 +65,87 @@ def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
 
 
 @register_loss("ce")
-def _ce(cfg, counts, num_groups):
+def _ce(cfg, counts, group_counts):
     return _fixed(counts)
 
 
 @register_loss("focal", gamma=1.0)
-def _focal(cfg, counts, num_groups):
+def _focal(cfg, counts, group_counts):
     return FocalLoss(cfg.gamma)
 
 
 @register_loss("cb_softmax", beta=CLASS_BALANCED_BETA)
-def _cb_softmax(cfg, counts, num_groups):
+def _cb_softmax(cfg, counts, group_counts):
     return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
 
 
 @register_loss("cb_focal", beta=CLASS_BALANCED_BETA, gamma=1.0)
-def _cb_focal(cfg, counts, num_groups):
+def _cb_focal(cfg, counts, group_counts):
     return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
 
 
 @register_loss("ldam", max_margin=0.5, scale=30.0)
-def _ldam(cfg, counts, num_groups):
+def _ldam(cfg, counts, group_counts):
     return LDAMLoss(counts, cfg.max_margin, cfg.scale)
 
 
 @register_loss("la", tau=1.0)
-def _la(cfg, counts, num_groups):
+def _la(cfg, counts, group_counts):
     return _fixed(counts, offsets=logit_adjustment_offsets(counts, cfg.tau))
 
 
 @register_loss("la_posthoc", tau=1.0)
-def _la_posthoc(cfg, counts, num_groups):
+def _la_posthoc(cfg, counts, group_counts):
     return PosthocLogitAdjustedCE(counts, cfg.tau)
 
 
 @register_loss("cdt", gamma=0.2)
-def _cdt(cfg, counts, num_groups):
+def _cdt(cfg, counts, group_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma))
 
 
 @register_loss("vs", gamma=0.2, tau=1.0)
-def _vs(cfg, counts, num_groups):
+def _vs(cfg, counts, group_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma), offsets=logit_adjustment_offsets(counts, cfg.tau))
 
 
 @register_loss("balanced_softmax")
-def _balanced_softmax(cfg, counts, num_groups):
+def _balanced_softmax(cfg, counts, group_counts):
     return _fixed(counts, offsets=logit_adjustment_offsets(counts, 1.0))
 
 
+def inverse_frequency_weights(group_counts: GroupCounts) -> torch.Tensor:
+    """Loss weights proportional to 1 / n_g per group; a group without training examples gets
+    the weight of the mean group size (it never meets a training example)."""
+    counts = torch.as_tensor(group_counts, dtype=torch.float64)
+    counts = torch.where(counts > 0, counts, counts[counts > 0].mean())
+    return 1.0 / counts
+
+
+@register_loss("group_reweighted")
+def _group_reweighted(cfg, counts, group_counts):
+    return ParametricLoss(len(counts), len(group_counts), learn=(), weights=inverse_frequency_weights(group_counts))
+
+
+@LOSSES.register("group_dro", defaults={"step_size": 0.01, "adjustment": 0.0}, single_process=True)
+def _group_dro(cfg, counts, group_counts):
+    return GroupDROLoss(group_counts, cfg.step_size, cfg.adjustment)
+
+
+@LOSSES.register("jtt", defaults={"upweight": 20.0, "identification_epochs": 1}, procedure="jtt")
+def _jtt(cfg, counts, group_counts):
+    """Cross-entropy; the pipeline trains it on JTT's upsampled set (``autobalance.training.jtt``)."""
+    return _fixed(counts)
+
+
+@LOSSES.register("dfr", defaults={}, procedure="dfr")
+def _dfr(cfg, counts, group_counts):
+    """Cross-entropy; the pipeline then refits the last layer (``autobalance.training.dfr``)."""
+    return _fixed(counts)
+
+
 @register_loss("learned")
-def _learned(cfg, counts, num_groups):
+def _learned(cfg, counts, group_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 
 

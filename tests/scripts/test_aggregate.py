@@ -161,3 +161,21 @@ def test_paired_differences_use_shared_seeds_and_a_t_interval(tmp_path):
     half = 4.302653 * 1.0 / 3 ** 0.5  # t(0.975, 2) * sd([-2, -1, -3]) / sqrt(3)
     assert (pair["low"], pair["high"]) == pytest.approx((-2.0 - half, -2.0 + half), rel=1e-5)
     assert "| -2.00 | [-4.48, +0.48] |" in aggregate.paired_markdown([pair])
+
+
+def test_group_runs_get_a_group_table_and_paired_worst_group_differences(tmp_path):
+    group_metrics = {"average_group_error": 10.0, "worst_group_error": 30.0, "deo": 40.0,
+                     "equalized_odds_difference": 25.0, "demographic_parity_difference": 20.0}
+    for seed in range(3):
+        for name, shift in (("ce", 0.0), ("group_dro", -10.0 - seed)):
+            _run(tmp_path, f"{name}{seed}", _cfg(name), seed, 10.0, 100.0)
+            metrics_path = tmp_path / f"{name}{seed}" / "metrics.json"
+            m = json.loads(metrics_path.read_text())
+            m["test"].update({k: v + shift for k, v in group_metrics.items()})
+            metrics_path.write_text(json.dumps(m))
+    rows = aggregate.collect(tmp_path)
+    table = aggregate.summarize(rows)
+    markdown = aggregate.groups_markdown(table)
+    assert "| fashion_mnist | group_dro | 3 | -1.00 ± 1.00 | 19.00 ± 1.00 | 29.00 ± 1.00 |" in markdown
+    (pair,) = aggregate.paired_differences(rows, "ce", "worst_group_error")
+    assert pair["method"] == "group_dro" and pair["mean_difference"] == pytest.approx(-11.0)
