@@ -165,7 +165,7 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     """The search phase: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
-    loss = build_search_loss(family.learn, family.init, data.train_counts, data.num_groups, family.scale_map,
+    loss = build_search_loss(family.learn, family.init, data.train_counts, data.group_counts(), family.scale_map,
                              family.cluster_size, family.init_tau, family.init_gamma, family.init_beta,
                              augmentation_ops(family, data), family.augment_init, dict(family.augment_bounds))
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)

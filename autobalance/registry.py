@@ -3,7 +3,7 @@ loss schedules): a part's names live in its registry alone, and the configuratio
 against it, so adding one is one decorated function in one file.
 
     @LOSSES.register("my_loss", gamma=2.0)      # keyword arguments: metadata, e.g. defaults
-    def my_loss(cfg, counts, num_groups): ...
+    def my_loss(cfg, counts, group_counts): ...
 """
 
 from __future__ import annotations

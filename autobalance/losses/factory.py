@@ -127,6 +127,19 @@ def _group_reweighted(cfg, counts, group_counts):
     return ParametricLoss(len(counts), len(group_counts), learn=(), weights=inverse_frequency_weights(group_counts))
 
 
+def group_logit_adjustment(group_counts: GroupCounts, tau: float = 1.0) -> torch.Tensor:
+    """Offsets ``tau * log pi(y | a)``: logit adjustment by each attribute value's own class
+    prior, an (attribute x class) table (the correction of a spurious correlation's label shift
+    within each attribute; a class never seen with an attribute gets half an example)."""
+    return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in group_counts])
+
+
+@register_loss("group_la", tau=1.0)
+def _group_la(cfg, counts, group_counts):
+    offsets = group_logit_adjustment(group_counts, cfg.tau)
+    return ParametricLoss(len(counts), len(group_counts), learn=(), offsets=offsets)
+
+
 @LOSSES.register("group_dro", defaults={"step_size": 0.01, "adjustment": 0.0}, single_process=True)
 def _group_dro(cfg, counts, group_counts):
     return GroupDROLoss(group_counts, cfg.step_size, cfg.adjustment)
@@ -149,26 +162,31 @@ def _learned(cfg, counts, group_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 
 
-INITIALIZATIONS = ("uniform", "la", "cdt", "vs", "cb")
+INITIALIZATIONS = ("uniform", "la", "group_la", "cdt", "vs", "cb")
 
 
-def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int], num_groups: int = 1,
+def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
+                      group_counts: GroupCounts | None = None,
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
                       gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
                       augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
                       augment_bounds: Mapping[str, float] | None = None) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
-    ``cdt`` (gamma), ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with
+    ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
+    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``group_counts`` (the
+    training (attribute x class) table) every part is a table with one row per attribute; with
     ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
     (``augment_bounds`` replace the default bounds of the operations they name)."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
+        "group_la": {"offsets": group_logit_adjustment(group_counts or [list(counts)], tau)},
         "cdt": {"scales": cdt_scales(counts, gamma)},
         "vs": {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)},
         "cb": {"weights": class_balanced_weights(counts, beta)},
     }
     require_choice("search.family.init", init, INITIALIZATIONS)
+    num_groups = len(group_counts) if group_counts else 1
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, **init_values[init])

@@ -70,3 +70,23 @@ def test_group_dro_refuses_several_processes():
     cfg.loss = LossConfig(name="group_dro")
     with pytest.raises(ConfigError, match="single process"):
         check_shards(cfg, Ranks(rank=0, world_size=2, local_rank=0))
+
+
+def test_group_logit_adjustment_uses_each_attributes_class_prior():
+    z, y, a = _batch()
+    tau = 0.5
+    loss = build_loss(LossConfig(name="group_la", tau=tau), [95, 105], GROUP_COUNTS).double()
+    counts = torch.tensor(GROUP_COUNTS, dtype=torch.float64)
+    prior = counts / counts.sum(1, keepdim=True)  # pi(y | a)
+    offsets = tau * prior.log()
+    expected = F.cross_entropy(z + (offsets - offsets.mean(1, keepdim=True))[a], y)
+    torch.testing.assert_close(loss(z, y, a), expected)
+
+
+def test_search_loss_can_start_at_group_logit_adjustment():
+    from autobalance.losses.factory import build_search_loss, group_logit_adjustment
+
+    loss = build_search_loss(["offsets", "weights"], "group_la", [95, 105], GROUP_COUNTS)
+    start = group_logit_adjustment(GROUP_COUNTS)
+    torch.testing.assert_close(loss.offsets().double(), start - start.mean(1, keepdim=True), atol=1e-6, rtol=0)
+    assert loss.raw_weights.shape == (2, 2) and loss.raw_weights.requires_grad
