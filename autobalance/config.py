@@ -78,6 +78,8 @@ class DataConfig:
     batch_size: int = 128
     eval_batch_size: int = 128
     spurious: SpuriousConfig = field(default_factory=SpuriousConfig)
+    image_size: int = 64
+    """Side of the square images Waterbirds and CelebA are resized to."""
 
     def __post_init__(self) -> None:
 
@@ -90,6 +92,7 @@ class DataConfig:
         require(self.num_classes is None or self.num_classes >= 2, "data.num_classes",
                 self.num_classes, "an integer >= 2 or null")
         require(self.num_samples >= 100, "data.num_samples", self.num_samples, ">= 100")
+        require(self.image_size >= 8, "data.image_size", self.image_size, "an integer >= 8")
 
 
 @dataclass

@@ -149,6 +149,9 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
         row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
+        objective = cfg.get("objective", {}) if cfg.get("search", {}).get("enabled") else {}
+        row["objective"] = objective.get("name", "")
+        row["fairness_weight"] = objective.get("fairness_weight") if row["objective"] == "trade_off" else None
         row["settings"] = comparable_settings(cfg)
         rows.append(row)
     if not label_by_dir:
@@ -206,6 +209,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         entry["images_per_second"], _ = _mean_std([r["images_per_second"] for r in runs])
         entry["val_balanced_error_mean"], _ = _mean_std([r["val_balanced_error"] for r in runs])
         entry["loss"] = runs[0]["loss"]
+        entry["objective"], entry["fairness_weight"] = runs[0]["objective"], runs[0]["fairness_weight"]
         base = erm_time.get((dataset, rho))
         entry["time_vs_erm"] = entry["train_seconds_mean"] / base if base else None
         table.append(entry)

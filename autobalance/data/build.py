@@ -69,6 +69,20 @@ def _dominoes(cfg, seed, cache_dir):
                           ["automobile", "truck"], seed)
 
 
+@DATA_SOURCES.register("waterbirds")
+def _waterbirds(cfg, seed, cache_dir):
+    from autobalance.data.sources.group_benchmarks import load_waterbirds
+
+    return load_waterbirds(cfg.path, cfg.image_size, cache_dir)
+
+
+@DATA_SOURCES.register("celeba")
+def _celeba(cfg, seed, cache_dir):
+    from autobalance.data.sources.group_benchmarks import load_celeba
+
+    return load_celeba(cfg.path, cfg.label_column, cfg.group_column, cfg.image_size, cache_dir)
+
+
 def _spurious_sizes(cfg: DataConfig):
     from autobalance.data.sources.spurious import SpuriousSizes
 

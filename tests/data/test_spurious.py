@@ -81,3 +81,18 @@ def test_spurious_fashion_bundle_keeps_the_sources_validation_split():
     assert counts["val"] == [[20, 20], [20, 20]] and counts["test"] == [[20, 20], [20, 20]]
     assert data.num_groups == 2 and data.input_shape == (3, 28, 28)
     assert data.group_counts() == [[180, 20], [20, 180]]
+
+
+def test_dominoes_bundle_from_a_cifar_archive_and_the_system_fashion_mnist(tmp_path, pickle_archive):
+    rng = np.random.default_rng(0)
+    labels = [1, 9] * 20  # automobile, truck
+    members = {f"data_batch_{i}": {b"data": rng.integers(0, 255, (40, 3072), dtype=np.uint8), b"labels": labels}
+               for i in range(1, 6)}
+    members["test_batch"] = {b"data": rng.integers(0, 255, (40, 3072), dtype=np.uint8), b"labels": labels}
+    members["batches.meta"] = {b"label_names": [f"c{i}".encode() for i in range(10)]}
+    archive = pickle_archive(tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py", members)
+    cfg = DataConfig(name="dominoes", path=str(archive), profile="none", cache_dir=str(tmp_path / "cache"),
+                     spurious=SpuriousConfig(train_size=100, val_size=40, test_size=40))
+    data = build_data(cfg, seed=0)
+    assert data.input_shape == (3, 64, 32) and data.class_names == ["automobile", "truck"]
+    assert data.summary["group_counts_by_class"]["train"] == [[48, 2], [2, 48]]
