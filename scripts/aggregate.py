@@ -43,7 +43,8 @@ def _hyperparameters(loss: str) -> tuple[str, ...]:
 
 
 def label_of(cfg: dict, search_preset: str | None = None) -> str:
-    """``autobalance-<method>`` for searches; else the loss, its hyperparameters and schedule."""
+    """``autobalance-<method>`` for searches; else the loss, its hyperparameters, its schedule
+    and a sampler other than plain shuffling (``ce+group_balanced_sampling``)."""
     search = cfg.get("search", {})
     if search.get("enabled"):
         parts = "+".join(search.get("family", {}).get("learn", search.get("learn", [])))  # sectioned or flat
@@ -53,7 +54,9 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
     values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in _hyperparameters(loss) if cfg["loss"].get(k) is not None)
     label = f"{loss}({values})" if values else loss
     schedule = cfg.get("schedule", {}).get("name", "none")
-    return label if schedule == "none" else f"{label}+{schedule}"
+    label = label if schedule == "none" else f"{label}+{schedule}"
+    sampler = cfg.get("data", {}).get("sampler", "shuffle")
+    return label if sampler == "shuffle" else f"{label}+{sampler}_sampling"
 
 
 IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "data.cache_dir", "search.compare_with",

@@ -179,3 +179,10 @@ def test_group_runs_get_a_group_table_and_paired_worst_group_differences(tmp_pat
     assert "| fashion_mnist | group_dro | 3 | -1.00 ± 1.00 | 19.00 ± 1.00 | 29.00 ± 1.00 |" in markdown
     (pair,) = aggregate.paired_differences(rows, "ce", "worst_group_error")
     assert pair["method"] == "group_dro" and pair["mean_difference"] == pytest.approx(-11.0)
+
+
+def test_a_baseline_with_its_own_sampler_is_labelled_by_it():
+    cfg = _cfg("ce")
+    cfg["data"]["sampler"] = "group_balanced"
+    assert aggregate.label_of(cfg) == "ce+group_balanced_sampling"
+    assert aggregate.label_of(_cfg("ce")) == "ce"
