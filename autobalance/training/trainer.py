@@ -117,8 +117,11 @@ class Trainer:
         return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
 
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
-        return classification_metrics(self.predict(split), split.y, self.data.train_counts,
-                                      split.group, self.data.num_groups)
+        return self.metrics(self.predict(split), split)
+
+    def metrics(self, predictions: torch.Tensor, split: TensorSplit) -> dict[str, Any]:
+        """The metrics of ``predictions`` on ``split`` (:func:`classification_metrics`)."""
+        return classification_metrics(predictions, split.y, self.data.train_counts, split.group, self.data.num_groups)
 
     def state_dict(self) -> dict[str, Any]:
         return {
