@@ -61,7 +61,7 @@ def test_a_runs_saved_predictions_give_fairlearns_gaps(cache_dir, tmp_path):
         100 * equalized_odds_difference(y, pred, sensitive_features=a))
     assert result["test"]["demographic_parity_difference"] == pytest.approx(
         100 * demographic_parity_difference(y, pred, sensitive_features=a))
-    assert result["test"]["error"] == pytest.approx(100 * sum(p != t for p, t in zip(pred, y)) / len(y))
+    assert result["test"]["error"] == pytest.approx(100 * sum(p != t for p, t in zip(pred, y, strict=True)) / len(y))
 
 
 def test_jtt_trains_an_identification_model_then_upsamples_its_errors(cache_dir, tmp_path):
