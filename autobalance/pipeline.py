@@ -36,6 +36,7 @@ from autobalance.reporting import (
     write_json,
     write_per_class_csv,
     write_per_group_csv,
+    write_predictions_csv,
 )
 from autobalance.run_dir import prepare_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
@@ -87,6 +88,17 @@ def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
     if "per_group_accuracy" in metrics:
         write_per_group_csv(out_dir / "per_group.csv", data.class_names, data.summary["group_counts_by_class"],
                             metrics["per_group_accuracy"])
+
+
+def final_test_metrics(trainer: Trainer, data: DataBundle, out_dir: Path) -> dict[str, Any]:
+    """The run's model on the test split: its metrics, with its predictions written (rank 0)
+    to ``test_predictions.csv``."""
+    test = data.test
+    predictions = trainer.predict(test)
+    if data.ranks.is_main:
+        write_predictions_csv(out_dir / "test_predictions.csv", test.y.tolist(), predictions.tolist(),
+                              None if test.group is None else test.group.tolist())
+    return trainer.metrics(predictions, test)
 
 
 def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase: str,
@@ -142,7 +154,7 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         phase_seconds["dfr"] = time.perf_counter() - start
         print(f"DFR: last layer refit on {extra['dfr']['held_out_examples']} validation examples "
               f"(C={extra['dfr']['C']})", flush=True)
-    metrics = trainer.evaluate(data.test)
+    metrics = final_test_metrics(trainer, data, out_dir)
     results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics, **extra}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
@@ -198,7 +210,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     final_data = data.merged_train_val() if cfg.train_on_val else data
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
-    metrics = final.evaluate(data.test)
+    metrics = final_test_metrics(final, data, out_dir)
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,

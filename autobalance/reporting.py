@@ -61,6 +61,17 @@ def write_per_group_csv(path: Path, class_names: list[str], counts: dict[str, li
                 w.writerow([a, k, class_names[k], *(table[a][k] for table in counts.values()), f"{value:.4f}"])
 
 
+def write_predictions_csv(path: Path, labels: list[int], predictions: list[int],
+                          attributes: list[int] | None = None) -> None:
+    """The final model's test predictions, one row per test example (in the test split's order),
+    for metrics of your own (fairlearn's, for instance)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["index", "label", "prediction", *(["attribute"] if attributes is not None else [])])
+        for i, (y, p) in enumerate(zip(labels, predictions, strict=True)):
+            w.writerow([i, y, p, *([attributes[i]] if attributes is not None else [])])
+
+
 def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts: list[int],
                   extra: dict[str, list[float]] | None = None) -> str:
     """A fixed-width table, per class up to 20 classes and per frequency-rank bin (means over

@@ -50,6 +50,20 @@ def test_erm_reports_groups_fairness_gaps_and_a_per_group_csv(cache_dir, tmp_pat
     assert min(float(r["test_accuracy"]) for r in rows) == pytest.approx(1 - test["worst_group_error"] / 100)
 
 
+def test_a_runs_saved_predictions_give_fairlearns_gaps(cache_dir, tmp_path):
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    result = run(_config(cache_dir), tmp_path)
+    rows = list(csv.DictReader(open(tmp_path / "test_predictions.csv")))
+    assert len(rows) == 160
+    y, pred, a = ([int(r[k]) for r in rows] for k in ("label", "prediction", "attribute"))
+    assert result["test"]["equalized_odds_difference"] == pytest.approx(
+        100 * equalized_odds_difference(y, pred, sensitive_features=a))
+    assert result["test"]["demographic_parity_difference"] == pytest.approx(
+        100 * demographic_parity_difference(y, pred, sensitive_features=a))
+    assert result["test"]["error"] == pytest.approx(100 * sum(p != t for p, t in zip(pred, y, strict=True)) / len(y))
+
+
 def test_jtt_trains_an_identification_model_then_upsamples_its_errors(cache_dir, tmp_path):
     result = run(_config(cache_dir, loss=LossConfig(name="jtt", upweight=3, identification_epochs=1)), tmp_path)
     jtt = result["jtt"]

@@ -32,6 +32,9 @@ from autobalance.training.checkpoint import (
 )
 from autobalance.training.lr_schedule import lr_at
 
+EPOCH_METRICS = ("balanced_error", "worst_group_error")
+"""Evaluated every ``eval_every`` epochs on validation and test (the second with an attribute)."""
+
 
 class StepHook(Protocol):
     def after_step(self, trainer: Trainer) -> None: ...
@@ -117,8 +120,11 @@ class Trainer:
         return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
 
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
-        return classification_metrics(self.predict(split), split.y, self.data.train_counts,
-                                      split.group, self.data.num_groups)
+        return self.metrics(self.predict(split), split)
+
+    def metrics(self, predictions: torch.Tensor, split: TensorSplit) -> dict[str, Any]:
+        """The metrics of ``predictions`` on ``split`` (:func:`classification_metrics`)."""
+        return classification_metrics(predictions, split.y, self.data.train_counts, split.group, self.data.num_groups)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -153,9 +159,10 @@ class Trainer:
         }
         last = self.epoch + 1 == self.optim_cfg.epochs
         if last or (self.epoch + 1) % self.eval_every == 0:
-            if len(self.data.val):
-                record["val_balanced_error"] = self.evaluate(self.data.val)["balanced_error"]
-            record["test_balanced_error"] = self.evaluate(self.data.test)["balanced_error"]
+            for name, split in (("val", self.data.val), ("test", self.data.test)):
+                if len(split):
+                    metrics = self.evaluate(split)
+                    record.update({f"{name}_{key}": metrics[key] for key in EPOCH_METRICS if key in metrics})
         for hook in self.hooks:
             record.update(hook.epoch_record())
         return record
@@ -204,5 +211,7 @@ class Trainer:
 def _epoch_line(r: dict[str, Any]) -> str:
     val = f" val_bal_err {r['val_balanced_error']:.2f}" if "val_balanced_error" in r else ""
     test = f" test_bal_err {r['test_balanced_error']:.2f}" if "test_balanced_error" in r else ""
+    if "test_worst_group_error" in r:
+        test += f" test_worst_group_err {r['test_worst_group_error']:.2f}"
     return (f"[{r['phase']}] epoch {r['epoch'] + 1} loss {r['train_loss']:.4f}{val}{test} "
             f"({r['images_per_second']:.0f} img/s)")
