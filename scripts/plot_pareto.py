@@ -30,20 +30,33 @@ def read(path: Path) -> list[dict]:
     return rows
 
 
+def short_name(row: dict) -> str:
+    """A method's name without its settings (an AutoBalance search by its objective)."""
+    if row["method"].startswith("autobalance"):
+        return f"AutoBalance, {row.get('objective') or 'search'}"
+    return row["method"].split("(")[0].split(" [")[0]
+
+
 def plot(rows: list[dict], out: Path) -> Path:
+    """Two panels; methods far outside the others (more than twice their median average-group
+    error, ERM on a strong correlation) are named in the title instead of stretching the axes."""
+    average = [float(r["average_group_error_mean"]) for r in rows]
+    limit = 2 * sorted(average)[len(average) // 2]
+    shown = [r for r, a in zip(rows, average, strict=True) if a <= limit]
+    off = [r for r, a in zip(rows, average, strict=True) if a > limit]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    trade_off = sorted((r for r in rows if fairness_weight(r) is not None), key=fairness_weight)
-    others = [r for r in rows if fairness_weight(r) is None]
+    trade_off = sorted((r for r in shown if fairness_weight(r) is not None), key=fairness_weight)
+    others = [r for r in shown if fairness_weight(r) is None]
     for ax, key, name in ((axes[0], "deo_mean", "DEO (points)"), (axes[1], "worst_group_error_mean",
                                                                     "worst-group error (%)")):
         for r in others:
             ax.scatter(float(r["average_group_error_mean"]), float(r[key]), s=30)
-            ax.annotate(r["method"].split(" [")[0][:28], (float(r["average_group_error_mean"]), float(r[key])),
+            ax.annotate(short_name(r), (float(r["average_group_error_mean"]), float(r[key])),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
         if trade_off:
             xs = [float(r["average_group_error_mean"]) for r in trade_off]
             ys = [float(r[key]) for r in trade_off]
-            ax.plot(xs, ys, "k-o", ms=4, label="AutoBalance trade-off (lambda)")
+            ax.plot(xs, ys, "k-o", ms=4, label="AutoBalance trade-off, labelled by lambda")
             for r, x, y in zip(trade_off, xs, ys, strict=True):
                 ax.annotate(f"{fairness_weight(r):g}", (x, y), fontsize=7, xytext=(-10, -10),
                             textcoords="offset points")
@@ -51,6 +64,10 @@ def plot(rows: list[dict], out: Path) -> Path:
         ax.set_xlabel("average-group error (%)")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
+        if off:
+            ax.set_title("off the chart: " + "; ".join(
+                f"{short_name(r)} ({float(r['average_group_error_mean']):.1f}, {float(r[key]):.1f})" for r in off),
+                fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
