@@ -13,33 +13,42 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from autobalance.frequency_bins import frequency_groups  # noqa: E402
 
+MAX_ATTRIBUTE_ROWS = 4
+"""Attribute values drawn as rows of panels (a group-sensitive loss has one table row each)."""
+
 
 def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: list[str],
                       counts: list[float], path: Path) -> Path:
     """One panel per learned part (augmentation magnitudes one per operation) and one for the
-    hypergradient norm, against the inner step.
+    hypergradient norm, against the inner step; with a group-sensitive loss, one row of panels
+    per attribute value (the first :data:`MAX_ATTRIBUTE_ROWS`).
 
     ``labels`` and ``counts`` name each column of the records' (G, columns) tables (classes, or
     clusters of classes) and its training count. Up to 20 columns get a line each, coloured by
     frequency rank; beyond, columns are binned into 10 frequency-rank bins, each drawn as its mean with a
     min-max band, so 1,000 or 8,142 classes stay readable. A single hyper-step shows as points.
     """
-    fig, axes = plt.subplots(1, len(parts) + 1, figsize=(5 * (len(parts) + 1), 3.8), squeeze=False)
+    rows = min(len(records[0][parts[0]]), MAX_ATTRIBUTE_ROWS) if parts else 1
+    fig, axes = plt.subplots(rows, len(parts) + 1, figsize=(5 * (len(parts) + 1), 3.8 * rows), squeeze=False)
     steps = np.array([r["step"] for r in records])
     marker = "o" if len(records) == 1 else None
     groups = frequency_groups(labels, counts)
     cmap = plt.get_cmap("viridis")
-    for ax, part in zip(axes[0], parts, strict=False):
-        table = np.array([r[part][0] for r in records])  # (steps, columns), group 0
-        for i, (label, columns) in enumerate(groups):
-            color = cmap(i / max(len(groups) - 1, 1))
-            ax.plot(steps, table[:, columns].mean(1), color=color, label=label, linewidth=1.2, marker=marker)
-            if len(columns) > 1:
-                ax.fill_between(steps, table[:, columns].min(1), table[:, columns].max(1), color=color, alpha=0.15)
-        ax.set_title(f"learned {part}" + (" (group 0)" if len(records[0][part]) > 1 else ""))
-        ax.set_xlabel("inner step")
-        ax.set_ylabel(f"{part.removeprefix('augment_')} magnitude" if part.startswith("augment_") else part[:-1])
-        ax.grid(alpha=0.3)
+    for a in range(rows):
+        for ax, part in zip(axes[a], parts, strict=False):
+            table = np.array([r[part][a] for r in records])  # (steps, columns) of attribute value a
+            for i, (label, columns) in enumerate(groups):
+                color = cmap(i / max(len(groups) - 1, 1))
+                ax.plot(steps, table[:, columns].mean(1), color=color, label=label, linewidth=1.2, marker=marker)
+                if len(columns) > 1:
+                    ax.fill_between(steps, table[:, columns].min(1), table[:, columns].max(1), color=color,
+                                    alpha=0.15)
+            ax.set_title(f"learned {part}" + (f" (attribute {a})" if len(records[0][part]) > 1 else ""))
+            ax.set_xlabel("inner step")
+            ax.set_ylabel(f"{part.removeprefix('augment_')} magnitude" if part.startswith("augment_") else part[:-1])
+            ax.grid(alpha=0.3)
+        if a:
+            axes[a][-1].axis("off")
     norm_ax = axes[0][-1]
     norm_ax.plot(steps, [r.get("hypergrad_norm", np.nan) for r in records], color="black", marker=marker)
     norm_ax.set_yscale("log")

@@ -45,6 +45,16 @@ def test_a_single_hyper_step_is_drawn_as_points(tmp_path, plot_calls):
     assert plot_calls and all(kwargs.get("marker") == "o" for _, kwargs in plot_calls)
 
 
+def test_a_group_sensitive_loss_gets_a_row_of_panels_per_attribute_value(tmp_path, plot_calls):
+    records = [{"step": 5 * i, "offsets": [[1.5, -1.5], [-1.5 - i, 1.5 + i]], "hypergrad_norm": 0.1} for i in range(3)]
+    plot_trajectories(records, ["offsets"], ["top", "other"], [2400, 2400], tmp_path / "t.png")
+    titles = {ax.get_title() for ax, _ in plot_calls}
+    assert {"learned offsets (attribute 0)", "learned offsets (attribute 1)"} <= titles
+    second = next(ax for ax, _ in plot_calls if ax.get_title() == "learned offsets (attribute 1)")
+    drawn = [line.get_ydata() for line in second.get_lines()]
+    assert [list(y) for y in drawn] == [[-1.5, -2.5, -3.5], [1.5, 2.5, 3.5]]  # the second row's values
+
+
 def test_per_class_accuracy_plot_bins_a_thousand_classes(tmp_path):
     k = 1000
     counts = np.linspace(500, 5, k).astype(int).tolist()

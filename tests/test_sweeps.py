@@ -78,3 +78,9 @@ def test_multirun_tunes_on_validation_and_aggregates(tmp_path, cache_dir):
     assert chosen["grid_size"] == 2 and chosen["best_method"] in ("la(tau=0.5)", "la(tau=1.5)")
     best = min(table, key=lambda e: e["val_balanced_error_mean"])
     assert chosen["best_method"] == best["method"]
+
+
+def test_a_resumed_sweep_names_its_jobs_as_the_first_run_did():
+    # job directories are named by the overrides, less these keys: resume=true must not rename them
+    excluded = _compose(["seed=1", "resume=true"]).hydra.job.config.override_dirname.exclude_keys
+    assert {"resume", "device", "logger"} <= set(excluded)
