@@ -23,19 +23,27 @@ from __future__ import annotations
 import torch
 
 
+def index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of ``values`` (N, ...) per index in [0, size) along the first dimension (0 where an
+    index has no example; differentiable in ``values``), and which indices are present."""
+    sums = torch.zeros(size, *values.shape[1:], dtype=values.dtype, device=values.device).index_add(0, index, values)
+    counts = torch.bincount(index, minlength=size)
+    divisor = counts.clamp(min=1).to(values.dtype).reshape(size, *([1] * (values.ndim - 1)))
+    return sums / divisor, counts > 0
+
+
 def rate_by(index: torch.Tensor, hits: torch.Tensor, size: int) -> torch.Tensor:
     """Mean of ``hits`` per index in [0, size); NaN where an index has no example."""
-    sums = torch.zeros(size, dtype=torch.float64).index_add_(0, index, hits.double())
-    totals = torch.bincount(index, minlength=size).double()
-    return torch.where(totals > 0, sums / totals.clamp(min=1), torch.nan)
+    means, present = index_means(hits.double(), index, size)
+    return torch.where(present, means, torch.nan)
 
 
-def spread(table: torch.Tensor) -> torch.Tensor:
-    """Per column, max - min over the rows that are not NaN (0 with fewer than two)."""
-    present = ~table.isnan()
+def attribute_spreads(table: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per column (class) seen under at least two rows (attribute values): max - min over them."""
     high = torch.where(present, table, -torch.inf).amax(0)
     low = torch.where(present, table, torch.inf).amin(0)
-    return torch.where(present.sum(0) >= 2, high - low, torch.zeros_like(high))
+    compared = present.sum(0) >= 2
+    return high[compared] - low[compared]
 
 
 def group_metrics(preds: torch.Tensor, targets: torch.Tensor, attributes: torch.Tensor,
@@ -49,13 +57,15 @@ def group_metrics(preds: torch.Tensor, targets: torch.Tensor, attributes: torch.
     selected = torch.nn.functional.one_hot(preds, k).double()
     selection = torch.stack([rate_by(attributes, selected[:, c], a) for c in range(k)], 1)
     cells = recall[~recall.isnan()]
+    recall_gaps = attribute_spreads(recall, ~recall.isnan())
+    selection_gaps = attribute_spreads(selection, ~selection.isnan())
     return {
         "per_group_accuracy": [[float(v) for v in row] for row in recall],
         "worst_group_error": 100.0 * (1.0 - float(cells.min())),
         "average_group_error": 100.0 * (1.0 - float(cells.mean())),
         "per_attribute_accuracy": [float(v) for v in per_attribute],
         "worst_attribute_error": 100.0 * (1.0 - float(per_attribute[~per_attribute.isnan()].min())),
-        "deo": 100.0 * float(spread(recall).sum()),
-        "equalized_odds_difference": 100.0 * float(spread(recall).max()),
-        "demographic_parity_difference": 100.0 * float(spread(selection).max()),
+        "deo": 100.0 * float(recall_gaps.sum()),
+        "equalized_odds_difference": 100.0 * float(recall_gaps.max()) if len(recall_gaps) else 0.0,
+        "demographic_parity_difference": 100.0 * float(selection_gaps.max()) if len(selection_gaps) else 0.0,
     }

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 
 from autobalance.config import ConfigError, ObjectiveConfig, require, require_choice
+from autobalance.group_metrics import attribute_spreads, index_means
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.registry import Registry
 
@@ -26,30 +27,16 @@ Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Te
 
 def per_index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """Mean of ``values`` per index in [0, size); only indices present in the batch."""
-    sums = torch.zeros(size, dtype=values.dtype, device=values.device).index_add(0, index, values)
-    counts = torch.bincount(index, minlength=size).to(values.dtype)
-    present = counts > 0
-    return sums[present] / counts[present]
+    means, present = index_means(values, index, size)
+    return means[present]
 
 
 def cell_means(values: torch.Tensor, targets: torch.Tensor, attributes: torch.Tensor | None,
                num_classes: int, num_attributes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of ``values`` per group as an (attribute x class) table, and which groups are present."""
     a = torch.zeros_like(targets) if attributes is None else attributes
-    index = a * num_classes + targets
-    size = num_attributes * num_classes
-    sums = torch.zeros(size, dtype=values.dtype, device=values.device).index_add(0, index, values)
-    counts = torch.bincount(index, minlength=size).to(values.dtype)
-    return (sums / counts.clamp(min=1)).reshape(num_attributes, num_classes), (counts > 0).reshape(
-        num_attributes, num_classes)
-
-
-def attribute_spreads(table: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Per class seen with at least two attribute values: max - min of its column over them."""
-    high = torch.where(present, table, -torch.inf).amax(0)
-    low = torch.where(present, table, torch.inf).amin(0)
-    compared = present.sum(0) >= 2
-    return high[compared] - low[compared]
+    means, present = index_means(values, a * num_classes + targets, num_attributes * num_classes)
+    return means.reshape(num_attributes, num_classes), present.reshape(num_attributes, num_classes)
 
 
 def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | None) -> torch.Tensor:
@@ -164,10 +151,8 @@ def _demographic_parity(spec, num_classes, num_groups):
     def demographic_parity(z, y, g):
         a = torch.zeros_like(y) if g is None else g
         probabilities = torch.softmax(z, 1)
-        sums = torch.zeros(num_groups, num_classes, dtype=z.dtype, device=z.device).index_add(0, a, probabilities)
-        counts = torch.bincount(a, minlength=num_groups).to(z.dtype)
-        present = (counts > 0)[:, None].expand(-1, num_classes)
-        return _largest_gap(attribute_spreads(sums / counts.clamp(min=1)[:, None], present), spec, z)
+        selection, present = index_means(probabilities, a, num_groups)
+        return _largest_gap(attribute_spreads(selection, present[:, None].expand(-1, num_classes)), spec, z)
     return demographic_parity
 
 

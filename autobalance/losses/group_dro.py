@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from autobalance.group_metrics import index_means
 from autobalance.losses.base import ClassificationLoss
 
 
@@ -37,10 +38,7 @@ class GroupDROLoss(ClassificationLoss):
     def group_losses(self, logits: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
         """Mean cross-entropy per group in the batch (0 where the batch has none), flattened."""
         index = targets if groups is None else groups * self.num_classes + targets
-        losses = F.cross_entropy(logits, targets, reduction="none")
-        size = len(self.group_weights)
-        sums = torch.zeros(size, dtype=losses.dtype, device=losses.device).index_add(0, index, losses)
-        return sums / torch.bincount(index, minlength=size).clamp(min=1).to(losses.dtype)
+        return index_means(F.cross_entropy(logits, targets, reduction="none"), index, len(self.group_weights))[0]
 
     def per_example(self, logits, targets, groups=None):
         return F.cross_entropy(logits, targets, reduction="none")
