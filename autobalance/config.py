@@ -246,12 +246,17 @@ class FamilyConfig:
     """Starting magnitude of each augmentation operation, as a fraction of its bound."""
     augment_bounds: dict[str, float] = field(default_factory=dict)
     """Largest magnitudes replacing the defaults (translate 0.25, scale 0.3, noise 0.5)."""
+    augment_max_ratio: float | None = 2.0
+    """Largest ratio between two classes' learned magnitudes of one operation: the label
+    shortcut the augmentation offers is worth at most its log in nats; null leaves it free."""
 
     def __post_init__(self) -> None:
         require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")
         require(self.cluster_size >= 1, "search.family.cluster_size", self.cluster_size, ">= 1")
         require(0 < self.augment_init < 1, "search.family.augment_init", self.augment_init,
                 "a fraction of the bound in (0, 1)")
+        require(self.augment_max_ratio is None or self.augment_max_ratio >= 1, "search.family.augment_max_ratio",
+                self.augment_max_ratio, "a number >= 1 or null")
 
 
 @dataclass

@@ -33,6 +33,8 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
          "search.family.augment_ops=['rotate']: expected operations among translate, scale, noise"),
         ({"search": {"family": {"augment_bounds": {"noise": -1.0}}}},
          "search.family.augment_bounds={'noise': -1.0}: expected positive largest magnitudes"),
+        ({"search": {"family": {"augment_max_ratio": 0.5}}},
+         "search.family.augment_max_ratio=0.5: expected a number >= 1 or null"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):

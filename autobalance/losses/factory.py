@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 
 from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
+from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -170,13 +171,15 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
                       gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
                       augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
-                      augment_bounds: Mapping[str, float] | None = None) -> ParametricLoss:
+                      augment_bounds: Mapping[str, float] | None = None,
+                      augment_max_ratio: float | None = MAX_RATIO) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
     ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``group_counts`` (the
     training (attribute x class) table) every part is a table with one row per attribute; with
     ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
-    (``augment_bounds`` replace the default bounds of the operations they name)."""
+    (``augment_bounds`` replace the default bounds of the operations they name; no two classes'
+    magnitudes of one operation more than ``augment_max_ratio`` apart)."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
@@ -189,4 +192,5 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     num_groups = len(group_counts) if group_counts else 1
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
-                          augment_bounds=augment_bounds, **init_values[init])
+                          augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
+                          **init_values[init])

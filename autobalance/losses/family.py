@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autobalance.losses.augmentation import LearnedAugmentation, resolve_bounds
+from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy
@@ -89,6 +89,9 @@ class ParametricLoss(ClassificationLoss):
             fraction of their bound.
         augment_bounds: the largest magnitude of each operation (default
             :data:`autobalance.losses.augmentation.BOUNDS`).
+        augment_max_ratio: the largest ratio between two classes' learned magnitudes of one
+            operation, which bounds the label shortcut the augmentation offers
+            (:mod:`autobalance.losses.augmentation`); ``None`` leaves them free.
 
     Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
     positive and normalized to mean one over the table.
@@ -109,6 +112,7 @@ class ParametricLoss(ClassificationLoss):
         augment: Mapping[str, float | torch.Tensor | Sequence] | None = None,
         augment_init: float = AUGMENT_INIT,
         augment_bounds: Mapping[str, float] | None = None,
+        augment_max_ratio: float | None = MAX_RATIO,
     ) -> None:
         super().__init__()
         unknown = set(learn) - set(LEARNABLE)
@@ -143,7 +147,7 @@ class ParametricLoss(ClassificationLoss):
             initial = {op: _table(_full(given.get(op, augment_init * bounds.get(op, 1.0)), num_classes),
                                   0.0, num_groups, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
-                                                    augment_bounds)
+                                                    augment_bounds, augment_max_ratio)
 
     def augment_inputs(self, x: torch.Tensor, targets: torch.Tensor,
                        groups: torch.Tensor | None = None) -> torch.Tensor:

@@ -81,4 +81,5 @@ def load_loss(path: str | Path, num_classes: int | None = None,
                   for op, table in augmentation["magnitudes"].items()}  # printed digits may touch a bound
     return ParametricLoss(k, int(data["num_groups"]), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
-                          augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds)
+                          augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds,
+                          augment_max_ratio=None)

@@ -31,7 +31,8 @@ def _problem(batchnorm: bool):
     y, yv = (x[:, 0, 2:4, 2:4].mean((1, 2)) > 0).long() + (x[:, 0, 0, 0] > 1).long(), torch.arange(12) % K
     model = SmallCNN(batchnorm).double()
     loss = ParametricLoss(K, learn=("augment",), augment_ops=("translate", "scale", "noise"),
-                          augment={"translate": [0.05, 0.1, 0.15], "scale": 0.1, "noise": [0.1, 0.2, 0.05]}).double()
+                          augment={"translate": [0.05, 0.1, 0.15], "scale": 0.1, "noise": [0.1, 0.2, 0.05]},
+                          augment_max_ratio=5.0).double()
     data_loss = model_closure(model, loss_module_fn(loss), [(x, y, None)], seed=3, input_fn=loss_input_fn(loss))
 
     def train_loss(params, hp):
