@@ -16,7 +16,7 @@ import torch
 from autobalance.bilevel import BilevelSearch
 from autobalance.config import ConfigError, FamilyConfig, LossConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
-from autobalance.data.bundle import DataBundle
+from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
@@ -101,6 +101,15 @@ def final_test_metrics(trainer: Trainer, data: DataBundle, out_dir: Path) -> dic
     return trainer.metrics(predictions, test)
 
 
+def training_fit(trainer: Trainer, split: TensorSplit) -> dict[str, Any]:
+    """The final model on the data it was fitted on (clean inputs, eval mode): how close the
+    schedule came to interpolation, where losses that only shift logits lose their effect."""
+    fit = trainer.evaluate(split)
+    print(f"training fit: error {fit['error']:.2f} %, balanced error {fit['balanced_error']:.2f} % "
+          f"on {len(split)} training examples", flush=True)
+    return fit
+
+
 def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase: str,
           phase_seconds: dict[str, float], **trainer_options) -> Trainer:
     """One phase: build a fresh model and trainer, fit (resuming when asked), record its time."""
@@ -155,7 +164,8 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         print(f"DFR: last layer refit on {extra['dfr']['held_out_examples']} validation examples "
               f"(C={extra['dfr']['C']})", flush=True)
     metrics = final_test_metrics(trainer, data, out_dir)
-    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics, **extra}
+    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics,
+               "train": training_fit(trainer, final_data.train), **extra}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
         results["val"] = trainer.evaluate(final_data.val)
     if data.ranks.is_main:
@@ -213,7 +223,8 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
     metrics = final_test_metrics(final, data, out_dir)
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
-                               "test": metrics, "learned_loss": str(loss_path),
+                               "test": metrics, "train": training_fit(final, (final_data if s.retrain else data).train),
+                               "learned_loss": str(loss_path),
                                "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
                                "hyper_steps_unsolved": hook.unsolved, "loss_rank_gap": rank_gap}
     accuracies = {"learned loss": metrics["per_class_accuracy"]}

@@ -150,6 +150,7 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
         if few_threshold is not None:
             row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
+        row["train_error"] = m.get("train", {}).get("error")
         row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
         objective = cfg.get("objective", {}) if cfg.get("search", {}).get("enabled") else {}
@@ -211,6 +212,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         entry["train_seconds_total"] = sum(r["train_seconds"] for r in runs)
         entry["images_per_second"], _ = _mean_std([r["images_per_second"] for r in runs])
         entry["val_balanced_error_mean"], _ = _mean_std([r["val_balanced_error"] for r in runs])
+        entry["train_error_mean"], _ = _mean_std([r["train_error"] for r in runs])
         entry["loss"] = runs[0]["loss"]
         entry["objective"], entry["fairness_weight"] = runs[0]["objective"], runs[0]["fairness_weight"]
         base = erm_time.get((dataset, rho))
@@ -253,15 +255,21 @@ def paired_markdown(pairs: list[dict], metric: str = "balanced error") -> str:
 
 
 def to_markdown(table: list[dict]) -> str:
+    """The main table; with a final training error in the runs (runs since the interpolation
+    study), also that error, averaged over seeds."""
+    fit = any(e["train_error_mean"] == e["train_error_mean"] for e in table)
     lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
-             "| train s | x ERM time | images/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| train s | x ERM time | images/s |" + (" final training error % |" if fit else ""),
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if fit else "")]
     for e in table:
         cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" if e[f"{k}_mean"] == e[f"{k}_mean"] else "none"
                  for k in METRICS]  # NaN: no class below the few-shot threshold
         ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
         speed = "-" if e["images_per_second"] != e["images_per_second"] else f"{e['images_per_second']:,.0f}"
+        fitted = "" if not fit else " - |" if e["train_error_mean"] != e["train_error_mean"] \
+            else f" {e['train_error_mean']:.2f} |"
         lines.append(f"| {e['dataset']} | {e['rho']:g} | {e['method']} | {len(e['seeds'])} | "
-                     + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} | {speed} |")
+                     + " | ".join(cells) + f" | {e['train_seconds_mean']:.0f} | {ratio} | {speed} |" + fitted)
     return "\n".join(lines)
 
 

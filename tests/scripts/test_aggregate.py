@@ -50,6 +50,18 @@ def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
     assert table["ce"]["images_per_second"] != table["ce"]["images_per_second"]  # NaN: no traces
 
 
+def test_the_final_training_error_gets_a_column_when_runs_report_it(tmp_path):
+    _run(tmp_path / "old", "ce", _cfg("ce"), 0, 20.0, 100.0)
+    assert "training error" not in aggregate.to_markdown(aggregate.summarize(aggregate.collect(tmp_path)))
+    for seed, fit in enumerate([0.5, 1.5]):
+        _run(tmp_path / "new", f"la{seed}", _cfg("la", tau=1.0), seed, 15.0, 100.0)
+        metrics_path = tmp_path / "new" / f"la{seed}" / "metrics.json"
+        metrics_path.write_text(json.dumps({**json.loads(metrics_path.read_text()), "train": {"error": fit}}))
+    markdown = aggregate.to_markdown(aggregate.summarize(aggregate.collect(tmp_path)))
+    assert "final training error % |" in markdown.splitlines()[0]
+    assert markdown.splitlines()[2].endswith("| - |") and markdown.splitlines()[3].endswith("| 1.00 |")
+
+
 def test_tuned_runs_and_the_paper_preset_get_their_own_rows(tmp_path):
     _run(tmp_path / "baselines", "la", _cfg("la", tau=1.0), 0, 17.0, 100.0)
     _run(tmp_path / "tuned" / "0", "la", _cfg("la", tau=1.0), 0, 16.0, 100.0)

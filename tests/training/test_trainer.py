@@ -3,7 +3,9 @@ import json
 import pytest
 import torch
 
-from autobalance.pipeline import run
+from autobalance.data.build import build_data
+from autobalance.metrics import classification_metrics
+from autobalance.pipeline import build_model, run
 from autobalance.training.checkpoint import load_checkpoint
 
 
@@ -44,6 +46,21 @@ def test_run_writes_readable_outputs(tiny_config, tmp_path):
     assert summary["counts"]["test"] == [50] * 10 and len(summary["class_names"]) == 10
     csv_lines = (tmp_path / "per_class.csv").read_text().splitlines()
     assert csv_lines[0].startswith("class,name,train_count") and len(csv_lines) == 11
+
+
+def test_the_run_reports_the_final_models_fit_on_the_data_it_trained_on(tiny_config, tmp_path):
+    tiny_config.optim.epochs = 2
+    result = run(tiny_config, tmp_path)
+    data = build_data(tiny_config.data, tiny_config.seed).merged_train_val()  # train_on_val=true
+    model = build_model(tiny_config, data, torch.device("cpu"))
+    model.load_state_dict(load_checkpoint(tmp_path / "checkpoints" / "train.pt")["model"])
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(x).argmax(1) for x, _, _ in data.eval_batches(data.train)])
+    expected = classification_metrics(predictions, data.train.y, data.train_counts)
+    assert result["train"]["error"] == pytest.approx(expected["error"])
+    assert result["train"]["balanced_error"] == pytest.approx(expected["balanced_error"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["train"]["error"] == result["train"]["error"]
 
 
 def test_non_finite_loss_stops_training(tiny_config, tmp_path):
