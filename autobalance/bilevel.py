@@ -39,9 +39,10 @@ class BilevelSearch:
 
     def __init__(self, loss: ParametricLoss, data: DataBundle, cfg: SearchConfig,
                  objective: Objective, optim: OptimConfig, seed: int = 0,
-                 sinks: Sinks | None = None, total_epochs: int | None = None) -> None:
+                 sinks: Sinks | None = None, total_epochs: int | None = None, fold: int | None = None) -> None:
         """``optim`` is the schedule the searching trainer runs; ``total_epochs`` the full
-        training length that null search lengths are fractions of (default ``optim.epochs``)."""
+        training length that null search lengths are fractions of (default ``optim.epochs``);
+        ``fold`` tags the hyper-step records of one cross-fitted search."""
         self.loss, self.data, self.cfg, self.objective = loss, data, cfg, objective
         self.optim_cfg, self.seed, self.sinks = optim, seed, sinks
         total = optim.epochs if total_epochs is None else total_epochs
@@ -63,6 +64,7 @@ class BilevelSearch:
         self.skipped = 0
         self.recent: list[dict[str, torch.Tensor]] = []
         self.records: list[dict[str, Any]] = []
+        self.tag = {} if fold is None else {"fold": fold}
 
     def is_due(self, epoch: int, step: int) -> bool:
         return (self.first_epoch <= epoch < self.active_epochs) and step % self.cfg.every == 0
@@ -106,7 +108,7 @@ class BilevelSearch:
         hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
         state = {**self.method_state, **self._inner_optimizer_state(trainer)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
-        record: dict[str, Any] = {"hyper_step": self.hyper_steps, "epoch": trainer.epoch,
+        record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": trainer.epoch,
                                   "step": trainer.step, **_plain(result.diagnostics)}
         self._check_solve(record)
         if not result.finite:

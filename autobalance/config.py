@@ -311,6 +311,10 @@ class SearchConfig:
     val_batch_size: int | None = None
     val_sampler: str = "class_balanced"
     retrain: bool = True
+    folds: int = 1
+    """Cross-fitting: with k > 1, k searches, each validating on one of k stratified folds of
+    training + validation data and training on the rest; the retrain uses the mean of their
+    learned losses. Costs k searches."""
     compare_with: list[str] = field(default_factory=lambda: ["la", "ce"])
     hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
     family: FamilyConfig = field(default_factory=FamilyConfig)
@@ -387,3 +391,8 @@ class RunConfig:
                         self.search.epochs, f"<= optim.epochs={self.optim.epochs} when search.retrain=false")
             require(self.loss.name == "ce", "loss.name", self.loss.name,
                     "ce when search is enabled (run a baseline loss with search=none)")
+            require(self.search.folds >= 1, "search.folds", self.search.folds, "an integer >= 1")
+            if self.search.folds > 1:
+                require(self.search.retrain and self.train_on_val, "search.folds", self.search.folds,
+                        "1 unless search.retrain=true and train_on_val=true (cross-fitted searches see the "
+                        "validation data, so only a retrain on everything is a final model)")

@@ -22,7 +22,7 @@ from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
 from autobalance.losses.factory import LOSSES, build_loss, build_search_loss, resolve_loss_config
-from autobalance.losses.family import ParametricLoss
+from autobalance.losses.family import ParametricLoss, mean_loss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
@@ -183,8 +183,8 @@ def augmentation_ops(family: FamilyConfig, data: DataBundle) -> tuple[str, ...]:
 
 
 def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
-                epoch_callbacks=()) -> tuple[BilevelSearch, Trainer]:
-    """The search phase: train with the bilevel hook; returns the hook (the learned loss and its
+                epoch_callbacks=(), phase: str = "search", fold: int | None = None) -> tuple[BilevelSearch, Trainer]:
+    """One search: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
     loss = build_search_loss(family.learn, family.init, data.train_counts, data.group_counts(), family.scale_map,
@@ -193,8 +193,8 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
                              family.augment_max_ratio)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
-    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs)
-    searcher = train(cfg, data, out_dir, sinks, device, "search", phase_seconds, loss=loss, hooks=(hook,),
+    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold)
+    searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),
                      epoch_callbacks=epoch_callbacks, optim=optim)
     if hook.hyper_steps == 0:
         warnings.warn(f"the search made no hyper-step (search epochs {hook.first_epoch}..{hook.active_epochs - 1} "
@@ -204,17 +204,38 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     return hook, searcher
 
 
+def searches(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
+             epoch_callbacks=()) -> tuple[list[BilevelSearch], Trainer, ParametricLoss]:
+    """The search phase: one search, or with ``search.folds`` = k > 1 one per cross-fitting
+    fold (phases ``search_fold0``...); returns the hooks, the last searching trainer and the
+    learned loss (with folds, the mean of theirs)."""
+    k = cfg.search.folds
+    if k == 1:
+        hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
+        return [hook], searcher, hook.frozen_loss()
+    hooks = []
+    for fold in range(k):
+        fold_data = data.cross_fold(k, fold, cfg.seed)
+        print(f"cross-fitting: search {fold + 1} of {k}, validating on {len(fold_data.val)} of "
+              f"{len(fold_data.train) + len(fold_data.val)} examples", flush=True)
+        hook, searcher = search_loss(cfg, fold_data, out_dir, sinks, device, phase_seconds, epoch_callbacks,
+                                     phase=f"search_fold{fold}", fold=fold)
+        hooks.append(hook)
+    return hooks, searcher, mean_loss([h.frozen_loss() for h in hooks])
+
+
 def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                epoch_callbacks=()) -> dict[str, Any]:
-    """search -> learned loss -> retrain -> paired baselines -> evaluate -> report."""
+    """search(es) -> learned loss -> retrain -> paired baselines -> evaluate -> report."""
     s = cfg.search
     phase_seconds: dict[str, float] = {}
-    hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
-    learned = hook.frozen_loss()
+    hooks, searcher, learned = searches(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
+    hyper_steps, skipped = sum(h.hyper_steps for h in hooks), sum(h.skipped for h in hooks)
     rank_gap = _check_replicas(data.ranks, learned)
     provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
-                  "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hook.hyper_steps,
-                  "skipped": hook.skipped, "export": s.export.value, "world_size": data.ranks.world_size}
+                  "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hyper_steps,
+                  "skipped": skipped, "folds": s.folds, "export": s.export.value,
+                  "world_size": data.ranks.world_size}
     loss_path = out_dir / "learned_loss.yaml"
     if data.ranks.is_main:
         save_loss(loss_path, learned, data.class_names, data.train_counts, provenance)
@@ -225,8 +246,8 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "train": training_fit(final, (final_data if s.retrain else data).train),
                                "learned_loss": str(loss_path),
-                               "hyper_steps": hook.hyper_steps, "hyper_steps_skipped": hook.skipped,
-                               "hyper_steps_unsolved": hook.unsolved, "loss_rank_gap": rank_gap}
+                               "hyper_steps": hyper_steps, "hyper_steps_skipped": skipped,
+                               "hyper_steps_unsolved": sum(h.unsolved for h in hooks), "loss_rank_gap": rank_gap}
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),
@@ -237,7 +258,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     columns = {k: v[0].tolist() for k, v in learned.values().items()}
     results["plots"] = []
     if data.ranks.is_main:
-        results["plots"] = [str(p) for p in _plots(hook, learned, data, final_data, accuracies, out_dir)]
+        results["plots"] = [str(p) for p in _plots(hooks[0], learned, data, final_data, accuracies, out_dir)]
         _write_per_class(out_dir, final_data, metrics, columns)
     print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
     for name in s.compare_with:

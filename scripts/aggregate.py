@@ -141,8 +141,8 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
             label = metrics_path.relative_to(root).parts[0]
         row = {"dataset": m.get("dataset"), "rho": _imbalance(metrics_path.parent, cfg), "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
-               "train_seconds": sum(m.get("phase_seconds", {}).get(k, 0.0)
-                                    for k in ("train", "search", "retrain")),
+               "train_seconds": sum(seconds for phase, seconds in m.get("phase_seconds", {}).items()
+                                    if phase in ("train", "retrain") or phase.startswith("search")),
                "code_version": m.get("code_version"),
                "dir": str(metrics_path.parent) if shown_as is None
                else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}

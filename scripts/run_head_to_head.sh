@@ -8,16 +8,20 @@
 #      search 1.5x the training epochs, hyper-steps from 40% of it, schedule x0.1 at 73% and 87%;
 #   then one table (scripts/aggregate.py) over everything.
 #
-#   bash scripts/run_head_to_head.sh EXPERIMENT RHO          # e.g. fashion_mnist_lt 100
+#   bash scripts/run_head_to_head.sh EXPERIMENT RHO [key=value ...]   # e.g. fashion_mnist_lt 100
 #   SEEDS=0,1,2 TUNE="la vs cdt focal cb_focal la_posthoc ldam_drw" STEPS="1 2 3 4" bash scripts/...
+#   AUTOBALANCE="search.family.learn=[scales,offsets] search.family.init=la,vs" bash scripts/...
+# AUTOBALANCE: overrides (sweeps allowed) of step 2's runs; the trailing key=value pairs apply to
+# every run (resume=true continues an interrupted script).
 set -euo pipefail
 EXP=$1
 RHO=$2
+shift 2
 SEEDS=${SEEDS:-0,1,2}
 TUNE=${TUNE:-"la vs cdt focal cb_focal la_posthoc ldam_drw"}
 STEPS=${STEPS:-"1 2 3 4"}
 OUT=${OUT:-experiments/head_to_head/${EXP}_rho${RHO}}
-COMMON=(+experiment="$EXP" data.rho="$RHO" logger.progress=false)
+COMMON=(+experiment="$EXP" data.rho="$RHO" logger.progress=false "$@")
 train() { python -m autobalance.train -m "${COMMON[@]}" "$@"; }
 epochs=$(python -c "
 from hydra import compose, initialize_config_module
@@ -27,7 +31,8 @@ with initialize_config_module(config_module='autobalance.configs', version_base=
 for step in $STEPS; do
   case $step in
     1) train +hparams_search=baselines seed="$SEEDS" hydra.sweep.dir="$OUT/runs/baselines" ;;
-    2) train seed="$SEEDS" search.compare_with=[] hydra.sweep.dir="$OUT/runs/autobalance" ;;
+    # shellcheck disable=SC2086
+    2) train seed="$SEEDS" search.compare_with=[] ${AUTOBALANCE:-} hydra.sweep.dir="$OUT/runs/autobalance" ;;
     3) for grid in $TUNE; do
          train +hparams_search=tune_"$grid" seed=0 hydra.sweep.dir="$OUT/tuning/$grid"
        done

@@ -13,6 +13,7 @@ from conftest import Interrupted
 
 from autobalance.bilevel import BilevelSearch
 from autobalance.config import (
+    ConfigError,
     DataConfig,
     FamilyConfig,
     HypergradConfig,
@@ -78,6 +79,24 @@ def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_
     assert resumed["test"]["per_class_accuracy"] == full_metrics["test"]["per_class_accuracy"]
     lines = (tmp_path / "cut" / "hypersteps.jsonl").read_text().splitlines()
     assert len(lines) == full_metrics["hyper_steps"]
+
+
+def test_cross_fitted_searches_take_turns_on_the_folds_and_export_the_mean_of_their_losses(search_config, tmp_path):
+    search_config.search.folds = 2
+    search_config.search.family.learn = ["offsets"]
+    result = run(search_config, tmp_path / "run")
+    assert set(result["phase_seconds"]) == {"search_fold0", "search_fold1", "retrain"}
+    records = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
+    per_fold = [[r["offsets"] for r in records if r["fold"] == f] for f in (0, 1)]
+    assert all(per_fold) and result["hyper_steps"] == len(records)
+    window = search_config.search.export.window  # each search exports the mean of its last values
+    expected = torch.stack([torch.tensor(values[-window:]).mean(0) for values in per_fold]).mean(0)
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    torch.testing.assert_close(torch.tensor(learned["offsets"]), expected, rtol=0, atol=1e-5)
+    assert not torch.allclose(torch.tensor(per_fold[0][-1]), torch.tensor(per_fold[1][-1]))  # two searches
+    search_config.search.retrain = False
+    with pytest.raises(ConfigError, match="search.folds=2: expected 1 unless search.retrain=true"):
+        dataclasses.replace(search_config)
 
 
 def _hook(cfg, search, objective=None):

@@ -35,6 +35,9 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
          "search.family.augment_bounds={'noise': -1.0}: expected positive largest magnitudes"),
         ({"search": {"family": {"augment_max_ratio": 0.5}}},
          "search.family.augment_max_ratio=0.5: expected a number >= 1 or null"),
+        ({"search": {"enabled": True, "folds": 0}}, "search.folds=0: expected an integer >= 1"),
+        ({"search": {"enabled": True, "folds": 3}, "train_on_val": False},
+         "search.folds=3: expected 1 unless search.retrain=true"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_key_value_and_allowed(override, message):

@@ -13,6 +13,7 @@ from autobalance.config import DataConfig
 from autobalance.data.augment import NOISE_STD, gaussian_noise, geometric
 from autobalance.data.batching import batches, epoch_generator, epoch_order, sample_indices, sampling_labels
 from autobalance.data.dataset import ArraySplit
+from autobalance.data.splits import stratified_folds
 from autobalance.distributed import SINGLE, Ranks
 
 
@@ -34,6 +35,14 @@ class TensorSplit:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def take(self, idx: torch.Tensor) -> TensorSplit:
+        """The examples at ``idx``, in that order."""
+        idx = idx.to(self.y.device)
+        return TensorSplit(self.x[idx], self.y[idx], None if self.group is None else self.group[idx])
+
+    def class_counts(self, num_classes: int) -> list[int]:
+        return [int(c) for c in torch.bincount(self.y.cpu(), minlength=num_classes)]
 
 
 @dataclass
@@ -128,9 +137,23 @@ class DataBundle:
         group = (None if self.train.group is None or self.val.group is None
                  else torch.cat([self.train.group, self.val.group]))
         train = TensorSplit(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]), group)
-        empty = TensorSplit(self.val.x[:0], self.val.y[:0], None if self.val.group is None else self.val.group[:0])
-        counts = [int(c) for c in torch.bincount(train.y.cpu(), minlength=self.num_classes)]
-        return dataclasses.replace(self, train=train, val=empty, train_counts=counts)
+        empty = self.val.take(torch.zeros(0, dtype=torch.long))
+        return dataclasses.replace(self, train=train, val=empty, train_counts=train.class_counts(self.num_classes))
+
+    def cross_fold(self, folds: int, fold: int, seed: int) -> DataBundle:
+        """Cross-fitting: training and validation merged, then split into ``folds`` stratified
+        folds (by class, and by attribute x class with groups); fold ``fold`` validates, the
+        rest trains. Over all folds every example serves both levels of the search."""
+        if not 0 <= fold < folds:
+            raise ValueError(f"fold {fold}: expected one of 0..{folds - 1}")
+        pool = self.merged_train_val().train
+        strata = pool.y if pool.group is None else pool.group * self.num_classes + pool.y
+        held = torch.from_numpy(stratified_folds(strata.cpu().numpy(), folds, seed)[fold])
+        keep = torch.ones(len(pool), dtype=torch.bool)
+        keep[held] = False
+        train = pool.take(keep.nonzero().squeeze(1))
+        return dataclasses.replace(self, train=train, val=pool.take(held),
+                                   train_counts=train.class_counts(self.num_classes))
 
     def eval_batches(
         self, split: TensorSplit

@@ -40,3 +40,25 @@ def train_val_split(
         val.append(idx[: min(max(n_val, 1), len(idx) - 1)])
     val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
     return np.setdiff1d(all_idx, val_idx), val_idx
+
+
+def stratified_folds(strata: np.ndarray, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """``folds`` disjoint, sorted index sets covering ``strata`` (labels, or label x attribute
+    cells): each stratum's examples, shuffled, dealt round-robin, so every fold holds
+    floor or ceil of 1/folds of each; a stratum smaller than ``folds`` is refused, since some
+    fold would validate without it."""
+    if folds < 2:
+        raise ValueError(f"folds={folds}: expected at least 2")
+    values, sizes = np.unique(strata, return_counts=True)
+    if (sizes < folds).any():
+        small = {int(v): int(n) for v, n in zip(values, sizes, strict=True) if n < folds}
+        raise ValueError(f"cross-fitting with {folds} folds needs at least {folds} examples of every class "
+                         f"(and group); these have fewer: {small}")
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(folds)]
+    start = rng.integers(folds)  # which fold takes a stratum's remainder varies with the seed
+    for i, value in enumerate(values):
+        idx = rng.permutation(np.flatnonzero(strata == value))
+        for f in range(folds):
+            parts[(f + start + i) % folds].append(idx[f::folds])
+    return [np.sort(np.concatenate(p)) for p in parts]

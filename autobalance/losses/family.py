@@ -8,6 +8,7 @@ are exactly the hyperparameters.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -204,3 +205,16 @@ class ParametricLoss(ClassificationLoss):
         representative = torch.full((int(self.cluster.max()) + 1,), self.num_classes,
                                     device=self.cluster.device).scatter_reduce(0, self.cluster, classes, "amin")
         return {name: table[:, representative] for name, table in self.values().items() if self.is_learned(name)}
+
+
+def mean_loss(losses: Sequence[ParametricLoss]) -> ParametricLoss:
+    """One loss from several of the same shape (cross-fitted searches): every table averaged in
+    the space it is stored in, as :meth:`BilevelSearch.frozen_loss` averages a search's last
+    values: offsets arithmetically, scales, weights and magnitudes in their raw (log or logit)
+    space."""
+    mean = copy.deepcopy(losses[0])
+    states = [loss.state_dict() for loss in losses]
+    averaged = {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
+                for k, v in states[0].items()}
+    mean.load_state_dict(averaged)
+    return mean

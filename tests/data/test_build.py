@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from autobalance.data.build import build_data
+from autobalance.data.bundle import TensorSplit
 from autobalance.data.profiles import long_tail_counts
 
 
@@ -44,6 +47,35 @@ def test_merging_validation_into_training_keeps_every_example(tiny_config):
     assert len(merged.train) == len(data.train) + len(data.val) and len(merged.val) == 0
     assert merged.train_counts == [t + v for t, v in zip(data.summary["counts"]["train"],
                                                           data.summary["counts"]["val"], strict=True)]
+
+
+def test_cross_fitting_folds_take_turns_validating_on_all_the_data(tiny_config):
+    data = build_data(tiny_config.data, seed=0)
+    pool = data.merged_train_val().train
+    folds = [data.cross_fold(2, f, seed=0) for f in range(2)]
+    held = torch.cat([f.val.x.flatten(1) for f in folds])
+    assert len(held) == len(pool) and len(torch.unique(held, dim=0)) == len(torch.unique(pool.x.flatten(1), dim=0))
+    for f in folds:
+        assert len(f.train) + len(f.val) == len(pool)
+        assert f.train_counts == f.train.class_counts(data.num_classes)
+        assert all(abs(2 * v - t - v) <= 1 for t, v in zip(f.train_counts, f.val.class_counts(data.num_classes),
+                                                            strict=True))  # half of each class
+    with pytest.raises(ValueError, match="fold 2: expected one of 0..1"):
+        data.cross_fold(2, 2, seed=0)
+
+
+def test_cross_fitting_folds_stratify_by_attribute_and_class(tiny_config):
+    data = build_data(tiny_config.data, seed=0)
+    attribute = torch.arange(len(data.train)) % 2
+    grouped = dataclasses.replace(data, train=TensorSplit(data.train.x, data.train.y, attribute),
+                                  val=TensorSplit(data.val.x, data.val.y, torch.arange(len(data.val)) % 2),
+                                  num_groups=2)
+    pool = grouped.merged_train_val().train
+    fold = grouped.cross_fold(2, 0, seed=0).val
+    for cell in range(2 * data.num_classes):
+        in_pool = int(((pool.group * data.num_classes + pool.y) == cell).sum())
+        in_fold = int(((fold.group * data.num_classes + fold.y) == cell).sum())
+        assert in_fold in (in_pool // 2, in_pool - in_pool // 2)
 
 
 def test_image_data_is_kept_as_uint8_and_normalized_per_batch(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from autobalance.data.splits import train_val_split
+from autobalance.data.splits import stratified_folds, train_val_split
 
 LABELS = np.repeat(np.arange(4), [100, 30, 5, 2])
 
@@ -32,3 +32,14 @@ def test_no_split():
 def test_bad_strategy():
     with pytest.raises(ValueError, match="unknown split strategy 'random'"):
         train_val_split(LABELS, 4, "random")
+
+
+def test_stratified_folds_partition_every_class_evenly_and_follow_the_seed():
+    folds = stratified_folds(LABELS, 2, seed=3)
+    assert np.array_equal(np.sort(np.concatenate(folds)), np.arange(len(LABELS)))
+    for c, n in enumerate([100, 30, 5, 2]):
+        assert sorted(int((LABELS[f] == c).sum()) for f in folds) == [n // 2, n - n // 2]
+    assert all(np.array_equal(a, b) for a, b in zip(folds, stratified_folds(LABELS, 2, seed=3), strict=True))
+    assert not np.array_equal(folds[0], stratified_folds(LABELS, 2, seed=4)[0])
+    with pytest.raises(ValueError, match=r"at least 3 examples of every class.*\{3: 2\}"):
+        stratified_folds(LABELS, 3)

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from autobalance.losses import ParametricLoss
-from autobalance.losses.family import scale_forward, scale_inverse
+from autobalance.losses.family import mean_loss, scale_forward, scale_inverse
 
 COUNTS = [500, 200, 80, 30, 10]
 
@@ -95,3 +95,13 @@ def test_bad_arguments_are_named():
         ParametricLoss(3, scale_map="tanh")
     with pytest.raises(ValueError, match="expected \\(1, 3\\)"):
         ParametricLoss(3, offsets=[0.0, 1.0])
+
+
+def test_the_mean_of_cross_fitted_losses_averages_offsets_and_takes_geometric_means_of_scales():
+    a = ParametricLoss(3, learn=("scales", "offsets"), scales=[1.0, 2.0, 4.0], offsets=[1.0, 0.0, -1.0])
+    b = ParametricLoss(3, learn=("scales", "offsets"), scales=[4.0, 2.0, 1.0], offsets=[0.0, 0.0, 0.0])
+    mean = mean_loss([a, b])
+    torch.testing.assert_close(mean.offsets(), torch.tensor([[0.5, 0.0, -0.5]]))
+    torch.testing.assert_close(mean.scales(), torch.tensor([[2.0, 2.0, 2.0]]))
+    assert mean.learn == a.learn and mean is not a
+    torch.testing.assert_close(a.offsets(), torch.tensor([[1.0, 0.0, -1.0]]))  # the inputs are untouched
