@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from autobalance.data.bundle import DataBundle, TensorSplit
+from autobalance.data.bundle import DataBundle
 from autobalance.training.trainer import Trainer
 
 
@@ -21,7 +21,5 @@ def upsampled(data: DataBundle, errors: torch.Tensor, upweight: float) -> DataBu
     (the paper's upsampling), every other example once."""
     copies = int(round(upweight)) - 1
     idx = torch.cat([torch.arange(len(data.train), device=data.train.y.device), errors.repeat(copies)])
-    train = data.train
-    train = TensorSplit(train.x[idx], train.y[idx], None if train.group is None else train.group[idx])
-    counts = [int(c) for c in torch.bincount(train.y.cpu(), minlength=data.num_classes)]
-    return dataclasses.replace(data, train=train, train_counts=counts)
+    train = data.train.take(idx)
+    return dataclasses.replace(data, train=train, train_counts=train.class_counts(data.num_classes))
