@@ -354,6 +354,11 @@ RENAMED_KEYS = {
 }
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
+ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None}
+"""Keys added since runs were recorded, with the value that reproduces how those runs ran: a
+saved config without the key is read as holding that value (on resume, and when tables compare
+old and new runs)."""
+
 
 @dataclass
 class RunConfig:

@@ -13,12 +13,19 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from autobalance.config import ConfigError, RunConfig
+from autobalance.config import ADDED_KEYS, ConfigError, RunConfig
 from autobalance.distributed import Ranks
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
 FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
 """Keys that may change between a run and its resumption: they do not change what is computed."""
+
+
+def recorded_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config, flat, with each key added since it was saved set to the value that
+    reproduces how that run ran (:data:`ADDED_KEYS`)."""
+    flat = flat_settings(saved)
+    return {**{k: v for k, v in ADDED_KEYS.items() if k.split(".")[0] in saved}, **flat}
 
 
 def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -34,7 +41,7 @@ def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
     """``key=saved (now new)`` for every setting that differs, apart from :data:`FREE_ON_RESUME`."""
-    old, new = flat_settings(saved), flat_settings(dataclasses.asdict(cfg))
+    old, new = recorded_settings(saved), flat_settings(dataclasses.asdict(cfg))
     return [f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in sorted(set(old) | set(new))
             if old.get(k) != new.get(k) and k.split(".")[0] not in FREE_ON_RESUME]
 

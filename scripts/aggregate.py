@@ -29,7 +29,7 @@ import yaml
 
 from autobalance.configure import renamed_key
 from autobalance.losses.factory import HYPERPARAMETERS, LOSSES
-from autobalance.run_dir import flat_settings
+from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
 GROUP_METRICS = ("average_group_error", "worst_group_error", "deo", "equalized_odds_difference",
@@ -67,7 +67,7 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, and loss
     hyperparameters the loss does not take (older run directories recorded placeholders)."""
-    flat = {renamed_key(k): v for k, v in flat_settings(cfg).items()}  # old and new runs compare alike
+    flat = {renamed_key(k): v for k, v in recorded_settings(cfg).items()}  # old and new runs compare alike
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     loss = cfg.get("loss", {}).get("name")

@@ -58,3 +58,17 @@ def test_the_sweep_uses_the_flat_job_directory_names():
     from omegaconf import OmegaConf
 
     assert OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"].startswith("${job_dirname:")
+
+
+def test_a_run_saved_before_a_key_existed_resumes_as_it_ran(search_config, tmp_path):
+    """A saved config without a key added since reads as the value that reproduces that run:
+    search.folds=1 is today's default (resumes), augment_max_ratio=None is not (named)."""
+    run(search_config, tmp_path / "run")
+    config = tmp_path / "run" / "config.yaml"
+    config.write_text("\n".join(line for line in config.read_text().splitlines()
+                                if not line.strip().startswith(("folds:", "augment_max_ratio:"))) + "\n")
+    search_config.resume = True
+    with pytest.raises(ConfigError, match=r"search.family.augment_max_ratio=None \(now 2.0\)"):
+        run(search_config, tmp_path / "run")
+    search_config.search.family.augment_max_ratio = None
+    assert run(search_config, tmp_path / "run")["test"]["balanced_error"] >= 0

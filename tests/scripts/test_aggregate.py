@@ -62,6 +62,16 @@ def test_the_final_training_error_gets_a_column_when_runs_report_it(tmp_path):
     assert markdown.splitlines()[2].endswith("| - |") and markdown.splitlines()[3].endswith("| 1.00 |")
 
 
+def test_a_run_recorded_before_a_key_existed_is_labelled_by_how_it_ran(tmp_path):
+    old, new = _cfg("ce", search=True), _cfg("ce", search=True)
+    new["search"]["family"] = {"augment_max_ratio": 2.0}
+    _run(tmp_path, "old", old, 0, 20.0, 100.0)
+    _run(tmp_path, "new", new, 0, 19.0, 100.0)
+    labels = sorted(r["label"] for r in aggregate.collect(tmp_path))
+    assert labels == ["autobalance-last_layer(scales+offsets) [search.family.augment_max_ratio=2.0]",
+                      "autobalance-last_layer(scales+offsets) [search.family.augment_max_ratio=None]"]
+
+
 def test_tuned_runs_and_the_paper_preset_get_their_own_rows(tmp_path):
     _run(tmp_path / "baselines", "la", _cfg("la", tau=1.0), 0, 17.0, 100.0)
     _run(tmp_path / "tuned" / "0", "la", _cfg("la", tau=1.0), 0, 16.0, 100.0)
