@@ -65,11 +65,14 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 
 
 def comparable_settings(cfg: dict) -> dict:
-    """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, and loss
-    hyperparameters the loss does not take (older run directories recorded placeholders)."""
+    """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, augmentation
+    settings of a search without augmentation, and loss hyperparameters the loss does not take
+    (older run directories recorded placeholders)."""
     flat = {renamed_key(k): v for k, v in recorded_settings(cfg).items()}  # old and new runs compare alike
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
+    if "augment" not in (flat.get("search.family.learn") or []) and not flat.get("search.family.augment_ops"):
+        flat = {k: v for k, v in flat.items() if not k.startswith("search.family.augment_")}  # no augmentation
     loss = cfg.get("loss", {}).get("name")
     takes = _hyperparameters(loss)
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)

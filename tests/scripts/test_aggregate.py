@@ -67,9 +67,14 @@ def test_a_run_recorded_before_a_key_existed_is_labelled_by_how_it_ran(tmp_path)
     new["search"]["family"] = {"augment_max_ratio": 2.0}
     _run(tmp_path, "old", old, 0, 20.0, 100.0)
     _run(tmp_path, "new", new, 0, 19.0, 100.0)
-    labels = sorted(r["label"] for r in aggregate.collect(tmp_path))
-    assert labels == ["autobalance-last_layer(scales+offsets) [search.family.augment_max_ratio=2.0]",
-                      "autobalance-last_layer(scales+offsets) [search.family.augment_max_ratio=None]"]
+    assert {r["label"] for r in aggregate.collect(tmp_path)} == {"autobalance-last_layer(scales+offsets)"}
+    for cfg in (old, new):  # the key only matters to a search that learns augmentation
+        cfg["search"]["learn"] = ["offsets", "augment"]
+    _run(tmp_path / "augment", "old", old, 0, 20.0, 100.0)
+    _run(tmp_path / "augment", "new", new, 0, 19.0, 100.0)
+    labels = sorted(r["label"] for r in aggregate.collect(tmp_path / "augment"))
+    assert labels == ["autobalance-last_layer(offsets+augment) [search.family.augment_max_ratio=2.0]",
+                      "autobalance-last_layer(offsets+augment) [search.family.augment_max_ratio=None]"]
 
 
 def test_tuned_runs_and_the_paper_preset_get_their_own_rows(tmp_path):
