@@ -130,6 +130,22 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
     """One row per run under ``root``; ``label_by_dir`` labels each run by its top directory
     below ``root`` instead (for ablations whose runs share a method label); ``shown_as`` names
     ``root`` in the runs file (an archive member rather than a scratch directory)."""
+    return collect_all([(root, shown_as)], few_threshold, label_by_dir)
+
+
+def collect_all(roots: list[tuple[Path, str | None]], few_threshold: int | None = None,
+                label_by_dir: bool = False) -> list[dict]:
+    """:func:`collect` over several (root, shown as) pairs, whose runs' labels are told apart
+    together (an archive of earlier runs beside new ones)."""
+    rows = [r for root, shown_as in roots for r in _rows(root, few_threshold, label_by_dir, shown_as)]
+    if not label_by_dir:
+        distinguish(rows)
+    for row in rows:
+        del row["settings"]
+    return rows
+
+
+def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: str | None) -> list[dict]:
     rows = []
     for metrics_path in sorted(root.rglob("metrics.json")):
         cfg_path = metrics_path.parent / "config.yaml"
@@ -161,10 +177,6 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
         row["fairness_weight"] = objective.get("fairness_weight") if row["objective"] == "trade_off" else None
         row["settings"] = comparable_settings(cfg)
         rows.append(row)
-    if not label_by_dir:
-        distinguish(rows)
-    for row in rows:
-        del row["settings"]
     return rows
 
 
@@ -362,8 +374,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
-        rows = [r for root, shown in roots
-                for r in collect(root, args.few_threshold, args.label_by_dir, shown)]
+        rows = collect_all(roots, args.few_threshold, args.label_by_dir)
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

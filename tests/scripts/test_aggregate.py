@@ -72,7 +72,8 @@ def test_a_run_recorded_before_a_key_existed_is_labelled_by_how_it_ran(tmp_path)
         cfg["search"]["learn"] = ["offsets", "augment"]
     _run(tmp_path / "augment", "old", old, 0, 20.0, 100.0)
     _run(tmp_path / "augment", "new", new, 0, 19.0, 100.0)
-    labels = sorted(r["label"] for r in aggregate.collect(tmp_path / "augment"))
+    roots = [(tmp_path / "augment" / name, name) for name in ("old", "new")]  # an archive beside new runs
+    labels = sorted(r["label"] for r in aggregate.collect_all(roots))
     assert labels == ["autobalance-last_layer(offsets+augment) [search.family.augment_max_ratio=2.0]",
                       "autobalance-last_layer(offsets+augment) [search.family.augment_max_ratio=None]"]
 
