@@ -6,7 +6,8 @@ averaged over the ranks, so that all ranks take the same exact outer step), comp
 d(validation objective)/d(loss parameters) with the configured method, and take an outer
 optimizer step. ``anchor`` > 0 adds the gradient of
 ``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
-adjustment by default) against over-fitting a small validation split. A non-finite
+adjustment by default) against over-fitting a small validation split; ``prior_width`` sets
+such a prior's strength by a rule instead (:class:`~autobalance.config.OuterConfig`). A non-finite
 hypergradient is skipped, counted and warned about, never applied. A linear solve that ends
 with a relative residual above 1 (worse than p = 0, typical of an indefinite Hessian) is
 applied but counted as unsolved, with a warning the first time.
@@ -15,6 +16,7 @@ applied but counted as unsolved, with a warning the first time.
 from __future__ import annotations
 
 import copy
+import math
 import time
 import warnings
 from typing import Any
@@ -59,6 +61,8 @@ class BilevelSearch:
         else:
             self.outer = torch.optim.SGD(params, lr=outer.lr, momentum=outer.momentum, weight_decay=outer.weight_decay)
         self.start = {n: p.detach().clone() for n, p in loss.named_parameters()}
+        self.prior_strength = (0.0 if outer.prior_width is None else
+                               outer.clip / (math.sqrt(sum(p.numel() for p in params)) * outer.prior_width))
         self.method_state: dict[str, Any] = {}
         self.hyper_steps = 0
         self.skipped = 0
@@ -122,6 +126,9 @@ class BilevelSearch:
             if self.cfg.outer.clip is not None:
                 record["clipped_norm"] = float(torch.nn.utils.clip_grad_norm_(self.loss.parameters(),
                                                                               self.cfg.outer.clip))
+            if self.prior_strength:
+                for name, p in self.loss.named_parameters():
+                    p.grad += self.prior_strength * (p.detach() - self.start[name])
             self.outer.step()
             self.outer.zero_grad(set_to_none=True)
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in

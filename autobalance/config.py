@@ -268,6 +268,11 @@ class OuterConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     anchor: float = 0.0
+    prior_width: float | None = None
+    """A Gaussian prior centred on the starting loss whose strength a rule sets: its pull is
+    added after the clip, with strength ``clip / (sqrt(P) * prior_width)`` for P learned
+    entries, so a hypergradient at the clip norm, spread evenly, holds them ``prior_width``
+    from their start (RMS) and a noisy one, which averages out, holds them nearer."""
     clip: float | None = 1.0
 
     def __post_init__(self) -> None:
@@ -275,6 +280,11 @@ class OuterConfig:
         require(self.lr > 0, "search.outer.lr", self.lr, "a positive number")
         require(self.anchor >= 0, "search.outer.anchor", self.anchor, "a non-negative number")
         require(self.clip is None or self.clip > 0, "search.outer.clip", self.clip, "> 0 or null")
+        if self.prior_width is not None:
+            require(self.prior_width > 0, "search.outer.prior_width", self.prior_width, "a positive number or null")
+            require(self.clip is not None and self.anchor == 0, "search.outer.prior_width", self.prior_width,
+                    "null unless search.outer.clip is set (the rule scales the prior to it) and "
+                    "search.outer.anchor is 0 (one prior at a time)")
 
 
 @dataclass
@@ -354,7 +364,7 @@ RENAMED_KEYS = {
 }
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
-ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None}
+ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

@@ -27,7 +27,7 @@ from autobalance.config import (
     SearchConfig,
 )
 from autobalance.data.build import build_data
-from autobalance.hypergrad import METHODS, make_method
+from autobalance.hypergrad import METHODS, HypergradResult, make_method
 from autobalance.losses.factory import build_search_loss
 from autobalance.objectives import build_objective
 from autobalance.pipeline import make_trainer, run
@@ -180,6 +180,21 @@ def test_anchor_pulls_the_learned_loss_back_towards_its_start(tiny_config):
     for name, free_step in moved[0.0].items():
         pull = moved[anchor][name] - free_step
         torch.testing.assert_close(pull, torch.full_like(pull, -lr * anchor * displacement))
+
+
+def test_prior_width_holds_a_steady_clipped_hypergradient_that_far_from_the_start(tiny_config):
+    """The rule's promise: a hypergradient at the clip norm, the same every step and spread
+    evenly, leaves every entry ``prior_width`` from its start once Adam settles."""
+    width = 0.4
+    search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0,
+                          outer=OuterConfig(lr=0.01, clip=1.0, prior_width=width))
+    hook, trainer, loss = _hook(tiny_config, search)
+    steady = {n: torch.full_like(p, 10.0) for n, p in loss.named_parameters()}
+    hook.method.compute = lambda *args: HypergradResult(steady, True)
+    for _ in range(300):
+        hook.hyper_step(trainer)
+    for name, p in loss.named_parameters():
+        torch.testing.assert_close(p.detach() - hook.start[name], torch.full_like(p, -width), atol=0.03, rtol=0)
 
 
 def test_search_never_touches_batchnorm_statistics(tiny_config):
