@@ -29,7 +29,7 @@ from autobalance.distributed import whole_batch_objective
 from autobalance.hypergrad import loss_input_fn, loss_module_fn, make_method, model_closure
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
-from autobalance.objectives import Objective
+from autobalance.objectives import AnnealedObjective, Objective
 from autobalance.training.lr_schedule import lr_at
 
 INNER_OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "nesterov", "momentum_buffers")
@@ -105,15 +105,23 @@ class BilevelSearch:
             buffers[name] = buf
         return {**state, "momentum_buffers": buffers}
 
+    def search_progress(self, epoch: int) -> float:
+        """Where ``epoch`` lies in the hyper-step epochs: 0 at the first, 1 at the last."""
+        return (epoch - self.first_epoch) / max(1, self.active_epochs - 1 - self.first_epoch)
+
     def hyper_step(self, trainer) -> dict[str, Any]:
         start = time.perf_counter()
+        annealed = {}
+        if isinstance(self.objective, AnnealedObjective):
+            self.objective.progress = self.search_progress(trainer.epoch)
+            annealed = {"temperature": self.objective.temperature}
         train_loss, val_loss = self._closures(trainer)
         params = {n: p.detach() for n, p in trainer.model.named_parameters()}
         hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
         state = {**self.method_state, **self._inner_optimizer_state(trainer)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
         record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": trainer.epoch,
-                                  "step": trainer.step, **_plain(result.diagnostics)}
+                                  "step": trainer.step, **annealed, **_plain(result.diagnostics)}
         self._check_solve(record)
         if not result.finite:
             self.skipped += 1

@@ -201,6 +201,9 @@ class ObjectiveConfig:
 
     name: str = "balanced_ce"
     temperature: float = 1.0
+    final_temperature: float | None = None
+    """Anneals the temperature geometrically from ``temperature`` to this over the search's
+    hyper-step epochs (a sharper error surrogate as the search settles); null keeps it fixed."""
     cvar_alpha: float | None = None
     weights: dict[str, float] = field(default_factory=dict)
     accuracy: str = "balanced_ce"
@@ -209,6 +212,8 @@ class ObjectiveConfig:
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, "objective.temperature", self.temperature, "> 0")
+        require(self.final_temperature is None or self.final_temperature > 0, "objective.final_temperature",
+                self.final_temperature, "> 0 or null")
         require(self.cvar_alpha is None or 0 < self.cvar_alpha <= 1, "objective.cvar_alpha",
                 self.cvar_alpha, "in (0, 1] or null")
         require(0 <= self.fairness_weight <= 1, "objective.fairness_weight", self.fairness_weight, "in [0, 1]")
@@ -364,7 +369,8 @@ RENAMED_KEYS = {
 }
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
-ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None}
+ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
+              "objective.final_temperature": None}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

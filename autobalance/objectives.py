@@ -54,12 +54,37 @@ OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registr
 
 
 def build_objective(spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> Objective:
-    """The objective ``spec`` names; ``num_groups`` is the number of attribute values."""
+    """The objective ``spec`` names; ``num_groups`` is the number of attribute values. With
+    ``final_temperature`` it is an :class:`AnnealedObjective`."""
+    if spec.final_temperature is not None:
+        return AnnealedObjective(spec, num_classes, num_groups)
     compared = spec.fairness if spec.name == "trade_off" else spec.name
     if needs_attribute(compared) and num_groups < 2:
         raise ConfigError(f"objective {compared!r} compares attribute values but the data has "
                           f"{num_groups}: give the data a group column (data.group_column)")
     return OBJECTIVES[spec.name](spec, num_classes, num_groups)
+
+
+class AnnealedObjective:
+    """An objective whose temperature falls (or rises) geometrically from ``spec.temperature``
+    to ``spec.final_temperature`` as :attr:`progress` goes from 0 to 1; the search sets the
+    progress before each hyper-step."""
+
+    def __init__(self, spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> None:
+        self.spec, self.num_classes, self.num_groups = spec, num_classes, num_groups
+        self.progress = 0.0
+        build_objective(self._at(spec.temperature), num_classes, num_groups)  # refuse a bad spec now
+
+    @property
+    def temperature(self) -> float:
+        start, end = self.spec.temperature, self.spec.final_temperature
+        return start * (end / start) ** min(max(self.progress, 0.0), 1.0)
+
+    def _at(self, temperature: float) -> ObjectiveConfig:
+        return dataclasses.replace(self.spec, temperature=temperature, final_temperature=None)
+
+    def __call__(self, z: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        return build_objective(self._at(self.temperature), self.num_classes, self.num_groups)(z, y, g)
 
 
 def needs_attribute(name: str) -> bool:

@@ -197,6 +197,17 @@ def test_prior_width_holds_a_steady_clipped_hypergradient_that_far_from_the_star
         torch.testing.assert_close(p.detach() - hook.start[name], torch.full_like(p, -width), atol=0.03, rtol=0)
 
 
+def test_the_search_anneals_the_objective_temperature_over_its_hyper_step_epochs(tiny_config):
+    search = SearchConfig(enabled=True, epochs=5, warmup_epochs=1)
+    annealed = ObjectiveConfig("expected_error", temperature=1.0, final_temperature=0.1)
+    hook, trainer, _ = _hook(tiny_config, search, objective=build_objective(annealed, 10))
+    temperatures = []
+    for epoch in (1, 2, 4):  # the first hyper-step epoch, the middle, the last
+        trainer.epoch = epoch
+        temperatures.append(hook.hyper_step(trainer)["temperature"])
+    assert temperatures == pytest.approx([1.0, 0.1 ** (1 / 3), 0.1])
+
+
 def test_search_never_touches_batchnorm_statistics(tiny_config):
     hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0))
     before = {n: b.clone() for n, b in trainer.model.named_buffers()}

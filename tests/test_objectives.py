@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autobalance.config import ObjectiveConfig
+from autobalance.config import ConfigError, ObjectiveConfig
 from autobalance.objectives import build_objective
 
 Z = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 1.0, 1.0], [3.0, 0.0, 0.0]])
@@ -36,6 +36,24 @@ def test_expected_error_and_blend():
     torch.testing.assert_close(build_objective(ObjectiveConfig("expected_error"), 3)(Z, Y, None), err)
     blend = build_objective(ObjectiveConfig("blend", weights={"balanced_ce": 0.25, "expected_error": 0.75}), 3)
     torch.testing.assert_close(blend(Z, Y, None), 0.25 * PER_CLASS.mean() + 0.75 * err)
+
+
+def test_annealed_objective_moves_geometrically_from_the_first_temperature_to_the_final():
+    annealed = build_objective(ObjectiveConfig("expected_error", temperature=2.0, final_temperature=0.5), 3)
+
+    def fixed(t):
+        return build_objective(ObjectiveConfig("expected_error", temperature=t), 3)(Z, Y, None)
+
+    for progress, temperature in ((0.0, 2.0), (0.5, 1.0), (1.0, 0.5), (1.7, 0.5)):
+        annealed.progress = progress
+        assert annealed.temperature == pytest.approx(temperature)
+        torch.testing.assert_close(annealed(Z, Y, None), fixed(temperature))
+    assert not torch.allclose(fixed(2.0), fixed(0.5))  # the temperature matters to this objective
+
+
+def test_annealed_objective_refuses_a_bad_spec_when_built():
+    with pytest.raises(ConfigError, match="objective.weights"):
+        build_objective(ObjectiveConfig("blend", final_temperature=0.5), 3)
 
 
 A = torch.tensor([0, 0, 1, 1, 1])  # attribute; groups (attribute, class): (0,0):[0], (0,1):[1], (1,0):[3,4], (1,2):[2]
