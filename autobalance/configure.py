@@ -23,7 +23,7 @@ from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_con
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
-from autobalance.objectives import OBJECTIVES, check_blend_weights, check_trade_off
+from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -77,6 +77,8 @@ def check_names(cfg: RunConfig) -> RunConfig:
         check_blend_weights(cfg.objective)
     if cfg.objective.name == "trade_off":
         check_trade_off(cfg.objective)
+    if cfg.objective.final_temperature is not None:
+        check_annealing(cfg.objective)
     search = cfg.search
     require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
     family = search.family

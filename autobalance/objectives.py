@@ -74,6 +74,7 @@ class AnnealedObjective:
         self.spec, self.num_classes, self.num_groups = spec, num_classes, num_groups
         self.progress = 0.0
         build_objective(self._at(spec.temperature), num_classes, num_groups)  # refuse a bad spec now
+        check_annealing(spec)
 
     @property
     def temperature(self) -> float:
@@ -85,6 +86,21 @@ class AnnealedObjective:
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         return build_objective(self._at(self.temperature), self.num_classes, self.num_groups)(z, y, g)
+
+
+def uses_temperature(spec: ObjectiveConfig) -> bool:
+    """Whether the temperature changes ``spec``'s objective (a blend or trade-off: one of its parts)."""
+    if spec.name in ("blend", "trade_off"):
+        parts = spec.weights if spec.name == "blend" else (spec.accuracy, spec.fairness)
+        return any(uses_temperature(dataclasses.replace(spec, name=part)) for part in parts)
+    return OBJECTIVES.metadata(spec.name).get("tempered", False)
+
+
+def check_annealing(spec: ObjectiveConfig) -> None:
+    """An annealed temperature needs an objective that has one."""
+    tempered = ", ".join(n for n in OBJECTIVES.names() if OBJECTIVES.metadata(n).get("tempered"))
+    require(uses_temperature(spec), "objective.final_temperature", spec.final_temperature,
+            f"null for objective={spec.name}, which has no temperature (anneal one of {tempered})")
 
 
 def needs_attribute(name: str) -> bool:
@@ -112,7 +128,7 @@ def _balanced_ce(spec, num_classes, num_groups):
     return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
 
 
-@OBJECTIVES.register("expected_error")
+@OBJECTIVES.register("expected_error", tempered=True)
 def _expected_error(spec, num_classes, num_groups):
     def expected_error(z, y, g):
         p_true = log_softmax(z / spec.temperature, 1).gather(1, y[:, None]).squeeze(1).exp()
@@ -120,7 +136,7 @@ def _expected_error(spec, num_classes, num_groups):
     return expected_error
 
 
-@OBJECTIVES.register("worst_class")
+@OBJECTIVES.register("worst_class", tempered=True)
 def _worst_class(spec, num_classes, num_groups):
     return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
                                         spec.temperature, spec.cvar_alpha)
@@ -138,7 +154,7 @@ def _group_losses(z, y, g, num_classes, num_groups):
     return cell_means(cross_entropy(z, y), y, g, num_classes, num_groups)
 
 
-@OBJECTIVES.register("worst_group")
+@OBJECTIVES.register("worst_group", tempered=True)
 def _worst_group(spec, num_classes, num_groups):
     def worst_group(z, y, g):
         table, present = _group_losses(z, y, g, num_classes, num_groups)
@@ -164,14 +180,14 @@ def _deo(spec, num_classes, num_groups):
     return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)).sum()
 
 
-@OBJECTIVES.register("equalized_odds", fairness=True)
+@OBJECTIVES.register("equalized_odds", fairness=True, tempered=True)
 def _equalized_odds(spec, num_classes, num_groups):
     def equalized_odds(z, y, g):
         return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)), spec, z)
     return equalized_odds
 
 
-@OBJECTIVES.register("demographic_parity", fairness=True)
+@OBJECTIVES.register("demographic_parity", fairness=True, tempered=True)
 def _demographic_parity(spec, num_classes, num_groups):
     def demographic_parity(z, y, g):
         a = torch.zeros_like(y) if g is None else g

@@ -19,6 +19,8 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
         ({"schedule": {"name": "drw", "start_epoch": 50}, "optim": {"epochs": 10}},
          "schedule.start_epoch=50: expected < optim.epochs=10"),
         ({"search": {"outer": {"anchor": -1.0}}}, "search.outer.anchor=-1.0: expected a non-negative number"),
+        ({"objective": {"final_temperature": 0.1}},
+         "objective.final_temperature=0.1: expected null for objective=balanced_ce, which has no temperature"),
         ({"search": {"outer": {"prior_width": 0.0}}},
          "search.outer.prior_width=0.0: expected a positive number or null"),
         ({"search": {"outer": {"prior_width": 0.5, "anchor": 0.3}}},

@@ -54,6 +54,10 @@ def test_annealed_objective_moves_geometrically_from_the_first_temperature_to_th
 def test_annealed_objective_refuses_a_bad_spec_when_built():
     with pytest.raises(ConfigError, match="objective.weights"):
         build_objective(ObjectiveConfig("blend", final_temperature=0.5), 3)
+    with pytest.raises(ConfigError, match="objective.final_temperature=0.5: expected null for objective=balanced_ce"):
+        build_objective(ObjectiveConfig("balanced_ce", final_temperature=0.5), 3)
+    blend = ObjectiveConfig("blend", weights={"balanced_ce": 0.5, "worst_class": 0.5}, final_temperature=0.5)
+    assert build_objective(blend, 3).temperature == 1.0  # its worst-class part has a temperature
 
 
 A = torch.tensor([0, 0, 1, 1, 1])  # attribute; groups (attribute, class): (0,0):[0], (0,1):[1], (1,0):[3,4], (1,2):[2]
