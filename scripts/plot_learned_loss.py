@@ -44,12 +44,13 @@ def learned_tables(saved: dict) -> dict[str, list[float]]:
     return tables
 
 
-def collect(roots: list[tuple[Path, str | None]]) -> tuple[dict, dict]:
+def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) -> tuple[dict, dict]:
     """{(label, table): [per-class values per seed]} and what the references need (class
-    names, training counts, augmentation bounds and starts) from the learned-loss files."""
+    names, training counts, augmentation bounds and starts) from the learned-loss files;
+    ``label_by_dir`` labels runs by their top directory, as ``scripts/aggregate.py`` does."""
     values: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
     meta: dict = {}
-    for row in aggregate.collect_all(roots):
+    for row in aggregate.collect_all(roots, label_by_dir=label_by_dir):
         path = _run_dir(row, roots) / "learned_loss.yaml"
         if not path.exists():
             continue
@@ -131,10 +132,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", help="run directories or RUNS.tar.gz[:GLOB] archives of them")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--label-by-dir", action="store_true", help="label each run by its top directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in aggregate.resolve_roots(spec, Path(scratch))]
-        print("\n".join(plot(*collect(roots), args.out)))
+        print("\n".join(plot(*collect(roots, args.label_by_dir), args.out)))
 
 
 if __name__ == "__main__":

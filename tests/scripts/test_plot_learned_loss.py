@@ -43,6 +43,8 @@ def test_tables_are_averaged_over_seeds_per_method_and_drawn_against_the_referen
     assert offsets.sum() == pytest.approx(0.0) and offsets[0] - offsets[2] == pytest.approx(4.60517, rel=1e-5)
     scales, _ = plot_learned_loss.reference("scales", meta)
     assert scales.tolist() == pytest.approx([1.0, 0.1 ** 0.2, 0.01 ** 0.2])
+    by_dir, _ = plot_learned_loss.collect([(tmp_path, str(tmp_path))], label_by_dir=True)
+    assert by_dir[("vs0", "scales")] == [[0.9, 0.5, 0.4]]
 
 
 def test_a_tree_without_learned_losses_is_refused_by_name(tmp_path):
