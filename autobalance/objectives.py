@@ -89,18 +89,22 @@ class AnnealedObjective:
 
 
 def uses_temperature(spec: ObjectiveConfig) -> bool:
-    """Whether the temperature changes ``spec``'s objective (a blend or trade-off: one of its parts)."""
+    """Whether the temperature changes ``spec``'s objective (a blend or trade-off: one of its
+    parts); a soft maximum has none with ``cvar_alpha`` set (the CVaR replaces it)."""
     if spec.name in ("blend", "trade_off"):
         parts = spec.weights if spec.name == "blend" else (spec.accuracy, spec.fairness)
         return any(uses_temperature(dataclasses.replace(spec, name=part)) for part in parts)
-    return OBJECTIVES.metadata(spec.name).get("tempered", False)
+    meta = OBJECTIVES.metadata(spec.name)
+    return meta.get("tempered", False) or (meta.get("soft_maximum", False) and spec.cvar_alpha is None)
 
 
 def check_annealing(spec: ObjectiveConfig) -> None:
     """An annealed temperature needs an objective that has one."""
-    tempered = ", ".join(n for n in OBJECTIVES.names() if OBJECTIVES.metadata(n).get("tempered"))
+    tempered = ", ".join(n for n in OBJECTIVES.names()
+                         if OBJECTIVES.metadata(n).get("tempered") or OBJECTIVES.metadata(n).get("soft_maximum"))
     require(uses_temperature(spec), "objective.final_temperature", spec.final_temperature,
-            f"null for objective={spec.name}, which has no temperature (anneal one of {tempered})")
+            f"null for objective={spec.name}, which has no temperature here (anneal one of {tempered}; "
+            "a soft maximum without cvar_alpha)")
 
 
 def needs_attribute(name: str) -> bool:
@@ -136,7 +140,7 @@ def _expected_error(spec, num_classes, num_groups):
     return expected_error
 
 
-@OBJECTIVES.register("worst_class", tempered=True)
+@OBJECTIVES.register("worst_class", soft_maximum=True)
 def _worst_class(spec, num_classes, num_groups):
     return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
                                         spec.temperature, spec.cvar_alpha)
@@ -154,7 +158,7 @@ def _group_losses(z, y, g, num_classes, num_groups):
     return cell_means(cross_entropy(z, y), y, g, num_classes, num_groups)
 
 
-@OBJECTIVES.register("worst_group", tempered=True)
+@OBJECTIVES.register("worst_group", soft_maximum=True)
 def _worst_group(spec, num_classes, num_groups):
     def worst_group(z, y, g):
         table, present = _group_losses(z, y, g, num_classes, num_groups)
@@ -180,14 +184,14 @@ def _deo(spec, num_classes, num_groups):
     return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)).sum()
 
 
-@OBJECTIVES.register("equalized_odds", fairness=True, tempered=True)
+@OBJECTIVES.register("equalized_odds", fairness=True, soft_maximum=True)
 def _equalized_odds(spec, num_classes, num_groups):
     def equalized_odds(z, y, g):
         return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)), spec, z)
     return equalized_odds
 
 
-@OBJECTIVES.register("demographic_parity", fairness=True, tempered=True)
+@OBJECTIVES.register("demographic_parity", fairness=True, soft_maximum=True)
 def _demographic_parity(spec, num_classes, num_groups):
     def demographic_parity(z, y, g):
         a = torch.zeros_like(y) if g is None else g

@@ -58,6 +58,9 @@ def test_annealed_objective_refuses_a_bad_spec_when_built():
         build_objective(ObjectiveConfig("balanced_ce", final_temperature=0.5), 3)
     blend = ObjectiveConfig("blend", weights={"balanced_ce": 0.5, "worst_class": 0.5}, final_temperature=0.5)
     assert build_objective(blend, 3).temperature == 1.0  # its worst-class part has a temperature
+    with pytest.raises(ConfigError, match="expected null for objective=worst_class"):  # CVaR ignores T
+        build_objective(ObjectiveConfig("worst_class", cvar_alpha=0.5, final_temperature=0.5), 3)
+    assert build_objective(ObjectiveConfig("worst_class", final_temperature=0.5), 3).temperature == 1.0
 
 
 A = torch.tensor([0, 0, 1, 1, 1])  # attribute; groups (attribute, class): (0,0):[0], (0,1):[1], (1,0):[3,4], (1,2):[2]
