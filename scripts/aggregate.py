@@ -125,6 +125,15 @@ def resolve_roots(spec: str, scratch: Path) -> list[tuple[Path, str]]:
     return [(d, f"{archive}:{d.relative_to(target)}" if d != target else archive) for d in found if d.is_dir()]
 
 
+def run_dir(row: dict, roots: list[tuple[Path, str | None]]) -> Path:
+    """A row's run directory on disk (rows from archives name the archive member, not the
+    scratch directory it was unpacked to)."""
+    for root, shown_as in roots:
+        if shown_as is not None and row["dir"].startswith(shown_as + "/"):
+            return root / row["dir"][len(shown_as) + 1:]
+    return Path(row["dir"])
+
+
 def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = False,
             shown_as: str | None = None) -> list[dict]:
     """One row per run under ``root``; ``label_by_dir`` labels each run by its top directory

@@ -51,7 +51,7 @@ def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) ->
     values: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
     meta: dict = {}
     for row in aggregate.collect_all(roots, label_by_dir=label_by_dir):
-        path = _run_dir(row, roots) / "learned_loss.yaml"
+        path = aggregate.run_dir(row, roots) / "learned_loss.yaml"
         if not path.exists():
             continue
         saved = yaml.safe_load(path.read_text())
@@ -66,14 +66,6 @@ def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) ->
     if not values:
         raise SystemExit(f"no learned-loss file with learned tables under {', '.join(str(r) for r, _ in roots)}")
     return values, meta
-
-
-def _run_dir(row: dict, roots: list[tuple[Path, str | None]]) -> Path:
-    """A row's run directory on disk (rows from archives name the archive member)."""
-    for root, shown_as in roots:
-        if shown_as is not None and row["dir"].startswith(shown_as + "/"):
-            return root / row["dir"][len(shown_as) + 1:]
-    return Path(row["dir"])
 
 
 def reference(table: str, meta: dict) -> tuple[np.ndarray, str] | None:

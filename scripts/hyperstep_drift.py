@@ -1,0 +1,99 @@
+"""How the learned tables travelled during the search: drift or random walk, and the same way on
+every seed or not, from the hyper-step traces (``hypersteps.jsonl``) of one or more sweeps.
+
+Per method (as ``scripts/aggregate.py`` labels it) and learned table, over classes and seeds:
+the mean net change from the first to the last hyper-step, the mean path length (the sum of the
+per-step changes' sizes), their ratio (straightness: 1 for a straight line, about
+1 / sqrt(steps) for a random walk of equal steps) and how many classes moved the same way on
+every seed. With Adam the path is about ``lr`` per step whatever the hypergradient's size, so
+a straight path says the hypergradient's sign held, not that it was large.
+Cross-fitted searches (``search.folds``) count each fold as one search.
+
+    python scripts/hyperstep_drift.py experiments/interpolation/fashion_mnist_lt/runs \
+        --out experiments/interpolation/fashion_mnist_lt
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location("aggregate", Path(__file__).with_name("aggregate.py"))
+aggregate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(aggregate)
+
+TABLES = ("scales", "offsets", "weights")
+
+
+def search_paths(trace: Path) -> list[dict[str, np.ndarray]]:
+    """Each search's path (one per fold) as {table: (hyper-steps, classes)}, first group row."""
+    by_fold: dict[int, list[dict]] = defaultdict(list)
+    for line in trace.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("applied", True):
+            by_fold[record.get("fold", 0)].append(record)
+    return [{t: np.array([r[t][0] for r in records]) for t in TABLES if t in records[0]}
+            for _, records in sorted(by_fold.items()) if len(records) >= 2]
+
+
+def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) -> dict[tuple[str, str], list]:
+    """{(label, table): [(hyper-steps, classes) path per search]} over the runs with traces."""
+    paths: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
+    for row in aggregate.collect_all(roots, label_by_dir=label_by_dir):
+        trace = aggregate.run_dir(row, roots) / "hypersteps.jsonl"
+        if not trace.exists():
+            continue
+        for search in search_paths(trace):
+            for table, path in search.items():
+                paths[(row["label"], table)].append(path)
+    if not paths:
+        raise SystemExit(f"no hyper-step trace under {', '.join(str(r) for r, _ in roots)}")
+    return paths
+
+
+
+def drift(paths: list[np.ndarray]) -> dict[str, float]:
+    """Net change, path length, straightness and one-way classes of a method's searches."""
+    net = np.stack([p[-1] - p[0] for p in paths])
+    length = np.stack([np.abs(np.diff(p, axis=0)).sum(0) for p in paths])
+    signs = np.sign(net)
+    return {"searches": len(paths), "steps": float(np.mean([len(p) for p in paths])),
+            "net": float(np.abs(net).mean()), "path": float(length.mean()),
+            "straightness": float(np.abs(net).sum() / max(length.sum(), 1e-12)),
+            "one_way": int(((signs == signs[0]).all(0) & (signs[0] != 0)).sum()), "classes": net.shape[1]}
+
+
+def markdown(paths: dict[tuple[str, str], list]) -> list[str]:
+    lines = ["| method | table | searches | hyper-steps | mean net change | mean path | straightness | "
+             "classes moving one way in every search |", "|---|---|---|---|---|---|---|---|"]
+    for (label, table), runs in sorted(paths.items()):
+        d = drift(runs)
+        lines.append(f"| {label} | {table} | {d['searches']} | {d['steps']:.0f} | {d['net']:.3f} | {d['path']:.3f} "
+                     f"| {d['straightness']:.2f} | {d['one_way']} of {d['classes']} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+", help="run directories or RUNS.tar.gz[:GLOB] archives of them")
+    parser.add_argument("--out", type=Path, help="write hyperstep_drift.md here")
+    parser.add_argument("--label-by-dir", action="store_true", help="label each run by its top directory")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        roots = [r for spec in args.roots for r in aggregate.resolve_roots(spec, Path(scratch))]
+        lines = markdown(collect(roots, args.label_by_dir))
+    print("\n".join(lines))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "hyperstep_drift.md").write_text("How the learned tables moved during the search "
+                                                     "(scripts/hyperstep_drift.py):\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
