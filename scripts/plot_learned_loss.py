@@ -110,10 +110,10 @@ def plot(values: dict, meta: dict, out: Path) -> list[str]:
         ax.set_title(f"learned {table}")
         ax.set_xlabel("class (training images), most frequent first")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "learned_loss.png", dpi=120)
+    fig.savefig(out / "learned_loss.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
     (out / "learned_loss.md").write_text("Learned tables per class (mean over seeds), classes by training "
                                          "count:\n\n" + "\n".join(lines) + "\n")
