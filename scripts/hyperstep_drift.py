@@ -5,8 +5,9 @@ Per method (as ``scripts/aggregate.py`` labels it) and learned table, over class
 the mean net change from the first to the last hyper-step, the mean path length (the sum of the
 per-step changes' sizes), their ratio (straightness: 1 for a straight line, about
 1 / sqrt(steps) for a random walk of equal steps) and how many classes moved the same way on
-every seed. With Adam the path is about ``lr`` per step whatever the hypergradient's size, so
-a straight path says the hypergradient's sign held, not that it was large.
+every seed. With Adam each step is of the order of ``lr`` whatever the hypergradient's size, so
+a straight path says the hypergradient's sign held, not that it was large. Tables: scales,
+offsets, weights and augmentation magnitudes (``augment_<op>``), whichever the search learned.
 Cross-fitted searches (``search.folds``) count each fold as one search.
 
     python scripts/hyperstep_drift.py experiments/interpolation/fashion_mnist_lt/runs \
@@ -38,8 +39,12 @@ def search_paths(trace: Path) -> list[dict[str, np.ndarray]]:
         record = json.loads(line)
         if record.get("applied", True):
             by_fold[record.get("fold", 0)].append(record)
-    return [{t: np.array([r[t][0] for r in records]) for t in TABLES if t in records[0]}
+    return [{t: np.array([r[t][0] for r in records]) for t in records[0] if is_table(t)}
             for _, records in sorted(by_fold.items()) if len(records) >= 2]
+
+
+def is_table(key: str) -> bool:
+    return key in TABLES or key.startswith("augment_")
 
 
 def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) -> dict[tuple[str, str], list]:
@@ -55,7 +60,6 @@ def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) ->
     if not paths:
         raise SystemExit(f"no hyper-step trace under {', '.join(str(r) for r, _ in roots)}")
     return paths
-
 
 
 def drift(paths: list[np.ndarray]) -> dict[str, float]:

@@ -52,12 +52,13 @@ def test_a_straight_drift_and_a_zigzag_are_told_apart_and_seeds_compared_per_cla
     assert f"| {LABEL} | offsets | 2 | 4 | 0.300 | 0.300 | 1.00 | 1 of 2 |" in lines
 
 
-def test_each_fold_of_a_cross_fitted_search_is_one_search(tmp_path):
-    records = [_step([0.1 * i], [1.0], fold=f) for f in (0, 1) for i in range(3)]
+def test_each_fold_of_a_cross_fitted_search_is_one_search_and_augmentation_is_a_table(tmp_path):
+    records = [_step([0.1 * i], [1.0], fold=f, augment_shift=[[0.1 + 0.05 * i]]) for f in (0, 1) for i in range(3)]
     _search_run(tmp_path, "crossfit", 0, records)
     paths = hyperstep_drift.collect([(tmp_path, str(tmp_path))])
     assert len(paths[(LABEL, "offsets")]) == 2
     assert hyperstep_drift.drift(paths[(LABEL, "offsets")])["net"] == pytest.approx(0.2)
+    assert hyperstep_drift.drift(paths[(LABEL, "augment_shift")])["net"] == pytest.approx(0.1)
 
 
 def test_a_tree_without_traces_is_refused_by_name(tmp_path):
