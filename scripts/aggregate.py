@@ -375,9 +375,10 @@ def main() -> None:
                         help="label each run by its top directory below the root (ablations)")
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
-    parser.add_argument("--paired-with", metavar="LABEL", default=None,
+    parser.add_argument("--paired-with", metavar="LABEL", action="append", default=[],
                         help="also report every method's paired difference to this method's label "
-                             "(same seeds), with a 95 %% interval, in paired.md")
+                             "(same seeds), with a 95 %% interval, in paired.md; repeat it for "
+                             "several references")
     parser.add_argument("--paired-metric", default="balanced_error", choices=METRICS + GROUP_METRICS,
                         help="the metric of the paired differences (default: balanced_error)")
     args = parser.parse_args()
@@ -408,11 +409,14 @@ def main() -> None:
         markdown += "\n".join(f"| {c['dataset']} | {c['rho']:g} | {c['loss']} | {c['grid_size']} | "
                                f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
                                for c in chosen)
-    if args.paired_with is not None:
-        pairs = paired_differences(rows, args.paired_with, args.paired_metric)
-        if not pairs:
-            raise SystemExit(f"--paired-with {args.paired_with!r}: no such label with shared seeds; labels are "
-                             f"{sorted({r['label'] for r in rows})}")
+    if args.paired_with:
+        pairs = []
+        for reference in args.paired_with:
+            against = paired_differences(rows, reference, args.paired_metric)
+            if not against:
+                raise SystemExit(f"--paired-with {reference!r}: no such label with shared seeds; labels are "
+                                 f"{sorted({r['label'] for r in rows})}")
+            pairs += against
         paired = paired_markdown(pairs, args.paired_metric.replace("_", " "))
         (args.out / "paired.md").write_text(paired + "\n")
         markdown += "\n\n" + paired

@@ -191,6 +191,25 @@ def test_paired_differences_use_shared_seeds_and_a_t_interval(tmp_path):
     assert "| -2.00 | [-4.48, +0.48] |" in aggregate.paired_markdown([pair])
 
 
+def test_paired_differences_against_several_references_share_one_table(tmp_path, monkeypatch):
+    for seed, (ce, la, ab) in enumerate([(20.0, 18.0, 17.0), (22.0, 19.0, 19.0), (24.0, 21.0, 20.0)]):
+        _run(tmp_path / "runs", f"ce{seed}", _cfg("ce"), seed, ce, 100.0)
+        _run(tmp_path / "runs", f"la{seed}", _cfg("la", tau=1.0), seed, la, 100.0)
+        _run(tmp_path / "runs", f"ab{seed}", _cfg("ce", search=True), seed, ab, 100.0)
+    out = tmp_path / "out"
+    argv = ["aggregate.py", str(tmp_path / "runs"), "--out", str(out),
+            "--paired-with", "ce", "--paired-with", "la(tau=1)"]
+    monkeypatch.setattr("sys.argv", argv)
+    aggregate.main()
+    paired = (out / "paired.md").read_text()
+    assert "| autobalance-last_layer(scales+offsets) | ce | 0,1,2 | -3.33 |" in paired
+    assert "| autobalance-last_layer(scales+offsets) | la(tau=1) | 0,1,2 | -0.67 |" in paired
+    assert "| la(tau=1) | ce | 0,1,2 | -2.67 |" in paired and "| ce | la(tau=1) | 0,1,2 | +2.67 |" in paired
+    monkeypatch.setattr("sys.argv", argv[:-1] + ["focal"])
+    with pytest.raises(SystemExit, match="'focal': no such label"):
+        aggregate.main()
+
+
 def test_group_runs_get_a_group_table_and_paired_worst_group_differences(tmp_path):
     group_metrics = {"average_group_error": 10.0, "worst_group_error": 30.0, "deo": 40.0,
                      "equalized_odds_difference": 25.0, "demographic_parity_difference": 20.0}
