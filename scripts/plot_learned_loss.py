@@ -92,26 +92,29 @@ def plot(values: dict, meta: dict, out: Path) -> list[str]:
     lines = ["| method | table | seeds | " + " | ".join(f"{names[i]} ({counts[i]})" for i in order) + " |",
              "|---|---|---|" + "---|" * len(order)]
     x = np.arange(len(order))
+    handles = {}
     for ax, table in zip(axes[0], tables, strict=True):
         for label in labels:
             runs = np.array(values.get((label, table), []))
             if not len(runs):
                 continue
             mean = runs.mean(0)[order]
-            ax.plot(x, mean, marker="o", label=f"{label} ({len(runs)} seeds)")
-            ax.fill_between(x, runs.min(0)[order], runs.max(0)[order], alpha=0.2)
+            (handles[label],) = ax.plot(x, mean, marker="o", color=f"C{labels.index(label)}",
+                                        label=f"{label} ({len(runs)} seeds)")
+            ax.fill_between(x, runs.min(0)[order], runs.max(0)[order], color=f"C{labels.index(label)}", alpha=0.2)
             lines.append(f"| {label} | {table} | {len(runs)} | " + " | ".join(f"{v:.3f}" for v in mean) + " |")
         ref = reference(table, meta)
         if ref is not None:
-            ax.plot(x, ref[0][order], color="gray", linestyle="--", linewidth=1, label=ref[1])
+            (line,) = ax.plot(x, ref[0][order], color="gray", linestyle="--", linewidth=1, label=ref[1])
+            ax.legend(handles=[line], fontsize=7)
         if table.startswith("augment_"):
             ax.set_ylim(0, meta["augment_bounds"][table.removeprefix("augment_")])
-        ax.set_xticks(x, [f"{names[i]}\n{counts[i]}" for i in order], fontsize=7)
+        ax.set_xticks(x, [f"{names[i]} ({counts[i]})" for i in order], fontsize=7, rotation=45, ha="right")
         ax.set_title(f"learned {table}")
         ax.set_xlabel("class (training images), most frequent first")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
+    fig.legend(handles=list(handles.values()), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0))
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "learned_loss.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
