@@ -94,14 +94,14 @@ def plot(values: dict, meta: dict, out: Path) -> list[str]:
     x = np.arange(len(order))
     handles = {}
     for ax, table in zip(axes[0], tables, strict=True):
-        for label in labels:
+        for k, label in enumerate(labels):
             runs = np.array(values.get((label, table), []))
             if not len(runs):
                 continue
             mean = runs.mean(0)[order]
-            (handles[label],) = ax.plot(x, mean, marker="o", color=f"C{labels.index(label)}",
+            (handles[label],) = ax.plot(x, mean, marker="o", color=f"C{k}",
                                         label=f"{label} ({len(runs)} seeds)")
-            ax.fill_between(x, runs.min(0)[order], runs.max(0)[order], color=f"C{labels.index(label)}", alpha=0.2)
+            ax.fill_between(x, runs.min(0)[order], runs.max(0)[order], color=f"C{k}", alpha=0.2)
             lines.append(f"| {label} | {table} | {len(runs)} | " + " | ".join(f"{v:.3f}" for v in mean) + " |")
         ref = reference(table, meta)
         if ref is not None:
