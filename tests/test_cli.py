@@ -174,8 +174,11 @@ def test_an_interrupt_prints_the_resume_command_without_a_traceback(tmp_path, ca
     out = tmp_path / "run"
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     args = [*_tiny_mnist1d(cache_dir), "optim.epochs=30", "search=none", f"hydra.run.dir={out}"]
+    # a job started in the background by a non-interactive shell (`cmd &`, as CI may be) inherits an
+    # ignored SIGINT, which Python keeps; the child gets the disposition a terminal's Ctrl-C meets
     proc = subprocess.Popen([sys.executable, "-m", "autobalance.train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out / "epochs.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
