@@ -1,5 +1,6 @@
 """ResNet-32 for 32x32 images as in LDAM-DRW: 3 stages x 5 basic blocks, 16/32/64 channels,
-zero-padding (option A) shortcuts, about 0.46M parameters."""
+zero-padding (option A) shortcuts, about 0.46M parameters; fewer blocks per stage give the
+shallower members of the family (ResNet-8: one block each, 6n+2 layers for n blocks)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ from autobalance.models import NormedLinear, create_model
 
 
 @pytest.mark.parametrize(
-    ("name", "shape"), [("resnet32", (3, 32, 32)), ("cnn28", (1, 28, 28)), ("cnn1d", (40,)), ("mlp", (7,))]
+    ("name", "shape"),
+    [("resnet32", (3, 32, 32)), ("resnet8", (3, 32, 32)), ("cnn28", (1, 28, 28)), ("cnn1d", (40,)), ("mlp", (7,))],
 )
 def test_models_map_inputs_to_logits_and_expose_features(name, shape):
     model = create_model(name, shape, num_classes=5)
@@ -17,6 +18,13 @@ def test_models_map_inputs_to_logits_and_expose_features(name, shape):
 def test_resnet32_matches_the_ldam_drw_size():
     n = sum(p.numel() for p in create_model("resnet32", (3, 32, 32), 10).parameters())
     assert 0.45e6 < n < 0.47e6
+
+
+def test_resnet8_has_one_block_per_stage_of_resnet32s_widths():
+    small, large = (create_model(name, (3, 32, 32), 10).body for name in ("resnet8", "resnet32"))
+    assert len(small.layers) == 3 and len(large.layers) == 15
+    assert [b.conv2.out_channels for b in small.layers] == [16, 32, 64]
+    assert small.out_dim == large.out_dim == 64
 
 
 def test_normalized_head_outputs_cosines():
