@@ -38,7 +38,7 @@ from autobalance.reporting import (
     write_per_group_csv,
     write_predictions_csv,
 )
-from autobalance.run_dir import prepare_run_dir
+from autobalance.run_dir import prepare_run_dir, record_code_version
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.dfr import retrain_last_layer
 from autobalance.training.jtt import error_set, upsampled
@@ -327,11 +327,12 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
 
 def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[str, Any]:
     main = ranks.is_main
+    start = time.perf_counter()
+    versions = [code_version()]
     if main:
         prepare_run_dir(out_dir, cfg)
+        versions = record_code_version(out_dir, versions[0], cfg.resume)
     ranks.barrier()  # a refused run directory stops rank 0 here, and torchrun the others
-    start = time.perf_counter()
-    version = code_version()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     print(f"run directory: {out_dir}", flush=True)
@@ -344,7 +345,8 @@ def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[s
             write_json(out_dir / "data_summary.json", data.summary)
         runner = run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
-        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=version,
+        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=versions[0],
+                       **({"resumed_with": versions[1:]} if len(versions) > 1 else {}),
                        epochs=cfg.optim.epochs, world_size=ranks.world_size,
                        wall_seconds=time.perf_counter() - start)
         if main:

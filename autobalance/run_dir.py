@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,23 @@ def prepare_run_dir(out_dir: Path, cfg: RunConfig) -> None:
             raise ConfigError(f"resume=true, but the run in {out_dir} was made with other settings: "
                               f"{'; '.join(differences)}; resume with its settings or start a new directory")
     saved_path.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+def record_code_version(out_dir: Path, version: str, resume: bool) -> list[str]:
+    """The code versions a run has run under, oldest first (``code_versions.json``): ``version``
+    starts a new run's list and joins a resumed run's when it differs from the last one, so a
+    run finished under one commit and resumed under another says so. A run resumed from before
+    this file existed starts from the version its ``metrics.json`` names, if it has one."""
+    path, metrics = out_dir / "code_versions.json", out_dir / "metrics.json"
+    versions: list[str] = []
+    if resume and path.exists():
+        versions = json.loads(path.read_text())
+    elif resume and metrics.exists():
+        versions = [v for v in [json.loads(metrics.read_text()).get("code_version")] if v]
+    if not versions or versions[-1] != version:
+        versions.append(version)
+    path.write_text(json.dumps(versions) + "\n")
+    return versions
 
 
 def job_dirname(number: int, overrides: str, max_length: int = 120) -> str:

@@ -40,6 +40,39 @@ def test_resuming_the_retrain_keeps_the_search_epochs_in_the_log(search_config, 
     assert phases == ["search"] * 2 + ["retrain"] * 4
 
 
+def test_a_resume_under_other_code_keeps_the_version_that_started_the_run(tmp_path):
+    from autobalance.run_dir import record_code_version
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert record_code_version(run_dir, "abc1234", resume=False) == ["abc1234"]
+    assert record_code_version(run_dir, "abc1234", resume=True) == ["abc1234"]
+    assert record_code_version(run_dir, "def5678-dirty", resume=True) == ["abc1234", "def5678-dirty"]
+    assert json.loads((run_dir / "code_versions.json").read_text()) == ["abc1234", "def5678-dirty"]
+    assert record_code_version(run_dir, "0f0f0f0", resume=False) == ["0f0f0f0"]  # a new run starts afresh
+
+
+def test_a_run_finished_before_the_versions_file_resumes_with_its_own_version_first(tmp_path):
+    from autobalance.run_dir import record_code_version
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"code_version": "abc1234"}))
+    assert record_code_version(tmp_path, "def5678", resume=True) == ["abc1234", "def5678"]
+
+
+def test_metrics_name_the_code_that_started_a_resumed_run(search_config, tmp_path, stop_after, monkeypatch):
+    import autobalance.pipeline
+
+    monkeypatch.setattr(autobalance.pipeline, "code_version", lambda: "abc1234")
+    with pytest.raises(Interrupted):
+        run(search_config, tmp_path / "run", epoch_callbacks=(stop_after("retrain", 1),))
+    monkeypatch.setattr(autobalance.pipeline, "code_version", lambda: "def5678")
+    search_config.resume = True
+    metrics = run(search_config, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["code_version"] == saved["code_version"] == "abc1234"
+    assert saved["resumed_with"] == ["def5678"]
+
+
 def test_multirun_job_directories_stay_flat_and_short():
     from autobalance.run_dir import job_dirname
 

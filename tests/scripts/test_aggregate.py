@@ -50,6 +50,16 @@ def test_runs_are_grouped_by_method_and_reduced_over_seeds(tmp_path):
     assert table["ce"]["images_per_second"] != table["ce"]["images_per_second"]  # NaN: no traces
 
 
+def test_a_run_resumed_under_other_code_shows_both_versions(tmp_path):
+    _run(tmp_path, "ce0", _cfg("ce"), 0, 20.0, 100.0)
+    _run(tmp_path, "ce1", _cfg("ce"), 1, 22.0, 100.0)
+    metrics_path = tmp_path / "ce1" / "metrics.json"
+    metrics_path.write_text(json.dumps({**json.loads(metrics_path.read_text()), "resumed_with": ["def456"]}))
+    rows = {r["seed"]: r for r in aggregate.collect(tmp_path)}
+    assert rows[0]["code_version"] == "abc123" and rows[1]["code_version"] == "abc123+def456"
+    assert aggregate.summarize(list(rows.values()))[0]["code_versions"] == ["abc123", "abc123+def456"]
+
+
 def test_the_final_training_error_gets_a_column_when_runs_report_it(tmp_path):
     _run(tmp_path / "old", "ce", _cfg("ce"), 0, 20.0, 100.0)
     assert "training error" not in aggregate.to_markdown(aggregate.summarize(aggregate.collect(tmp_path)))
