@@ -38,7 +38,7 @@ from autobalance.reporting import (
     write_per_group_csv,
     write_predictions_csv,
 )
-from autobalance.run_dir import prepare_run_dir, record_code_version
+from autobalance.run_dir import code_provenance, prepare_run_dir, record_code_version
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.dfr import retrain_last_layer
 from autobalance.training.jtt import error_set, upsampled
@@ -232,12 +232,12 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     hooks, searcher, learned = searches(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
     hyper_steps, skipped = sum(h.hyper_steps for h in hooks), sum(h.skipped for h in hooks)
     rank_gap = _check_replicas(data.ranks, learned)
-    provenance = {"seed": cfg.seed, "code_version": code_version(), "dataset": data.summary["dataset"],
-                  "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hyper_steps,
-                  "skipped": skipped, "folds": s.folds, "export": s.export.value,
-                  "world_size": data.ranks.world_size}
     loss_path = out_dir / "learned_loss.yaml"
     if data.ranks.is_main:
+        provenance = {"seed": cfg.seed, **code_provenance(out_dir), "dataset": data.summary["dataset"],
+                      "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hyper_steps,
+                      "skipped": skipped, "folds": s.folds, "export": s.export.value,
+                      "world_size": data.ranks.world_size}
         save_loss(loss_path, learned, data.class_names, data.train_counts, provenance)
     final_data = data.merged_train_val() if cfg.train_on_val else data
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
@@ -328,10 +328,9 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
 def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[str, Any]:
     main = ranks.is_main
     start = time.perf_counter()
-    versions = [code_version()]
     if main:
         prepare_run_dir(out_dir, cfg)
-        versions = record_code_version(out_dir, versions[0], cfg.resume)
+        record_code_version(out_dir, code_version(), cfg.resume)
     ranks.barrier()  # a refused run directory stops rank 0 here, and torchrun the others
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
@@ -345,8 +344,8 @@ def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[s
             write_json(out_dir / "data_summary.json", data.summary)
         runner = run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
-        results.update(dataset=data.summary["dataset"], seed=cfg.seed, code_version=versions[0],
-                       **({"resumed_with": versions[1:]} if len(versions) > 1 else {}),
+        results.update(dataset=data.summary["dataset"], seed=cfg.seed,
+                       **(code_provenance(out_dir) if main else {"code_version": code_version()}),
                        epochs=cfg.optim.epochs, world_size=ranks.world_size,
                        wall_seconds=time.perf_counter() - start)
         if main:

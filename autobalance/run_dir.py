@@ -18,6 +18,7 @@ from autobalance.config import ADDED_KEYS, ConfigError, RunConfig
 from autobalance.distributed import Ranks
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
+CODE_VERSIONS = "code_versions.json"
 FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
 """Keys that may change between a run and its resumption: they do not change what is computed."""
 
@@ -68,7 +69,7 @@ def record_code_version(out_dir: Path, version: str, resume: bool) -> list[str]:
     starts a new run's list and joins a resumed run's when it differs from the last one, so a
     run finished under one commit and resumed under another says so. A run resumed from before
     this file existed starts from the version its ``metrics.json`` names, if it has one."""
-    path, metrics = out_dir / "code_versions.json", out_dir / "metrics.json"
+    path, metrics = out_dir / CODE_VERSIONS, out_dir / "metrics.json"
     versions: list[str] = []
     if resume and path.exists():
         versions = json.loads(path.read_text())
@@ -78,6 +79,13 @@ def record_code_version(out_dir: Path, version: str, resume: bool) -> list[str]:
         versions.append(version)
     path.write_text(json.dumps(versions) + "\n")
     return versions
+
+
+def code_provenance(out_dir: Path) -> dict[str, Any]:
+    """``code_version`` (the code that started the run in ``out_dir``) and, when a resume ran
+    other code, ``resumed_with`` (:func:`record_code_version` wrote them)."""
+    first, *later = json.loads((out_dir / CODE_VERSIONS).read_text())
+    return {"code_version": first, **({"resumed_with": later} if later else {})}
 
 
 def job_dirname(number: int, overrides: str, max_length: int = 120) -> str:

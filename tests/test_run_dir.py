@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 from conftest import Interrupted
 
 from autobalance.config import ConfigError
@@ -71,6 +72,9 @@ def test_metrics_name_the_code_that_started_a_resumed_run(search_config, tmp_pat
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["code_version"] == saved["code_version"] == "abc1234"
     assert saved["resumed_with"] == ["def5678"]
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    assert learned["provenance"]["code_version"] == "abc1234"
+    assert learned["provenance"]["resumed_with"] == ["def5678"]
 
 
 def test_multirun_job_directories_stay_flat_and_short():
