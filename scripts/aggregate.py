@@ -28,7 +28,7 @@ import scipy.stats
 import yaml
 
 from autobalance.configure import renamed_key
-from autobalance.losses.factory import HYPERPARAMETERS, LOSSES
+from autobalance.losses.factory import HYPERPARAMETERS, INIT_HYPERPARAMETERS, LOSSES
 from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -66,13 +66,16 @@ IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "dat
 
 def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, augmentation
-    settings of a search without augmentation, and loss hyperparameters the loss does not take
-    (older run directories recorded placeholders)."""
+    settings of a search without augmentation, starting values its starting point does not read,
+    and loss hyperparameters the loss does not take (older run directories recorded placeholders)."""
     flat = {renamed_key(k): v for k, v in recorded_settings(cfg).items()}  # old and new runs compare alike
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     if "augment" not in (flat.get("search.family.learn") or []) and not flat.get("search.family.augment_ops"):
         flat = {k: v for k, v in flat.items() if not k.startswith("search.family.augment_")}  # no augmentation
+    reads = INIT_HYPERPARAMETERS.get(flat.get("search.family.init"), ("tau", "gamma", "beta"))
+    flat = {k: v for k, v in flat.items()  # init_gamma of a search that starts at LA plays no part
+            if not (k.startswith("search.family.init_") and k.removeprefix("search.family.init_") not in reads)}
     loss = cfg.get("loss", {}).get("name")
     takes = _hyperparameters(loss)
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
@@ -81,16 +84,18 @@ def comparable_settings(cfg: dict) -> dict:
 
 def distinguish(rows: list[dict]) -> None:
     """Append the settings that differ inside a label (``[search.outer.anchor=0.3]``), so runs whose
-    configs differ never merge into one row; keys only some runs recorded are not compared."""
+    configs differ never merge into one row; a key differs when the runs that hold it disagree,
+    and names only their rows (a search from LA holds no ``init_gamma``)."""
     by_label: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         by_label[(r["dataset"], r["rho"], r["label"])].append(r)
     for runs in by_label.values():
-        shared = set.intersection(*(set(r["settings"]) for r in runs))
-        varying = sorted(k for k in shared if len({r["settings"][k] for r in runs}) > 1)
+        keys = set.union(*(set(r["settings"]) for r in runs))
+        varying = sorted(k for k in keys if len({r["settings"][k] for r in runs if k in r["settings"]}) > 1)
         for r in runs:
-            if varying:
-                r["label"] += " [" + ", ".join(f"{k}={json.loads(r['settings'][k])}" for k in varying) + "]"
+            named = [f"{k}={json.loads(r['settings'][k])}" for k in varying if k in r["settings"]]
+            if named:
+                r["label"] += " [" + ", ".join(named) + "]"
 
 
 def few_shot_error(run_dir: Path, threshold: int) -> float | None:

@@ -163,7 +163,10 @@ def _learned(cfg, counts, group_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 
 
-INITIALIZATIONS = ("uniform", "la", "group_la", "cdt", "vs", "cb")
+INIT_HYPERPARAMETERS = {"uniform": (), "la": ("tau",), "group_la": ("tau",), "cdt": ("gamma",),
+                        "vs": ("gamma", "tau"), "cb": ("beta",)}
+"""Each starting point of the search and the ``search.family.init_*`` values it reads."""
+INITIALIZATIONS = tuple(INIT_HYPERPARAMETERS)
 
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],

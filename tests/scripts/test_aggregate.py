@@ -149,6 +149,17 @@ def test_runs_whose_settings_differ_get_rows_named_by_the_difference(tmp_path):
     assert all(len(e["seeds"]) == 3 for e in table.values())
 
 
+def test_a_starting_value_that_the_starting_point_does_not_read_names_no_row(tmp_path):
+    for name, init, gamma in [("la", "la", 0.2), ("vs_0.1", "vs", 0.1), ("vs_0.2", "vs", 0.2)]:
+        cfg = _cfg("ce", search=True)
+        cfg["search"]["family"] = {"learn": ["scales", "offsets"], "init": init, "init_gamma": gamma}
+        _run(tmp_path, name, cfg, 0, 15.0, 100.0)
+    table = sorted(e["method"] for e in aggregate.summarize(aggregate.collect(tmp_path)))
+    assert table == [f"autobalance-last_layer(scales+offsets) [search.family.init={init}{gamma}]"
+                     for init, gamma in [("la", ""), ("vs", ", search.family.init_gamma=0.1"),
+                                         ("vs", ", search.family.init_gamma=0.2")]]
+
+
 def test_user_data_reports_its_own_imbalance_and_no_few_shot_classes_as_none(tmp_path):
     cfg = _cfg("ce")
     cfg["data"].update(rho=1.0, profile="none")
