@@ -21,7 +21,7 @@ import re
 import statistics
 import tarfile
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import scipy.stats
@@ -319,11 +319,17 @@ def groups_markdown(table: list[dict]) -> str:
 
 def pivot(table: list[dict]) -> str:
     """Balanced error (mean ± std) with one row per method and one column per (dataset, rho);
-    baselines' hyperparameter values are dropped from the row name so settings line up."""
+    baselines' hyperparameter values are dropped from the row name so settings line up, unless
+    one column holds several values of a loss (a tuning grid), which then keep their names."""
     columns = sorted({(e["dataset"], e["rho"]) for e in table}, key=lambda c: (c[0], -c[1]))
+
+    def short(e: dict) -> str:
+        return e["method"] if e["loss"] == "autobalance" else re.sub(r"\([^)]*\)", "", e["method"])
+
+    per_column = Counter((short(e), e["dataset"], e["rho"]) for e in table)
     cells: dict[str, dict[tuple, str]] = defaultdict(dict)
     for e in table:
-        name = e["method"] if e["loss"] == "autobalance" else re.sub(r"\([^)]*\)", "", e["method"])
+        name = short(e) if per_column[(short(e), e["dataset"], e["rho"])] == 1 else e["method"]
         cells[name][(e["dataset"], e["rho"])] = f"{e['balanced_error_mean']:.2f} ± {e['balanced_error_std']:.2f}"
     lines = ["| method | " + " | ".join(f"{d} rho={rho:g}" for d, rho in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]

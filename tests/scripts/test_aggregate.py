@@ -118,6 +118,14 @@ def test_pivot_lines_up_methods_across_datasets(tmp_path):
         "| la tuned | 21.00 ± 1.41 | 12.00 ± 1.41 |"]
 
 
+def test_pivot_keeps_every_value_of_a_grid_in_one_column(tmp_path):
+    for gamma, err in ((0.05, 50.0), (0.1, 52.0)):
+        _run(tmp_path, f"vs{gamma}", _cfg("vs", gamma=gamma, tau=1.0), 0, err, 10.0)
+    _run(tmp_path, "la", _cfg("la", tau=1.0), 0, 51.0, 10.0)
+    assert aggregate.pivot(aggregate.summarize(aggregate.collect(tmp_path))).splitlines()[2:] == [
+        "| la | 51.00 ± 0.00 |", "| vs(gamma=0.05,tau=1) | 50.00 ± 0.00 |", "| vs(gamma=0.1,tau=1) | 52.00 ± 0.00 |"]
+
+
 def test_tuned_labels_become_overrides():
     spec = importlib.util.spec_from_file_location("tuned_overrides", SCRIPT.parent / "tuned_overrides.py")
     tuned = importlib.util.module_from_spec(spec)
