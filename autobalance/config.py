@@ -239,6 +239,9 @@ class FamilyConfig:
     learn: list[str] = field(default_factory=lambda: ["offsets"])
     scale_map: str = "exp"
     cluster_size: int = 1
+    parametrization: str = "per_class"
+    """``per_class`` (a value per class, or per cluster of ``cluster_size``) or ``power_law`` (one
+    exponent per part: scales (n_k / n_max)^gamma, offsets tau * log pi_k, weights n_k^-beta)."""
     init: str = "la"
     init_tau: float = 1.0
     init_gamma: float = 0.2
@@ -370,7 +373,7 @@ RENAMED_KEYS = {
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
 ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
-              "objective.final_temperature": None}
+              "objective.final_temperature": None, "search.family.parametrization": "per_class"}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

@@ -21,6 +21,7 @@ from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
 from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_config
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
+from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
 from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off
@@ -90,6 +91,11 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require(all(b > 0 for b in family.augment_bounds.values()), "search.family.augment_bounds",
             dict(family.augment_bounds), "positive largest magnitudes")
     require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS)
+    require_choice("search.family.parametrization", family.parametrization, PARAMETRIZATIONS)
+    if family.parametrization == "power_law":
+        require(family.cluster_size == 1 and family.scale_map == "exp", "search.family.parametrization",
+                family.parametrization, f"per_class with search.family.cluster_size={family.cluster_size} and "
+                f"scale_map={family.scale_map!r} (power_law needs cluster_size 1 and scale_map exp)")
     require_choice("search.family.init", search.family.init, INITIALIZATIONS)
     baselines = tuple(n for n in LOSSES.names() if n != "learned")
     require(set(search.compare_with) <= set(baselines), "search.compare_with", list(search.compare_with),

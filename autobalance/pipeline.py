@@ -190,7 +190,7 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     loss = build_search_loss(family.learn, family.init, data.train_counts, data.group_counts(), family.scale_map,
                              family.cluster_size, family.init_tau, family.init_gamma, family.init_beta,
                              augmentation_ops(family, data), family.augment_init, dict(family.augment_bounds),
-                             family.augment_max_ratio)
+                             family.augment_max_ratio, family.parametrization)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold)

@@ -81,6 +81,21 @@ def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_
     assert len(lines) == full_metrics["hyper_steps"]
 
 
+def test_a_power_law_search_learns_two_exponents_and_exports_their_per_class_tables(search_config, tmp_path):
+    search_config.search.family.learn = ["scales", "offsets"]
+    search_config.search.family.parametrization = "power_law"
+    result = run(search_config, tmp_path / "run")
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    (gamma,), (tau,) = learned["exponents"]["scales"], learned["exponents"]["offsets"]
+    assert result["hyper_steps"] > 0 and gamma != 0.0 and tau != 1.0  # both moved from LA's start
+    n = torch.tensor(learned["train_counts"], dtype=torch.float64)
+    offsets = tau * (n / n.sum()).log()
+    torch.testing.assert_close(torch.tensor(learned["scales"][0], dtype=torch.float64), (n / n.max()) ** gamma,
+                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(learned["offsets"][0], dtype=torch.float64), offsets - offsets.mean(),
+                               rtol=0, atol=1e-5)
+
+
 def test_cross_fitted_searches_take_turns_on_the_folds_and_export_the_mean_of_their_losses(search_config, tmp_path):
     search_config.search.folds = 2
     search_config.search.family.learn = ["offsets"]

@@ -175,14 +175,16 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                       gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
                       augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
                       augment_bounds: Mapping[str, float] | None = None,
-                      augment_max_ratio: float | None = MAX_RATIO) -> ParametricLoss:
+                      augment_max_ratio: float | None = MAX_RATIO,
+                      parametrization: str = "per_class") -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
     ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``group_counts`` (the
     training (attribute x class) table) every part is a table with one row per attribute; with
     ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
     (``augment_bounds`` replace the default bounds of the operations they name; no two classes'
-    magnitudes of one operation more than ``augment_max_ratio`` apart)."""
+    magnitudes of one operation more than ``augment_max_ratio`` apart); ``parametrization="power_law"``
+    learns one exponent per part instead of a value per class (the start projected onto it)."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
@@ -196,4 +198,4 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
-                          **init_values[init])
+                          parametrization=parametrization, **init_values[init])

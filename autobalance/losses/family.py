@@ -19,6 +19,7 @@ from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, reso
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy
+from autobalance.losses.power_law import PARAMETRIZATIONS, exponents, log_relative_frequency
 
 SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
@@ -93,6 +94,9 @@ class ParametricLoss(ClassificationLoss):
         augment_max_ratio: the largest ratio between two classes' learned magnitudes of one
             operation, which bounds the label shortcut the augmentation offers
             (:mod:`autobalance.losses.augmentation`); ``None`` leaves them free.
+        parametrization: "per_class" (a value per class, or per cluster) or "power_law" (one
+            exponent per group and part times log(n_k / n_max), :mod:`autobalance.losses.power_law`;
+            needs ``counts`` and the exp scale map; the initial tables are projected onto it).
 
     Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
     positive and normalized to mean one over the table.
@@ -114,6 +118,7 @@ class ParametricLoss(ClassificationLoss):
         augment_init: float = AUGMENT_INIT,
         augment_bounds: Mapping[str, float] | None = None,
         augment_max_ratio: float | None = MAX_RATIO,
+        parametrization: str = "per_class",
     ) -> None:
         super().__init__()
         unknown = set(learn) - set(LEARNABLE)
@@ -125,19 +130,30 @@ class ParametricLoss(ClassificationLoss):
             raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
         if cluster_size > 1 and counts is None:
             raise ValueError("cluster_size > 1 needs the training counts to sort classes")
+        if parametrization not in PARAMETRIZATIONS:
+            raise ValueError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
+        power_law = parametrization == "power_law"
+        if power_law and (counts is None or cluster_size > 1 or scale_map != "exp"):
+            raise ValueError(f"the power-law parametrization needs the training counts, cluster_size=1 and "
+                             f"scale_map='exp'; got counts={counts}, cluster_size={cluster_size}, "
+                             f"scale_map={scale_map!r}")
+        self.parametrization = parametrization
         self.num_classes, self.num_groups, self.scale_map = num_classes, num_groups, scale_map
         self.learn = tuple(p for p in LEARNABLE if p in learn)
         cluster = (frequency_clusters(counts, cluster_size) if cluster_size > 1
                    else torch.arange(num_classes))
         self.register_buffer("cluster", cluster)
         self.cluster_size = cluster_size
+        if power_law:
+            self.register_buffer("log_frequency", log_relative_frequency(counts).float())
         init = {
             "scales": scale_inverse(_table(scales, 1.0, num_groups, num_classes), scale_map),
             "offsets": _table(offsets, 0.0, num_groups, num_classes),
             "weights": _table(weights, 1.0, num_groups, num_classes).log(),
         }
         for part, raw_per_class in init.items():
-            raw = cluster_means(raw_per_class, cluster).float()
+            raw = (exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
+                   if power_law else cluster_means(raw_per_class, cluster)).float()
             if part in self.learn:
                 setattr(self, f"raw_{part}", nn.Parameter(raw))
             else:
@@ -155,7 +171,15 @@ class ParametricLoss(ClassificationLoss):
         return x if self.augmentation is None else self.augmentation(x, targets, groups)
 
     def _expand(self, raw: torch.Tensor) -> torch.Tensor:
-        return raw[:, self.cluster]
+        """Stored (G, clusters) values, or (G, 1) exponents, as a (G, K) table."""
+        return raw * self.log_frequency if self.parametrization == "power_law" else raw[:, self.cluster]
+
+    def exponents(self) -> dict[str, torch.Tensor]:
+        """The power-law exponents (one per group) of scales, offsets and weights: gamma of
+        (n_k / n_max)^gamma, tau of tau * log pi_k and -beta of n_k^-beta; empty per class."""
+        if self.parametrization != "power_law":
+            return {}
+        return {part: getattr(self, f"raw_{part}").detach()[:, 0] for part in PARTS}
 
     def scales(self) -> torch.Tensor:
         """Effective (G, K) logit scales."""

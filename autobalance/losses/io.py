@@ -34,6 +34,8 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "scale_map": loss.scale_map,
         "cluster_size": loss.cluster_size,
         "learned_parts": list(loss.learn),
+        "parametrization": loss.parametrization,
+        "exponents": {part: [round(float(v), 6) for v in e] for part, e in loss.exponents().items()} or None,
         "scales": _rows(values["scales"]),
         "offsets": _rows(values["offsets"]),
         "weights": _rows(values["weights"]),

@@ -1,0 +1,35 @@
+"""The power-law parametrization: every part of the loss is one learned exponent per group times
+log(n_k / n_max), the shape the baselines share: CDT/VS scales (n_k / n_max)^gamma, logit
+adjustment's offsets tau * log pi_k (equal up to the constant softmax ignores), loss weights
+proportional to n_k^-beta. A search learns two or three numbers instead of K per part, the
+numbers a grid search over VS would tune."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+PARAMETRIZATIONS = ("per_class", "power_law")
+
+
+def log_relative_frequency(counts: Sequence[int]) -> torch.Tensor:
+    """log(n_k / n_max), the (K,) shape every part takes; refuses counts that are all equal
+    (the shape is then zero and no exponent moves the loss)."""
+    c = torch.as_tensor(list(counts), dtype=torch.float64)
+    if (c <= 0).any():
+        raise ValueError(f"every class needs at least one training example; counts={list(counts)}")
+    if bool((c == c[0]).all()):
+        raise ValueError(f"the power-law parametrization needs classes of different frequencies; "
+                         f"every class has {int(c[0])} training examples")
+    return (c / c.max()).log()
+
+
+def exponents(raw: torch.Tensor, shape: torch.Tensor, shift_invariant: bool) -> torch.Tensor:
+    """The (G, 1) exponents whose multiples of ``shape`` are closest (least squares) to the
+    (G, K) stored tables ``raw``: exact for tables of the form exponent * shape (the baselines'
+    starts), a projection for others. ``shift_invariant`` parts (offsets, log-weights) are compared
+    after removing their means."""
+    if shift_invariant:
+        raw, shape = raw - raw.mean(dim=-1, keepdim=True), shape - shape.mean()
+    return (raw @ shape / (shape @ shape)).unsqueeze(-1)
