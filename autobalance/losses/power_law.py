@@ -10,19 +10,19 @@ from collections.abc import Sequence
 
 import torch
 
+from autobalance.losses.priors import cdt_scales
+
 PARAMETRIZATIONS = ("per_class", "power_law")
 
 
 def log_relative_frequency(counts: Sequence[int]) -> torch.Tensor:
     """log(n_k / n_max), the (K,) shape every part takes; refuses counts that are all equal
     (the shape is then zero and no exponent moves the loss)."""
-    c = torch.as_tensor(list(counts), dtype=torch.float64)
-    if (c <= 0).any():
-        raise ValueError(f"every class needs at least one training example; counts={list(counts)}")
-    if bool((c == c[0]).all()):
+    shape = cdt_scales(counts, 1.0).log()
+    if bool((shape == 0).all()):
         raise ValueError(f"the power-law parametrization needs classes of different frequencies; "
-                         f"every class has {int(c[0])} training examples")
-    return (c / c.max()).log()
+                         f"every class has {int(counts[0])} training examples")
+    return shape
 
 
 def exponents(raw: torch.Tensor, shape: torch.Tensor, shift_invariant: bool) -> torch.Tensor:
