@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from autobalance.losses import ParametricLoss
 from autobalance.losses.factory import build_search_loss
+from autobalance.losses.family import mean_loss
 from autobalance.losses.io import load_loss, save_loss
 from autobalance.losses.power_law import exponents, log_relative_frequency
 from autobalance.losses.priors import cdt_scales, logit_adjustment_offsets
@@ -93,3 +94,11 @@ def test_what_the_power_law_cannot_take_is_refused_by_name(kwargs, message):
 def test_an_unknown_parametrization_is_named():
     with pytest.raises(ValueError, match="'per_group'.*per_class"):
         ParametricLoss(5, parametrization="per_group")
+
+
+def test_cross_fitted_power_law_losses_average_their_exponents():
+    losses = [build_search_loss(["scales", "offsets"], "vs", COUNTS, gamma=g, tau=t, parametrization="power_law")
+              for g, t in ((0.1, 1.0), (0.3, 2.0))]
+    mean = mean_loss(losses).exponents()
+    torch.testing.assert_close(mean["scales"], torch.tensor([0.2]))
+    torch.testing.assert_close(mean["offsets"], torch.tensor([1.5]))
