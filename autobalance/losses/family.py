@@ -19,7 +19,7 @@ from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, reso
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy
-from autobalance.losses.power_law import PARAMETRIZATIONS, exponents, log_relative_frequency
+from autobalance.losses.power_law import PARAMETRIZATIONS, fit_exponents, log_relative_frequency
 
 SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
@@ -152,7 +152,7 @@ class ParametricLoss(ClassificationLoss):
             "weights": _table(weights, 1.0, num_groups, num_classes).log(),
         }
         for part, raw_per_class in init.items():
-            raw = (exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
+            raw = (fit_exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
                    if power_law else cluster_means(raw_per_class, cluster)).float()
             if part in self.learn:
                 setattr(self, f"raw_{part}", nn.Parameter(raw))

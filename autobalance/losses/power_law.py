@@ -25,7 +25,7 @@ def log_relative_frequency(counts: Sequence[int]) -> torch.Tensor:
     return shape
 
 
-def exponents(raw: torch.Tensor, shape: torch.Tensor, shift_invariant: bool) -> torch.Tensor:
+def fit_exponents(raw: torch.Tensor, shape: torch.Tensor, shift_invariant: bool) -> torch.Tensor:
     """The (G, 1) exponents whose multiples of ``shape`` are closest (least squares) to the
     (G, K) stored tables ``raw``: exact for tables of the form exponent * shape (the baselines'
     starts), a projection for others. ``shift_invariant`` parts (offsets, log-weights) are compared

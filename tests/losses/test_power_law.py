@@ -8,7 +8,7 @@ from autobalance.losses import ParametricLoss
 from autobalance.losses.factory import build_search_loss
 from autobalance.losses.family import mean_loss
 from autobalance.losses.io import load_loss, save_loss
-from autobalance.losses.power_law import exponents, log_relative_frequency
+from autobalance.losses.power_law import fit_exponents, log_relative_frequency
 from autobalance.losses.priors import cdt_scales, logit_adjustment_offsets
 
 COUNTS = [500, 200, 80, 30, 10]
@@ -57,11 +57,11 @@ def test_the_exponents_have_finite_difference_gradients():
 def test_a_start_outside_the_family_is_its_least_squares_projection():
     shape = log_relative_frequency(COUNTS)
     offsets = 0.8 * shape + 3.0 + torch.tensor([0.1, -0.1, 0.0, 0.1, -0.1])
-    e = exponents(offsets.unsqueeze(0), shape, shift_invariant=True)
+    e = fit_exponents(offsets.unsqueeze(0), shape, shift_invariant=True)
     centered = shape - shape.mean()
     residual = (offsets - offsets.mean()) - e[0, 0] * centered
     assert abs(float(residual @ centered)) < 1e-10  # the residual is orthogonal to the shape
-    torch.testing.assert_close(exponents((0.8 * shape + 3.0).unsqueeze(0), shape, True), torch.tensor([[0.8]],
+    torch.testing.assert_close(fit_exponents((0.8 * shape + 3.0).unsqueeze(0), shape, True), torch.tensor([[0.8]],
                                dtype=torch.float64))
 
 
