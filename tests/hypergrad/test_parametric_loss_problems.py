@@ -27,15 +27,6 @@ class Net(nn.Module):
         return self.head(self.body(x))
 
 
-def _loss(parametrization):
-    if parametrization == "power_law":  # one exponent per part: 3 hyperparameters
-        return ParametricLoss(K, learn=("scales", "offsets", "weights"), counts=[50, 20, 5],
-                              parametrization="power_law", scales=[1.0, 0.8, 0.6],
-                              offsets=[0.1, -0.2, 0.1], weights=[1.0, 1.5, 2.0]).double()
-    return ParametricLoss(K, learn=("scales", "offsets", "weights"), scales=[1.0, 0.8, 0.6],
-                          offsets=[0.1, -0.2, 0.1], weights=[1.0, 1.5, 2.0]).double()
-
-
 def _problem(hidden, parametrization="per_class"):
     torch.manual_seed(0)
     x = torch.randn(60, 4, dtype=torch.float64)
@@ -43,7 +34,10 @@ def _problem(hidden, parametrization="per_class"):
     xv = torch.randn(30, 4, dtype=torch.float64)
     yv = (xv[:, 0] + 0.5 * xv[:, 1] > 0).long() + (xv[:, 2] > 1).long()
     model = Net(hidden).double()
-    loss = _loss(parametrization)
+    # counts only matter to the power law (one exponent per part: 3 hyperparameters)
+    loss = ParametricLoss(K, learn=("scales", "offsets", "weights"), counts=[50, 20, 5],
+                          parametrization=parametrization, scales=[1.0, 0.8, 0.6],
+                          offsets=[0.1, -0.2, 0.1], weights=[1.0, 1.5, 2.0]).double()
     ce = loss_module_fn(loss)
 
     def batch_loss(logits, yy, g, hp):
