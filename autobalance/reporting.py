@@ -110,9 +110,14 @@ def data_line(summary: dict[str, Any]) -> str:
     """One line on what the run trains on, printed before the first (possibly long) epoch."""
     counts = summary["counts"]
     groups = f", {summary['num_groups']} groups" if summary["num_groups"] > 1 else ""
-    return (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
+    line = (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
             f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
             f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
+    if "label_map" in summary:
+        pairs = [f"{label} -> {index}" for label, index in summary["label_map"].items()]
+        shown = ", ".join(pairs[:10]) + (f", ... ({len(pairs)} in data_summary.json)" if len(pairs) > 10 else "")
+        line += f"\nlabels as classes: {shown}"
+    return line
 
 
 def summary_record(results: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import torch
 from autobalance.config import DataConfig
 from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
 from autobalance.data.dataset import ArraySplit, RawDataset
+from autobalance.data.errors import DataError
 from autobalance.data.profiles import long_tail_counts, subsample_per_class
 from autobalance.data.splits import train_val_split
 from autobalance.registry import Registry
@@ -134,18 +135,42 @@ def _balanced_subset(split: ArraySplit, per_class: int, num_classes: int, seed: 
     return split.take(subsample_per_class(split.y, counts, seed))
 
 
+def class_names(raw: RawDataset, k: int) -> list[str]:
+    return raw.class_names[:k] if len(raw.class_names) >= k else [str(c) for c in range(k)]
+
+
+def emptied_classes(pool: np.ndarray, kept: np.ndarray) -> list[int]:
+    """Classes with examples in ``pool`` but none in ``kept`` (a class empty in the source,
+    kept on purpose with data.num_classes, is not one)."""
+    return [c for c in range(len(pool)) if pool[c] > 0 and kept[c] == 0]
+
+
+def _which(names: list[str], classes: list[int]) -> str:
+    more = f" (and {len(classes) - 1} more)" if len(classes) > 1 else ""
+    return f"class {names[classes[0]]!r}{more}"
+
+
 def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -> DataBundle:
     """Seeded long-tailed training set, validation split and balanced test set on ``device``."""
     device = torch.device(device)
     raw = load_raw(cfg, seed)
     raw.check_labels(cfg.num_classes)
     k = cfg.num_classes or raw.num_classes
+    if k < 2:
+        raise DataError(f"{raw.name} has {k} class ({', '.join(raw.class_names) or 'none'}); "
+                        "expected at least two")
     pool_counts = np.bincount(raw.train.y, minlength=k)
-    n_max = cfg.n_max or int(pool_counts.min())
+    n_max = cfg.n_max or int(pool_counts[pool_counts > 0].min())
     if cfg.profile == "none" and cfg.n_max is None:
         counts = [int(c) for c in pool_counts]
     else:
         counts = long_tail_counts(n_max, k, cfg.rho, cfg.profile)
+    names = class_names(raw, k)
+    emptied = emptied_classes(pool_counts, np.array(counts))
+    if emptied:
+        raise DataError(f"{_which(names, emptied)}: the long-tail profile (data.profile={cfg.profile}, "
+                        f"data.rho={cfg.rho:g}, n_max {n_max}) leaves it 0 of its {pool_counts[emptied[0]]} "
+                        "training examples; lower data.rho or raise data.n_max")
     long_tail = raw.train.take(subsample_per_class(raw.train.y, counts, seed))
     if raw.val is not None:  # the source's own validation split
         train, val = long_tail, raw.val
@@ -153,6 +178,12 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
         train_idx, val_idx = train_val_split(long_tail.y, k, cfg.split, cfg.val_fraction,
                                              cfg.val_per_class, seed)
         train, val = long_tail.take(train_idx), long_tail.take(val_idx)
+        emptied = emptied_classes(pool_counts, np.bincount(val.y, minlength=k)) if cfg.split != "none" else []
+        if emptied:
+            kept = int((long_tail.y == emptied[0]).sum())
+            raise DataError(f"{_which(names, emptied)}: {kept} example(s) after the long-tail profile, too few "
+                            "for one to train on and one to validate; lower data.rho, raise data.n_max, or set "
+                            "data.split=none")
     test = raw.test if cfg.test_subset is None else _balanced_subset(raw.test, cfg.test_subset, k, seed)
     mean, std = _normalization(train.x, raw.kind)
     groups = [s.group for s in (train, val, test) if s.group is not None and len(s.group)]
@@ -160,7 +191,7 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
     train_counts = [int(c) for c in np.bincount(train.y, minlength=k)]
     summary = {
         "dataset": raw.name,
-        "class_names": raw.class_names[:k] if len(raw.class_names) >= k else [str(c) for c in range(k)],
+        "class_names": names,
         "imbalance_ratio": max(train_counts) / max(min(train_counts), 1),
         "profile": cfg.profile,
         "rho": cfg.rho,
@@ -171,6 +202,8 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
         },
         "num_groups": num_groups,
     }
+    if raw.label_map is not None:
+        summary["label_map"] = raw.label_map
     if num_groups > 1:
         summary["group_counts"] = {
             split_name: np.bincount(s.group, minlength=num_groups).tolist()

@@ -44,6 +44,8 @@ class RawDataset:
     class_names: list[str]
     kind: str  # "image" (uint8 NHWC) or "vector" (float, N x D or N x L)
     val: ArraySplit | None = None
+    label_map: dict[str, int] | None = None
+    """{label as the user's file writes it: class index}, when the two differ."""
 
     @property
     def num_classes(self) -> int:

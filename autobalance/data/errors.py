@@ -1,8 +1,13 @@
-"""Errors raised before training starts when data cannot be found or read."""
+"""Errors raised before training starts when data cannot be found, read or used."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+
+class DataError(ValueError):
+    """The data was found but cannot be used as it is: the message names the file (and line,
+    image or class) and what was expected."""
 
 
 class DataNotFoundError(FileNotFoundError):

@@ -18,13 +18,19 @@ from tqdm import tqdm
 
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest, reading_archive, safe_members
+from autobalance.data.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
 
-def _decode(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as img:
-        arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+def _decode(data: bytes, where: str) -> np.ndarray:
+    """One image as uint8 HWC; an unreadable one is refused naming it (PIL's reason appended)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise DataError(f"{where}: not a readable image ({type(err).__name__}: {err}); "
+                        "replace or remove the file") from None
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -41,16 +47,16 @@ def _iter_dir(path: Path) -> Iterator[tuple[tuple[str, ...], bytes]]:
             yield f.relative_to(path).parts, f.read_bytes()
 
 
-def _collect(entries: Iterator[tuple[tuple[str, ...], bytes]], source: str) -> dict[str, dict[str, list]]:
+def _collect(entries: Iterator[tuple[tuple[str, ...], bytes]], source: Path) -> dict[str, dict[str, list]]:
     """Group (split, class) -> list of (filename, image) from paths ``.../split/class/file``,
     with a progress line while decoding (tens of thousands of images take a minute)."""
     found: dict[str, dict[str, list]] = {"train": {}, "test": {}}
-    for parts, data in tqdm(entries, desc=f"decoding {source} (once; cached after)", unit=" images",
+    for parts, data in tqdm(entries, desc=f"decoding {source.name} (once; cached after)", unit=" images",
                             mininterval=2.0, leave=False):
         if len(parts) < 3 or parts[-3] not in found:
             continue
         split, cls, name = parts[-3], parts[-2], parts[-1]
-        found[split].setdefault(cls, []).append((name, _decode(data)))
+        found[split].setdefault(cls, []).append((name, _decode(data, f"{source}/{'/'.join(parts)}")))
     return found
 
 
@@ -87,9 +93,9 @@ def load_image_folder(path: Path, cache_dir: Path, name: str = "image_folder") -
             )
     if path.is_file():
         with reading_archive(path):
-            found = _collect(_iter_tar(path), path.name)
+            found = _collect(_iter_tar(path), path)
     else:
-        found = _collect(_iter_dir(path), path.name)
+        found = _collect(_iter_dir(path), path)
     class_names = sorted(found["train"])
     if not class_names:
         raise ValueError(f"{path} holds no images under train/<class>/; expected train/ and test/")

@@ -1,17 +1,35 @@
 """A user's own data: ``.npz`` (keys ``x``, ``y``, optional ``group``) or CSV.
 
 The test split comes from a second file or, failing that, a seeded class-stratified fraction.
+Labels may be integers or names (strings): names become classes in sorted order, and integer
+labels that are not 0..K-1 (say {0, 2, 5}) are renumbered in sorted order, unless
+``data.num_classes`` keeps their values (and so the empty classes) on purpose. The mapping is
+recorded (:attr:`RawDataset.label_map`) and applied to the test file too, where a label the
+training file lacks is refused by name. Every problem is one error naming the file.
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
-from autobalance.data.errors import DataNotFoundError
+from autobalance.data.errors import DataError, DataNotFoundError
+
+
+@dataclass
+class UserTable:
+    """One file as read: features, labels as written (numbers or names), attribute values, and
+    what its features are (CSV column names, or the shape of one ``.npz`` row)."""
+
+    path: Path
+    x: np.ndarray
+    labels: np.ndarray
+    group: np.ndarray | None
+    features: tuple
 
 
 def _require(path: str | None, kind: str) -> Path:
@@ -23,92 +41,115 @@ def _require(path: str | None, kind: str) -> Path:
     return p
 
 
-def _integer_labels(values: np.ndarray, path: Path, what: str) -> np.ndarray:
-    """Labels as int64, refusing fractions and negatives by file, key and first offending row."""
+def _integer_values(values: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """Numeric labels or attributes as int64, refusing fractions and negatives by file, key and row."""
     values = np.asarray(values)
-    if values.dtype.kind not in "iub":
-        if values.dtype.kind != "f":
-            raise ValueError(f"{path}: {what} has dtype {values.dtype}; expected integer labels")
+    if values.dtype.kind == "f":
         fractional = np.flatnonzero(values != np.round(values))
         if len(fractional):
             i = fractional[0]
-            raise ValueError(f"{path}: {what} holds non-integer labels ({len(fractional)} of them, the first "
-                             f"{float(values[i]):g} at row {i}); expected integers 0..K-1")
+            raise DataError(f"{path}: {what} holds non-integer labels ({len(fractional)} of them, the first "
+                            f"{float(values[i]):g} at row {i}); expected integers 0..K-1 or class names")
+    elif values.dtype.kind not in "iub":
+        raise DataError(f"{path}: {what} has dtype {values.dtype}; expected integer labels or class names")
     labels = values.astype(np.int64)
     if len(labels) and labels.min() < 0:
         i = int(np.argmin(labels))
-        raise ValueError(f"{path}: {what} holds negative labels (the first {labels[i]} at row {i}); "
-                         "expected integers 0..K-1")
+        raise DataError(f"{path}: {what} holds negative labels (the first {labels[i]} at row {i}); "
+                        "expected integers 0..K-1 or class names")
     return labels
 
 
-def _checked(x: np.ndarray, y: np.ndarray, group: np.ndarray | None, path: Path, label: str,
-             group_name: str) -> ArraySplit:
-    """An :class:`ArraySplit` after checks that name the file: lengths, labels, finite features."""
-    if len(x) != len(y):
-        raise ValueError(f"{path}: the features have {len(x)} rows but {label} has {len(y)}")
-    if group is not None and len(group) != len(y):
-        raise ValueError(f"{path}: {group_name} has {len(group)} rows but {label} has {len(y)}")
+def _labels(values: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """Labels as written: int64 class numbers, or strings (class names)."""
+    values = np.asarray(values)
+    return values.astype(str) if values.dtype.kind in "US" else _integer_values(values, path, what)
+
+
+def _checked(table: UserTable, label: str, group_name: str) -> UserTable:
+    """The table after checks that name the file: lengths, labels, finite features."""
+    x, path = table.x, table.path
+    if len(x) != len(table.labels):
+        raise DataError(f"{path}: the features have {len(x)} rows but {label} has {len(table.labels)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: no rows; expected at least one example per class")
+    if table.group is not None and len(table.group) != len(table.labels):
+        raise DataError(f"{path}: {group_name} has {len(table.group)} rows but {label} has {len(table.labels)}")
     if x.dtype != np.uint8:
         bad = ~np.isfinite(x.reshape(len(x), -1))
         if bad.any():
             row = int(np.flatnonzero(bad.any(axis=1))[0])
-            raise ValueError(f"{path}: the features hold {int(bad.sum())} NaN or infinite values (the first in "
-                             f"row {row}); remove or impute them")
-    y = _integer_labels(y, path, label)
-    group = None if group is None else _integer_labels(group, path, group_name)
-    return ArraySplit(x, y, group)
+            raise DataError(f"{path}: the features hold {int(bad.sum())} NaN or infinite values (the first in "
+                            f"row {row}); remove or impute them")
+    group = None if table.group is None else _integer_values(table.group, path, group_name)
+    return UserTable(path, x, _labels(table.labels, path, label), group, table.features)
 
 
-def read_npz(path: Path) -> ArraySplit:
+def read_npz(path: Path) -> UserTable:
     with np.load(path, allow_pickle=False) as z:
         missing = {"x", "y"} - set(z.files)
         if missing:
-            raise ValueError(f"{path} lacks keys {sorted(missing)}; expected x, y and optional group")
+            raise DataError(f"{path} lacks keys {sorted(missing)}; expected x, y and optional group")
         x = z["x"]
         x = x if x.dtype == np.uint8 else x.astype(np.float32)
         group = z["group"] if "group" in z.files else None
-        return _checked(x, z["y"], group, path, "key y", "key group")
+        return _checked(UserTable(path, x, z["y"], group, tuple(x.shape[1:])), "key y", "key group")
 
 
-def read_csv(path: Path, label_column: str, group_column: str | None) -> ArraySplit:
-    header = path.read_text().splitlines()[0].split(",")
-    names = [h.strip() for h in header]
-    if label_column not in names:
-        raise ValueError(f"{path}: label column {label_column!r} not in columns {names}")
-    if group_column is not None and group_column not in names:
-        raise ValueError(f"{path}: group column {group_column!r} not in columns {names}")
+def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header's column names and the data rows, refusing an empty file, a header without
+    rows and rows of the wrong length (by line)."""
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f) if row]
+    if not rows:
+        raise DataError(f"{path} is empty; expected a header row naming the columns, then one row per example")
+    names = [h.strip() for h in rows[0]]
+    if len(rows) == 1:
+        raise DataError(f"{path}: a header ({', '.join(names)}) and no rows; expected one row per example")
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(names):
+            raise DataError(f"{path}, line {line}: {len(row)} values but the header names {len(names)} columns")
+    return names, rows[1:]
+
+
+def _numbers(rows: list[list[str]], columns: list[int], names: list[str], path: Path) -> np.ndarray:
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+        return np.array([[float(row[i]) for i in columns] for row in rows], dtype=np.float64).reshape(
+            len(rows), len(columns))
     except ValueError:
-        raise ValueError(_first_bad_csv_cell(path, names)) from None
+        for line, row in enumerate(rows, start=2):
+            for i in columns:
+                try:
+                    float(row[i])
+                except ValueError:
+                    raise DataError(f"{path}, line {line}, column {names[i]!r}: {row[i]!r} is not a number") from None
+        raise
+
+
+def read_csv(path: Path, label_column: str, group_column: str | None) -> UserTable:
+    names, rows = _csv_rows(path)
+    if label_column not in names:
+        raise DataError(f"{path}: label column {label_column!r} not in columns {names}")
+    if group_column is not None and group_column not in names:
+        raise DataError(f"{path}: group column {group_column!r} not in columns {names}")
     label_i = names.index(label_column)
     group_i = names.index(group_column) if group_column else None
     features = [i for i in range(len(names)) if i not in (label_i, group_i)]
-    group = table[:, group_i] if group_i is not None else None
-    return _checked(table[:, features].astype(np.float32), table[:, label_i], group, path,
+    cells = np.array([row[label_i].strip() for row in rows])
+    try:
+        labels = cells.astype(np.float64)
+    except ValueError:
+        labels = cells  # class names
+    group = _numbers(rows, [group_i], names, path)[:, 0] if group_i is not None else None
+    x = _numbers(rows, features, names, path).astype(np.float32)
+    return _checked(UserTable(path, x, labels, group, tuple(names[i] for i in features)),
                     f"column {label_column!r}", f"column {group_column!r}")
-
-
-def _first_bad_csv_cell(path: Path, names: list[str]) -> str:
-    with open(path, newline="") as f:
-        for line, row in enumerate(csv.reader(f), start=1):
-            if line == 1:
-                continue
-            if len(row) != len(names):
-                return f"{path}, line {line}: {len(row)} values but the header names {len(names)} columns"
-            for name, cell in zip(names, row, strict=True):
-                try:
-                    float(cell)
-                except ValueError:
-                    return f"{path}, line {line}, column {name!r}: {cell!r} is not a number"
-    return f"{path}: not a numeric CSV table"
 
 
 def stratified_holdout(split: ArraySplit, fraction: float, seed: int) -> tuple[ArraySplit, ArraySplit]:
     """Hold out ``fraction`` of each class, keeping at least one training example per class."""
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"data.test_fraction={fraction} must be in (0, 1)")
+        raise DataError(f"data.test_fraction={fraction} must be in (0, 1)")
     rng = np.random.default_rng(seed)
     test = []
     for c in np.unique(split.y):
@@ -117,6 +158,42 @@ def stratified_holdout(split: ArraySplit, fraction: float, seed: int) -> tuple[A
     is_test = np.zeros(len(split), dtype=bool)
     is_test[np.concatenate(test)] = True
     return split.take(np.flatnonzero(~is_test)), split.take(np.flatnonzero(is_test))
+
+
+def _sorted_values(labels: np.ndarray) -> list:
+    values = np.unique(labels)
+    return [str(v) for v in values] if labels.dtype.kind == "U" else [int(v) for v in values]
+
+
+def label_mapping(table: UserTable, num_classes: int | None,
+                  class_names: list[str] | None) -> tuple[dict, list[str]]:
+    """{label as written: class index} and the class names, from the training file's labels.
+
+    Names map in sorted order (or in ``class_names``' order, when given); integers keep their
+    values when they are 0..K-1 or ``num_classes`` is set, else are renumbered in sorted order."""
+    values = _sorted_values(table.labels)
+    if len(values) < 2 and num_classes is None:
+        raise DataError(f"{table.path}: every label is {values[0]!r}; expected at least two classes")
+    if table.labels.dtype.kind == "U":
+        names = list(class_names) if class_names else values
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise DataError(f"{table.path}: labels {unknown} are not among data.class_names {names}")
+        return {name: i for i, name in enumerate(names)}, names
+    if num_classes is not None or values == list(range(len(values))):
+        k = num_classes or (len(class_names) if class_names else len(values))
+        return {v: v for v in values}, list(class_names) if class_names else [str(c) for c in range(k)]
+    return {v: i for i, v in enumerate(values)}, list(class_names) if class_names else [str(v) for v in values]
+
+
+def encoded(table: UserTable, mapping: dict, train_path: Path) -> ArraySplit:
+    """The table's labels as class indices; a label the training file lacks is refused by name."""
+    unseen = sorted(set(_sorted_values(table.labels)) - set(mapping))
+    if unseen:
+        raise DataError(f"{table.path}: labels {unseen} do not occur in the training file {train_path} "
+                        f"(its labels: {sorted(mapping)})")
+    y = np.array([mapping[v] for v in (table.labels.tolist())], dtype=np.int64)
+    return ArraySplit(table.x, y, table.group)
 
 
 def load_user_file(
@@ -130,19 +207,32 @@ def load_user_file(
     group_column: str | None = None,
     seed: int = 0,
 ) -> RawDataset:
-    def read(p: Path) -> ArraySplit:
+    def read(p: Path) -> UserTable:
         return read_npz(p) if kind == "npz" else read_csv(p, label_column, group_column)
 
-    train = read(_require(path, kind))
-    if test_path:
-        test = read(_require(test_path, kind))
+    train_table = read(_require(path, kind))
+    test_table = read(_require(test_path, kind)) if test_path else None
+    if test_table is not None:
+        if test_table.features != train_table.features:
+            what = "columns" if kind == "csv" else "rows of shape"
+            raise DataError(f"{test_table.path}: {what} {list(test_table.features)} differ from the training "
+                            f"file's {list(train_table.features)} ({train_table.path})")
+        if (test_table.group is None) != (train_table.group is None):
+            raise DataError(f"{test_table.path}: {'has' if test_table.group is not None else 'lacks'} the group "
+                            f"{'column' if kind == 'csv' else 'key'} that the training file "
+                            f"{'lacks' if test_table.group is not None else 'has'}")
+    mapping, names = label_mapping(train_table, num_classes, class_names)
+    k = num_classes or len(names)
+    if len(names) != k:
+        raise DataError(f"data.class_names has {len(names)} names but data.num_classes={k}")
+    train = encoded(train_table, mapping, train_table.path)
+    if test_table is not None:
+        test = encoded(test_table, mapping, train_table.path)
     else:
         train, test = stratified_holdout(train, test_fraction, seed)
-    k = num_classes or (len(class_names) if class_names else int(train.y.max()) + 1)
-    names = list(class_names) if class_names else [str(c) for c in range(k)]
-    if len(names) != k:
-        raise ValueError(f"data.class_names has {len(names)} names but data.num_classes={k}")
     kind_of_x = "image" if train.x.dtype == np.uint8 and train.x.ndim == 4 else "vector"
-    raw = RawDataset(Path(path).stem, train, test, names, kind_of_x)
+    renamed = any(str(v) != str(i) for v, i in mapping.items())
+    raw = RawDataset(Path(path).stem, train, test, names, kind_of_x,
+                     label_map={str(v): i for v, i in mapping.items()} if renamed else None)
     raw.check_labels(k)
     return raw
