@@ -19,6 +19,7 @@ from autobalance.data.errors import DataNotFoundError
 from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
 from autobalance.run_dir import agree_on_start_time
 from autobalance.runtime import available_cpus, configure_threads
+from autobalance.training.checkpoint import CheckpointError
 
 
 def main() -> None:
@@ -61,11 +62,15 @@ def hydra_main(cfg: DictConfig) -> float:
         results = run(run_cfg, out_dir)
     except ConfigError as e:
         _fail(f"config error: {e}", 2)
-    except (DataNotFoundError, ValueError) as e:
+    except (DataNotFoundError, CheckpointError, FloatingPointError, ValueError) as e:
         _fail(f"error: {e}", 2)
     except KeyboardInterrupt:
-        _fail(f"interrupted; checkpoints are kept at the end of each epoch. Resume with:\n"
-              f"  {resume_command(out_dir)}", 130)
+        how = f"Resume this run with:\n  {resume_command(out_dir)}"
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            how = ("\nResume the whole sweep (finished jobs are skipped, this one continues, the rest run) with:\n"
+                   f"  {sweep_resume_command(hydra_cfg.sweep.dir)}\n"
+                   f"or this job alone with:\n  {resume_command(out_dir)}")
+        _fail(f"interrupted; checkpoints are kept at the end of each epoch. {how}", 130)
     return results["test"]["balanced_error"]
 
 
@@ -103,6 +108,13 @@ def resume_command(out_dir: Path) -> str:
             if not o.startswith(("resume=", "hydra.run.dir=", "hydra.sweep.dir="))]
     return " ".join(["python -m autobalance.train", *(shlex.quote(o) for o in kept), "resume=true",
                      f"hydra.run.dir={shlex.quote(str(out_dir))}"])
+
+
+def sweep_resume_command(sweep_dir: str) -> str:
+    """The sweep's own command line again, with resume=true and its directory pinned."""
+    kept = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
+    return " ".join(["python -m autobalance.train", *(shlex.quote(a) for a in kept), "resume=true",
+                     f"hydra.sweep.dir={shlex.quote(str(sweep_dir))}"])
 
 
 if __name__ == "__main__":

@@ -238,3 +238,25 @@ def test_a_plugin_that_cannot_be_imported_is_named(tmp_path):
     proc = _train(["plugins=[no_such_module]", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "plugins: cannot import 'no_such_module'" in proc.stderr
+
+
+def test_an_interrupted_sweep_says_how_to_resume_the_sweep(tmp_path, cache_dir):
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", *_tiny_mnist1d(cache_dir), "optim.epochs=30", "search=none", "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([sys.executable, "-m", "autobalance.train", *args], cwd=tmp_path,
+                            env={**os.environ, "HYDRA_FULL_ERROR": "0"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(sweep.glob("*/epochs.jsonl")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    command = lines[lines.index("Resume the whole sweep (finished jobs are skipped, this one continues, the rest "
+                                "run) with:") + 1].strip()
+    assert command.startswith("python -m autobalance.train -m ") and "seed=0,1" in command
+    assert command.endswith(f"resume=true hydra.sweep.dir={sweep}")

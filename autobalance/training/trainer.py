@@ -26,6 +26,7 @@ from autobalance.losses.schedules import LossSchedule
 from autobalance.metrics import classification_metrics
 from autobalance.training.checkpoint import (
     load_checkpoint,
+    previous_path,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -102,7 +103,7 @@ class Trainer:
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.phase}: non-finite training loss {loss.item()} at epoch {self.epoch}, "
-                f"step {self.step}; lower optim.lr or check the loss parameters"
+                f"step {self.step}; {divergence_cause(self.loss)}"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -145,7 +146,7 @@ class Trainer:
 
     def try_resume(self) -> bool:
         path = self.checkpoint_path
-        if path is None or not self.ranks.broadcast_object(path.exists()):
+        if path is None or not self.ranks.broadcast_object(path.exists() or previous_path(path).exists()):
             return False
         self.load_state_dict(load_checkpoint(path, self.device))
         if self.sinks is not None:
@@ -206,6 +207,30 @@ class Trainer:
             for callback in self.epoch_callbacks:
                 callback(self)
         return self.history
+
+
+FAR_FROM_CE = {"scales": 10.0, "offsets": 20.0, "weights": 100.0}
+"""Past these a loss's values, rather than the learning rate, are the likelier cause of a divergence:
+a scale ratio to 1 (either way), an offset's size in nats, the ratio of the largest weight to the smallest."""
+
+
+def divergence_cause(loss: ClassificationLoss) -> str:
+    """What a non-finite training loss most likely comes from: the loss's values when they lie
+    far from plain CE's (scales 1, offsets 0, equal weights), else the learning rate."""
+    values = loss.values() if callable(getattr(loss, "values", None)) else {}
+    far = []
+    if "scales" in values:
+        scales = values["scales"]
+        if float(torch.maximum(scales, 1 / scales).max()) > FAR_FROM_CE["scales"]:
+            far.append(f"logit scales {float(scales.min()):.3g}..{float(scales.max()):.3g}")
+    if "offsets" in values and float(values["offsets"].abs().max()) > FAR_FROM_CE["offsets"]:
+        far.append(f"logit offsets up to {float(values['offsets'].abs().max()):.3g} in size")
+    if "weights" in values and float(values["weights"].max() / values["weights"].min()) > FAR_FROM_CE["weights"]:
+        far.append(f"loss weights {float(values['weights'].min()):.3g}..{float(values['weights'].max()):.3g}")
+    if far:
+        return (f"the loss's values are far from CE's ({', '.join(far)}), the likelier cause: check the loss "
+                "(for a learned one, its search: search.outer.lr, search.outer.clip) before optim.lr")
+    return "lower optim.lr (the loss's values are close to CE's)"
 
 
 def _epoch_line(r: dict[str, Any]) -> str:

@@ -76,3 +76,15 @@ def test_eval_every_skips_intermediate_evaluations_but_not_the_last(tiny_config,
     run(tiny_config, tmp_path)
     records = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
     assert ["test_balanced_error" in r for r in records] == [False, True, True]
+
+
+def test_a_divergence_with_a_loss_far_from_ce_names_the_loss_first(tiny_config, tmp_path):
+    from autobalance.losses import ParametricLoss
+    from autobalance.training.trainer import divergence_cause
+
+    near = ParametricLoss(3, learn=(), offsets=[0.5, 0.0, -0.5])
+    assert divergence_cause(near).startswith("lower optim.lr")
+    far = ParametricLoss(3, learn=(), offsets=[7e6, 0.0, -7e6], scales=[1.0, 1.0, 0.001])
+    cause = divergence_cause(far)
+    assert "the loss's values are far from CE's" in cause and "offsets up to 7e+06" in cause
+    assert "logit scales 0.001..1" in cause and cause.index("search.outer.lr") < cause.index("optim.lr")
