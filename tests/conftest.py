@@ -1,12 +1,15 @@
-"""Shared fixtures: a tiny MNIST-1D-LT run that trains in seconds."""
+"""Shared fixtures: a tiny MNIST-1D-LT run that trains in seconds, and small stand-ins for the
+data sets a user installs (Fashion-MNIST's IDX files, CIFAR's archive layout)."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import pickle
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autobalance.config import (
@@ -61,6 +64,29 @@ def search_config_factory(cache_dir):
 @pytest.fixture
 def search_config(search_config_factory) -> RunConfig:
     return search_config_factory()
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file (gzipped), the format of the Fashion-MNIST distribution: uint8 payload."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir(tmp_path_factory) -> str:
+    """A small Fashion-MNIST in its four IDX files (150 training and 60 test images per class,
+    each class a bright band at its own rows over noise), so no test needs the system copy."""
+    folder = tmp_path_factory.mktemp("fashion-mnist")
+    rng = np.random.default_rng(0)
+    for prefix, per_class in (("train", 150), ("t10k", 60)):
+        labels = np.repeat(np.arange(10), per_class)
+        images = rng.integers(0, 60, (len(labels), 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 * c + 3 : 2 * c + 7] += 180
+        order = rng.permutation(len(labels))
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images[order])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels[order])
+    return str(folder)
 
 
 @pytest.fixture

@@ -24,10 +24,17 @@ from autobalance.config import (
 from autobalance.pipeline import run
 
 
-def _config(cache_dir: str, **changes) -> RunConfig:
+@pytest.fixture
+def data_dirs(cache_dir, fashion_mnist_dir) -> tuple[str, str]:
+    """The shared cache and the small Fashion-MNIST stand-in every run here reads."""
+    return cache_dir, fashion_mnist_dir
+
+
+def _config(dirs: tuple[str, str], **changes) -> RunConfig:
+    cache_dir, fashion = dirs
     cfg = RunConfig(
         device="cpu", train_on_val=False,
-        data=DataConfig(name="spurious_fashion", profile="none", batch_size=64, cache_dir=cache_dir,
+        data=DataConfig(name="spurious_fashion", path=fashion, profile="none", batch_size=64, cache_dir=cache_dir,
                         spurious=SpuriousConfig(train_size=480, val_size=160, test_size=160)),
         model=ModelConfig(name="cnn28", width=4),
         optim=OptimConfig(lr=0.05, epochs=2, warmup_epochs=0),
@@ -38,8 +45,8 @@ def _config(cache_dir: str, **changes) -> RunConfig:
     return cfg
 
 
-def test_erm_reports_groups_fairness_gaps_and_a_per_group_csv(cache_dir, tmp_path):
-    result = run(_config(cache_dir), tmp_path)
+def test_erm_reports_groups_fairness_gaps_and_a_per_group_csv(data_dirs, tmp_path):
+    result = run(_config(data_dirs), tmp_path)
     test = result["test"]
     for key in ("worst_group_error", "average_group_error", "worst_attribute_error", "deo",
                 "equalized_odds_difference", "demographic_parity_difference"):
@@ -50,10 +57,10 @@ def test_erm_reports_groups_fairness_gaps_and_a_per_group_csv(cache_dir, tmp_pat
     assert min(float(r["test_accuracy"]) for r in rows) == pytest.approx(1 - test["worst_group_error"] / 100)
 
 
-def test_a_runs_saved_predictions_give_fairlearns_gaps(cache_dir, tmp_path):
+def test_a_runs_saved_predictions_give_fairlearns_gaps(data_dirs, tmp_path):
     from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-    result = run(_config(cache_dir), tmp_path)
+    result = run(_config(data_dirs), tmp_path)
     rows = list(csv.DictReader(open(tmp_path / "test_predictions.csv")))
     assert len(rows) == 160
     y, pred, a = ([int(r[k]) for r in rows] for k in ("label", "prediction", "attribute"))
@@ -64,8 +71,8 @@ def test_a_runs_saved_predictions_give_fairlearns_gaps(cache_dir, tmp_path):
     assert result["test"]["error"] == pytest.approx(100 * sum(p != t for p, t in zip(pred, y, strict=True)) / len(y))
 
 
-def test_jtt_trains_an_identification_model_then_upsamples_its_errors(cache_dir, tmp_path):
-    result = run(_config(cache_dir, loss=LossConfig(name="jtt", upweight=3, identification_epochs=1)), tmp_path)
+def test_jtt_trains_an_identification_model_then_upsamples_its_errors(data_dirs, tmp_path):
+    result = run(_config(data_dirs, loss=LossConfig(name="jtt", upweight=3, identification_epochs=1)), tmp_path)
     jtt = result["jtt"]
     assert jtt["identification_epochs"] == 1 and jtt["training_examples"] == 480
     assert set(result["phase_seconds"]) == {"identify", "train"}
@@ -74,20 +81,20 @@ def test_jtt_trains_an_identification_model_then_upsamples_its_errors(cache_dir,
     assert epochs[1]["images_per_second"] * epochs[1]["seconds"] == pytest.approx(480 + 2 * jtt["errors"], abs=64)
 
 
-def test_dfr_refits_the_last_layer_on_the_validation_split(cache_dir, tmp_path):
-    result = run(_config(cache_dir, loss=LossConfig(name="dfr")), tmp_path)
+def test_dfr_refits_the_last_layer_on_the_validation_split(data_dirs, tmp_path):
+    result = run(_config(data_dirs, loss=LossConfig(name="dfr")), tmp_path)
     assert result["dfr"]["held_out_examples"] == 160 and "dfr" in result["phase_seconds"]
     with pytest.raises(ConfigError, match="train_on_val=false"):
-        run(_config(cache_dir, loss=LossConfig(name="dfr"), train_on_val=True), tmp_path / "merged")
+        run(_config(data_dirs, loss=LossConfig(name="dfr"), train_on_val=True), tmp_path / "merged")
 
 
-def test_search_for_a_fairness_trade_off_learns_group_tables(cache_dir, tmp_path):
+def test_search_for_a_fairness_trade_off_learns_group_tables(data_dirs, tmp_path):
     search = SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, compare_with=[],
                           val_sampler="group_balanced",
                           hypergrad=HypergradConfig(method="identity"),
                           family=FamilyConfig(learn=["offsets"], init="uniform"))
     objective = ObjectiveConfig(name="trade_off", accuracy="group_balanced", fairness="deo", fairness_weight=0.5)
-    result = run(_config(cache_dir, search=search, objective=objective), tmp_path)
+    result = run(_config(data_dirs, search=search, objective=objective), tmp_path)
     assert result["hyper_steps"] > 0 and "deo" in result["test"]
     learned = yaml.safe_load((tmp_path / "learned_loss.yaml").read_text())
     assert learned["num_groups"] == 2 and [len(row) for row in learned["offsets"]] == [2, 2]

@@ -124,3 +124,16 @@ def test_csv_with_label_and_group_columns(tmp_path):
     assert raw.class_names == ["even", "odd"] and len(raw.test) == 8
     with pytest.raises(ValueError, match="label column 'y' not in columns"):
         load_user_file("csv", str(tmp_path / "train.csv"), None, 0.2, None, None, label_column="y")
+
+
+def test_the_fashion_mnist_stand_in_reads_as_the_real_files_do(fashion_mnist_dir, tmp_path):
+    raw = fashion_mnist.load_fashion_mnist(fashion_mnist_dir, tmp_path / "cache")
+    assert raw.train.x.shape == (1500, 28, 28, 1) and np.bincount(raw.train.y).tolist() == [150] * 10
+    assert len(raw.test) == 600 and raw.class_names == fashion_mnist.CLASS_NAMES
+
+
+@pytest.mark.real_data
+def test_the_system_fashion_mnist_has_its_published_sizes(tmp_path):
+    raw = fashion_mnist.load_fashion_mnist(None, tmp_path / "cache")
+    assert raw.train.x.shape == (60000, 28, 28, 1) and len(raw.test) == 10000
+    assert np.bincount(raw.train.y).tolist() == [6000] * 10

@@ -72,8 +72,8 @@ def test_binary_relabels_the_chosen_classes():
     assert binary(split, (1,), (9,)).y.tolist() == [0, 1, 0]
 
 
-def test_spurious_fashion_bundle_keeps_the_sources_validation_split():
-    cfg = DataConfig(name="spurious_fashion", profile="none",
+def test_spurious_fashion_bundle_keeps_the_sources_validation_split(fashion_mnist_dir):
+    cfg = DataConfig(name="spurious_fashion", path=fashion_mnist_dir, profile="none",
                      spurious=SpuriousConfig(train_size=400, val_size=80, test_size=80, correlation=0.9))
     data = build_data(cfg, seed=0)
     counts = data.summary["group_counts_by_class"]
@@ -83,7 +83,7 @@ def test_spurious_fashion_bundle_keeps_the_sources_validation_split():
     assert data.group_counts() == [[180, 20], [20, 180]]
 
 
-def test_dominoes_bundle_from_a_cifar_archive_and_the_system_fashion_mnist(tmp_path, pickle_archive):
+def test_dominoes_bundle_from_a_cifar_archive_and_a_fashion_mnist_copy(tmp_path, pickle_archive, fashion_mnist_dir):
     rng = np.random.default_rng(0)
     labels = [1, 9] * 20  # automobile, truck
     members = {f"data_batch_{i}": {b"data": rng.integers(0, 255, (40, 3072), dtype=np.uint8), b"labels": labels}
@@ -92,7 +92,7 @@ def test_dominoes_bundle_from_a_cifar_archive_and_the_system_fashion_mnist(tmp_p
     members["batches.meta"] = {b"label_names": [f"c{i}".encode() for i in range(10)]}
     archive = pickle_archive(tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py", members)
     cfg = DataConfig(name="dominoes", path=str(archive), profile="none", cache_dir=str(tmp_path / "cache"),
-                     spurious=SpuriousConfig(train_size=100, val_size=40, test_size=40))
+                     spurious=SpuriousConfig(train_size=100, val_size=40, test_size=40, fashion_path=fashion_mnist_dir))
     data = build_data(cfg, seed=0)
     assert data.input_shape == (3, 64, 32) and data.class_names == ["automobile", "truck"]
     assert data.summary["group_counts_by_class"]["train"] == [[48, 2], [2, 48]]
