@@ -7,7 +7,8 @@ d(validation objective)/d(loss parameters) with the configured method, and take 
 optimizer step. ``anchor`` > 0 adds the gradient of
 ``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
 adjustment by default) against over-fitting a small validation split; ``prior_width`` sets
-such a prior's strength by a rule instead (:class:`~autobalance.config.OuterConfig`). A non-finite
+such a prior's strength by a rule instead (:class:`~autobalance.config.OuterConfig`). Each hyper-step's record holds
+the hypergradient itself (``hypergrad``, by loss parameter name, before clipping). A non-finite
 hypergradient is skipped, counted and warned about, never applied. A linear solve that ends
 with a relative residual above 1 (worse than p = 0, typical of an indefinite Hessian) is
 applied but counted as unsolved, with a warning the first time.
@@ -121,7 +122,8 @@ class BilevelSearch:
         state = {**self.method_state, **self._inner_optimizer_state(trainer)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
         record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": trainer.epoch,
-                                  "step": trainer.step, **annealed, **_plain(result.diagnostics)}
+                                  "step": trainer.step, **annealed, **_plain(result.diagnostics),
+                                  "hypergrad": {n: g.tolist() for n, g in result.grads.items()}}
         self._check_solve(record)
         if not result.finite:
             self.skipped += 1

@@ -354,3 +354,13 @@ def test_a_search_learns_augmentation_magnitudes_with_the_offsets_and_exports_th
                                 loss=LossConfig(name="learned", path=str(tmp_path / "run" / "learned_loss.yaml")))
     trainer = make_trainer(reuse, build_data(reuse.data, 0, torch.device("cpu")), tmp_path / "reuse", None, "cpu")
     assert trainer.loss.augmentation.ops == tuple(ops)  # loss=learned trains with the learned magnitudes
+
+
+def test_every_hyper_step_records_its_hypergradient_by_loss_parameter(search_config, tmp_path):
+    search_config.search.family.learn = ["scales", "offsets"]
+    run(search_config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
+    assert records and all(set(r["hypergrad"]) == {"raw_scales", "raw_offsets"} for r in records)
+    assert all(len(r["hypergrad"]["raw_offsets"][0]) == 10 for r in records)
+    assert math.isclose(math.sqrt(sum(g ** 2 for table in records[0]["hypergrad"].values() for g in table[0])),
+                        records[0]["hypergrad_norm"], rel_tol=1e-4)
