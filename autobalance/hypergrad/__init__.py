@@ -7,7 +7,9 @@
 ``params`` and ``hparams`` map names to tensors; ``train_loss`` and ``val_loss`` are closures
 ``(params, hparams) -> scalar`` (see :func:`model_closure`). Every method also takes a list of
 training closures: their mean for implicit methods, one per look-ahead step for ``unrolled``;
-``method.closures_needed(batches)`` says how many a search should pass.
+``method.closures_needed(batches)`` says how many a search should pass. ``forward`` is the
+exception that carries state through training: its ``advance`` runs before every training step
+(:mod:`autobalance.hypergrad.forward`), and a search calls it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from autobalance.hypergrad.closures import loss_input_fn, loss_module_fn, model_closure
 from autobalance.hypergrad.finite_difference import FiniteDifferenceHypergradient
+from autobalance.hypergrad.forward import ForwardModeHypergradient, SGDStep
 from autobalance.hypergrad.implicit import ImplicitHypergradient
 from autobalance.hypergrad.solvers import (
     CGSolver,
@@ -54,6 +57,11 @@ def _unrolled(subset, damping, **options):
     return UnrolledHypergradient(**options)
 
 
+@METHODS.register("forward")
+def _forward(subset, damping, **options):
+    return ForwardModeHypergradient(**options)
+
+
 @METHODS.register("finite_difference")
 def _finite_difference(subset, damping, **options):
     return FiniteDifferenceHypergradient(**options)
@@ -68,7 +76,8 @@ def make_method(name: str, subset: tuple[str, ...] | None = None, damping: float
 
 
 __all__ = [
-    "METHODS", "CGSolver", "DenseSolver", "FiniteDifferenceHypergradient", "HypergradResult",
+    "METHODS", "CGSolver", "DenseSolver", "FiniteDifferenceHypergradient", "ForwardModeHypergradient",
+    "HypergradResult", "SGDStep",
     "IdentitySolver", "ImplicitHypergradient", "LastLayerSolver", "MinresSolver", "NeumannSolver",
     "UnrolledHypergradient", "loss_input_fn", "loss_module_fn", "make_method", "model_closure",
 ]

@@ -6,7 +6,8 @@ Semantics every hypergradient pass relies on:
 - buffers are cloned for each call, so running statistics never absorb hyper-step batches
   and the caller's buffers are never mutated;
 - the RNG is forked and re-seeded on each call, so dropout masks and random augmentation are
-  the same in every re-evaluation of one hyper-step;
+  the same in every re-evaluation of one hyper-step (with ``rng``, restored to a recorded state
+  instead: the draws of the training step taken from that state);
 - under data parallelism each rank's closure holds its shard of the batches, and
   ``shard_mean`` (the average over ranks, e.g. :meth:`autobalance.distributed.Ranks.mean`)
   tells the methods to average every gradient, Hessian-vector product and mixed term of it
@@ -31,6 +32,20 @@ ShardMean = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 """Each tensor averaged over the ranks that hold the shards of one batch."""
 
 
+class RngState:
+    """The generators' state at one moment (CPU, and the CUDA devices given), to restore later:
+    a closure built with it draws exactly what a training step from that moment draws."""
+
+    def __init__(self, devices: Sequence[int] = ()) -> None:
+        self.cpu = torch.get_rng_state()
+        self.cuda = {d: torch.cuda.get_rng_state(d) for d in devices}
+
+    def restore(self) -> None:
+        torch.set_rng_state(self.cpu)
+        for device, state in self.cuda.items():
+            torch.cuda.set_rng_state(state, device)
+
+
 class ModelClosure:
     """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced.
 
@@ -42,7 +57,8 @@ class ModelClosure:
     """
 
     def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
-                 seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None) -> None:
+                 seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
+                 rng: RngState | None = None) -> None:
         self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
         if not self.batches:
             raise ValueError("model_closure got no batches: the loss of empty data is undefined "
@@ -51,7 +67,7 @@ class ModelClosure:
             if len(x) == 0:
                 raise ValueError(f"batch {i} has no examples: the loss of empty data is undefined "
                                  "(is the validation split empty?)")
-        self.seed, self.input_fn, self.shard_mean = seed, input_fn, shard_mean
+        self.seed, self.input_fn, self.shard_mean, self.rng = seed, input_fn, shard_mean, rng
         self.hparams_after_network = input_fn is None
         self.buffers = {n: b.detach() for n, b in model.named_buffers()}
         device = next(iter(model.parameters())).device
@@ -62,7 +78,10 @@ class ModelClosure:
         self.model.train()
         try:
             with torch.random.fork_rng(devices=self.devices):
-                torch.manual_seed(self.seed)
+                if self.rng is None:
+                    torch.manual_seed(self.seed)
+                else:
+                    self.rng.restore()
                 total = 0.0
                 for x, y, g in self.batches:
                     if self.input_fn is not None:
@@ -104,8 +123,9 @@ def mean_closure(train_loss: LossFn | Sequence[LossFn]) -> LossFn:
 
 
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
-                  seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None) -> LossFn:
-    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean)
+                  seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
+                  rng: RngState | None = None) -> LossFn:
+    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean, rng)
 
 
 def averaged_over_shards(closure: LossFn, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
