@@ -27,7 +27,9 @@ import torch
 from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.distributed import whole_batch_objective
-from autobalance.hypergrad import loss_input_fn, loss_module_fn, make_method, model_closure
+from autobalance.guard import ObjectiveGuard
+from autobalance.hypergrad import SGDStep, loss_input_fn, loss_module_fn, make_method, model_closure
+from autobalance.hypergrad.closures import RngState
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import AnnealedObjective, Objective
@@ -70,6 +72,8 @@ class BilevelSearch:
         self.recent: list[dict[str, torch.Tensor]] = []
         self.records: list[dict[str, Any]] = []
         self.tag = {} if fold is None else {"fold": fold}
+        g = cfg.guard
+        self.guard = ObjectiveGuard(g.window, g.rise, g.climb, g.backoff) if g.enabled else None
 
     def is_due(self, epoch: int, step: int) -> bool:
         return (self.first_epoch <= epoch < self.active_epochs) and step % self.cfg.every == 0
@@ -77,6 +81,28 @@ class BilevelSearch:
     def after_step(self, trainer) -> None:
         if self.is_due(trainer.epoch, trainer.step):
             self.hyper_step(trainer)
+
+    def carries_tangents(self, epoch: int) -> bool:
+        """Whether a forward-mode method follows this epoch's training steps."""
+        start = getattr(self.method, "from_epoch", 0)
+        return getattr(self.method, "carries_tangents", False) and start <= epoch < self.active_epochs
+
+    def before_step(self, trainer, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
+        """Forward mode: carry the tangents through the step about to be taken, on its batch
+        and with its random draws (the RNG state it will start from)."""
+        if not self.carries_tangents(trainer.epoch):
+            return
+        model = trainer.model
+        device = next(model.parameters()).device
+        rng = RngState([device.index or 0] if device.type == "cuda" else [])
+        closure = model_closure(model, loss_module_fn(self.loss), [(x, y, g)], input_fn=loss_input_fn(self.loss),
+                                shard_mean=self.data.ranks.mean if self.data.ranks.active else None, rng=rng)
+        group = trainer.optimizer.param_groups[0]
+        first = trainer.optimizer.state.get(group["params"][0], {}).get("momentum_buffer") is None
+        step = SGDStep(group["lr"], group["momentum"], group["weight_decay"], group["nesterov"], first)
+        params = {n: p.detach() for n, p in model.named_parameters()}
+        hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
+        self.method_state = self.method.advance(self.method_state or None, params, hparams, closure, step)
 
     def _closures(self, trainer):
         """One training closure per batch the method takes (``search.batches``, or one per
@@ -141,6 +167,7 @@ class BilevelSearch:
                     p.grad += self.prior_strength * (p.detach() - self.start[name])
             self.outer.step()
             self.outer.zero_grad(set_to_none=True)
+            self._watch(record)
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in
                                            self.loss.named_parameters()}])[-self.cfg.export.window:]
         self.hyper_steps += 1
@@ -151,6 +178,27 @@ class BilevelSearch:
         if self.sinks is not None:
             self.sinks.log("hyperstep", record, trainer.step)
         return record
+
+    def _watch(self, record: dict[str, Any]) -> None:
+        """The guard: back off (the outer learning rate times ``search.guard.backoff`` or less)
+        when the objective this search minimizes has been rising over its last hyper-steps."""
+        if self.guard is None or "val_loss" not in record:
+            return
+        factor = self.guard.observe(record["val_loss"])
+        if factor < 1.0:
+            for group in self.outer.param_groups:
+                group["lr"] *= factor
+            lr = self.outer.param_groups[0]["lr"]
+            record["backed_off_to_lr"] = lr
+            warnings.warn(f"the search's validation objective rose by more than {self.guard.rise:.0%} over the "
+                          f"last {self.guard.compared} hyper-steps (to {record['val_loss']:.4g} at step "
+                          f"{record['step']}): its hypergradient is not a descent direction here; outer learning "
+                          f"rate now {lr:.3g} (back-off {self.guard.backoffs})", RuntimeWarning, stacklevel=3)
+
+    def climbed(self) -> tuple[float, float, int] | None:
+        """(first, last, n): the objective's means over the first and last n hyper-steps, when
+        the whole search climbed it."""
+        return None if self.guard is None else self.guard.climbed()
 
     @property
     def unsolved(self) -> int:
@@ -169,12 +217,22 @@ class BilevelSearch:
     def epoch_record(self) -> dict[str, Any]:
         last = self.records[-1] if self.records else {}
         return {"hyper_steps": self.hyper_steps, "hyper_steps_skipped": self.skipped,
-                "hyper_steps_unsolved": self.unsolved, "val_objective": last.get("val_loss")}
+                "hyper_steps_unsolved": self.unsolved, "val_objective": last.get("val_loss"),
+                "backoffs": 0 if self.guard is None else self.guard.backoffs}
 
     def frozen_loss(self) -> ParametricLoss:
-        """A fixed copy of the learned loss: its last value, or the mean of the last k values."""
+        """A fixed copy of the learned loss: its last value, or the mean of the last k values;
+        its starting loss when the search climbed its own validation objective (the guard)."""
         frozen = copy.deepcopy(self.loss)
-        if self.cfg.export.value == "mean_last" and self.recent:
+        climbed = self.climbed()
+        if climbed is not None:
+            warnings.warn(f"the search climbed its own validation objective (mean {climbed[0]:.4g} over its first "
+                          f"{climbed[2]} hyper-steps, {climbed[1]:.4g} over its last {climbed[2]}): exporting the loss "
+                          "it started from, not the one it climbed to", RuntimeWarning, stacklevel=2)
+            with torch.no_grad():
+                for name, p in frozen.named_parameters():
+                    p.copy_(self.start[name])
+        elif self.cfg.export.value == "mean_last" and self.recent:
             with torch.no_grad():
                 for name, p in frozen.named_parameters():
                     p.copy_(torch.stack([r[name] for r in self.recent]).mean(0))
@@ -185,7 +243,8 @@ class BilevelSearch:
     def state_dict(self) -> dict[str, Any]:
         return {"outer": self.outer.state_dict(), "method_state": self.method_state,
                 "hyper_steps": self.hyper_steps, "skipped": self.skipped, "recent": self.recent,
-                "records": self.records, "start": self.start}
+                "records": self.records, "start": self.start,
+                "guard": None if self.guard is None else self.guard.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.outer.load_state_dict(state["outer"])
@@ -193,6 +252,8 @@ class BilevelSearch:
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
         self.start = state.get("start", self.start)  # absent from checkpoints before the anchor
+        if self.guard is not None and state.get("guard") is not None:
+            self.guard.load_state_dict(state["guard"])
         if self.sinks is not None:
             self.sinks.jsonl.rewrite("hyperstep", self.records)
 

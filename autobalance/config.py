@@ -318,6 +318,27 @@ class ExportConfig:
 
 
 @dataclass
+class GuardConfig:
+    """``search.guard``: what a search does when it climbs its own validation objective
+    (:mod:`autobalance.guard`): the mean of the latest ``window / 2`` hyper-steps' objective
+    above the ``window / 2`` before by more than ``rise`` (relative) multiplies the outer learning
+    rate by ``backoff`` or less; a search whose last ``window / 2`` lie above its first by more
+    than ``climb`` exports the loss it started from."""
+
+    enabled: bool = True
+    window: int = 20
+    rise: float = 0.5
+    climb: float = 0.25
+    backoff: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(self.window >= 2, "search.guard.window", self.window, "an integer >= 2")
+        require(self.rise >= 0, "search.guard.rise", self.rise, "a non-negative number")
+        require(self.climb >= 0, "search.guard.climb", self.climb, "a non-negative number")
+        require(0 < self.backoff < 1, "search.guard.backoff", self.backoff, "in (0, 1)")
+
+
+@dataclass
 class SearchConfig:
     """The bilevel search (``search=autobalance``); ``enabled: false`` is plain training."""
 
@@ -339,6 +360,7 @@ class SearchConfig:
     outer: OuterConfig = field(default_factory=OuterConfig)
     inner: InnerScheduleConfig = field(default_factory=InnerScheduleConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def search_epochs(self, total_epochs: int) -> int:
         """Search length; null means half of the training epochs."""
@@ -373,7 +395,9 @@ RENAMED_KEYS = {
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 
 ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
-              "objective.final_temperature": None, "search.family.parametrization": "per_class"}
+              "objective.final_temperature": None, "search.family.parametrization": "per_class",
+              "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
+              "search.guard.climb": 0.25, "search.guard.backoff": 0.5}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

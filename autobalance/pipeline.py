@@ -247,7 +247,9 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
                                "test": metrics, "train": training_fit(final, (final_data if s.retrain else data).train),
                                "learned_loss": str(loss_path),
                                "hyper_steps": hyper_steps, "hyper_steps_skipped": skipped,
-                               "hyper_steps_unsolved": sum(h.unsolved for h in hooks), "loss_rank_gap": rank_gap}
+                               "hyper_steps_unsolved": sum(h.unsolved for h in hooks), "loss_rank_gap": rank_gap,
+                               "guard_backoffs": sum(0 if h.guard is None else h.guard.backoffs for h in hooks),
+                               "exported_start": [h.climbed() is not None for h in hooks]}
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),

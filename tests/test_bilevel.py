@@ -364,3 +364,32 @@ def test_every_hyper_step_records_its_hypergradient_by_loss_parameter(search_con
     assert all(len(r["hypergrad"]["raw_offsets"][0]) == 10 for r in records)
     assert math.isclose(math.sqrt(sum(g ** 2 for table in records[0]["hypergrad"].values() for g in table[0])),
                         records[0]["hypergrad_norm"], rel_tol=1e-4)
+
+
+def test_a_forward_mode_search_follows_each_training_step_with_its_batch_and_random_draws(search_config, tmp_path,
+                                                                                         monkeypatch):
+    from autobalance.hypergrad.forward import ForwardModeHypergradient
+    from autobalance.training.trainer import Trainer
+
+    search_config.search.hypergrad = HypergradConfig(method="forward")
+    search_config.search.family.learn = ["offsets", "augment"]  # random per-class augmentation of the input
+    search_config.search.family.augment_ops = ["noise"]
+    seen, taken = [], []
+    advance, train_step = ForwardModeHypergradient.advance, Trainer.train_step
+
+    def recording_advance(self, state, params, hparams, train_loss, step):
+        seen.append(float(train_loss(params, hparams)))
+        return advance(self, state, params, hparams, train_loss, step)
+
+    def recording_step(self, x, y, g):
+        loss = train_step(self, x, y, g)
+        if self.phase == "search":
+            taken.append(loss)
+        return loss
+
+    monkeypatch.setattr(ForwardModeHypergradient, "advance", recording_advance)
+    monkeypatch.setattr(Trainer, "train_step", recording_step)
+    result = run(search_config, tmp_path / "run")
+    assert len(seen) == len(taken) > 0 and seen == pytest.approx(taken, rel=1e-5)
+    records = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
+    assert result["hyper_steps"] == len(records) and all(r["tangent_norm"] > 0 for r in records)

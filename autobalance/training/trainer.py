@@ -1,7 +1,7 @@
 """The inner training loop: SGD over device-resident batches, per-epoch evaluation,
 atomic per-epoch checkpoints and exact resume.
 
-Hooks (``StepHook``) run after every optimizer step; the bilevel search is one such hook, so
+Hooks (``StepHook``) run before and after every optimizer step; the bilevel search is one such hook, so
 plain ERM and the search share this loop. Under torchrun (``data.ranks``) each step runs on the
 rank's shard through DistributedDataParallel; only rank 0 writes checkpoints, every rank can
 resume from them.
@@ -38,6 +38,9 @@ EPOCH_METRICS = ("balanced_error", "worst_group_error")
 
 
 class StepHook(Protocol):
+    def before_step(self, trainer: Trainer, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
+        """Sees the step's batch and the model, optimizer and RNG as the step will find them."""
+
     def after_step(self, trainer: Trainer) -> None: ...
 
     def epoch_record(self) -> dict[str, Any]: ...
@@ -178,6 +181,8 @@ class Trainer:
                    desc=f"{self.phase} {self.epoch + 1}/{self.optim_cfg.epochs}")
         start, images, total, count = time.perf_counter(), 0, 0.0, 0
         for x, y, g in self.data.train_batches(self.seed, self.epoch, sampler):
+            for hook in self.hooks:
+                hook.before_step(self, x, y, g)
             total += self.train_step(x, y, g) * len(y)
             count += len(y)
             images += len(y)
