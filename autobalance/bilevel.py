@@ -44,10 +44,12 @@ class BilevelSearch:
 
     def __init__(self, loss: ParametricLoss, data: DataBundle, cfg: SearchConfig,
                  objective: Objective, optim: OptimConfig, seed: int = 0,
-                 sinks: Sinks | None = None, total_epochs: int | None = None, fold: int | None = None) -> None:
+                 sinks: Sinks | None = None, total_epochs: int | None = None, fold: int | None = None,
+                 phase: str = "search") -> None:
         """``optim`` is the schedule the searching trainer runs; ``total_epochs`` the full
         training length that null search lengths are fractions of (default ``optim.epochs``);
-        ``fold`` tags the hyper-step records of one cross-fitted search."""
+        ``fold`` tags the hyper-step records of one cross-fitted search, ``phase`` names the
+        trainer's phase they belong to (the key a resume replaces them by)."""
         self.loss, self.data, self.cfg, self.objective = loss, data, cfg, objective
         self.optim_cfg, self.seed, self.sinks = optim, seed, sinks
         total = optim.epochs if total_epochs is None else total_epochs
@@ -71,7 +73,8 @@ class BilevelSearch:
         self.skipped = 0
         self.recent: list[dict[str, torch.Tensor]] = []
         self.records: list[dict[str, Any]] = []
-        self.tag = {} if fold is None else {"fold": fold}
+        self.phase = phase
+        self.tag = {"phase": phase} if fold is None else {"phase": phase, "fold": fold}
         g = cfg.guard
         self.guard = ObjectiveGuard(g.window, g.rise, g.climb, g.backoff) if g.enabled else None
 
@@ -255,7 +258,7 @@ class BilevelSearch:
         if self.guard is not None and state.get("guard") is not None:
             self.guard.load_state_dict(state["guard"])
         if self.sinks is not None:
-            self.sinks.jsonl.rewrite("hyperstep", self.records)
+            self.sinks.jsonl.replace_phase("hyperstep", self.phase, self.records)
 
 
 def _plain(diagnostics: dict[str, Any]) -> dict[str, Any]:

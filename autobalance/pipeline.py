@@ -193,7 +193,8 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
                              family.augment_max_ratio, family.parametrization)
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
-    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold)
+    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
+                         phase=phase)
     searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),
                      epoch_callbacks=epoch_callbacks, optim=optim)
     if hook.hyper_steps == 0:

@@ -109,3 +109,45 @@ def test_a_run_saved_before_a_key_existed_resumes_as_it_ran(search_config, tmp_p
         run(search_config, tmp_path / "run")
     search_config.search.family.augment_max_ratio = None
     assert run(search_config, tmp_path / "run")["test"]["balanced_error"] >= 0
+
+
+def _hypersteps(run_dir):
+    return [json.loads(line) for line in (run_dir / "hypersteps.jsonl").read_text().splitlines()]
+
+
+def test_a_cross_fitted_search_resumed_in_its_second_fold_keeps_the_first_folds_hyper_steps(search_config, tmp_path,
+                                                                                            stop_after):
+    search_config.search.folds = 2
+    run(search_config, tmp_path / "full")
+    with pytest.raises(Interrupted):
+        run(search_config, tmp_path / "cut", epoch_callbacks=(stop_after("search_fold1", 1),))
+    search_config.resume = True
+    run(search_config, tmp_path / "cut")
+    full, cut = _hypersteps(tmp_path / "full"), _hypersteps(tmp_path / "cut")
+    assert [(r["fold"], r["hyper_step"]) for r in cut] == [(r["fold"], r["hyper_step"]) for r in full]
+    assert {r["fold"] for r in cut} == {0, 1} and all(r["phase"] == f"search_fold{r['fold']}" for r in cut)
+
+
+def test_a_search_stopped_before_its_first_checkpoint_does_not_write_its_lines_twice(search_config, tmp_path,
+                                                                                   monkeypatch):
+    from autobalance.bilevel import BilevelSearch
+
+    search_config.search.every = 2  # the third hyper-step comes in the first epoch, before any checkpoint
+    run(search_config, tmp_path / "full")
+    hyper_step = BilevelSearch.hyper_step
+
+    def stop_at_the_third(self, trainer):
+        if self.hyper_steps == 2:
+            raise Interrupted
+        return hyper_step(self, trainer)
+
+    monkeypatch.setattr(BilevelSearch, "hyper_step", stop_at_the_third)
+    with pytest.raises(Interrupted):
+        run(search_config, tmp_path / "cut")
+    assert len(_hypersteps(tmp_path / "cut")) == 2
+    monkeypatch.setattr(BilevelSearch, "hyper_step", hyper_step)
+    search_config.resume = True
+    run(search_config, tmp_path / "cut")
+    full, cut = _hypersteps(tmp_path / "full"), _hypersteps(tmp_path / "cut")
+    assert [(r["hyper_step"], r["step"]) for r in cut] == [(r["hyper_step"], r["step"]) for r in full]
+    assert [r["offsets"] for r in cut] == [r["offsets"] for r in full]

@@ -37,6 +37,16 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def record_phase(record: dict[str, Any]) -> str | None:
+    """The phase a JSONL record belongs to; hyper-step records written before they named it
+    belong to ``search`` or, with a ``fold``, to ``search_fold<k>``."""
+    if "phase" in record:
+        return record["phase"]
+    if "hyper_step" in record:
+        return f"search_fold{record['fold']}" if "fold" in record else "search"
+    return None
+
+
 class JsonlSink:
     """One ``<kind>s.jsonl`` file per kind in the run directory, appended line by line.
 
@@ -64,11 +74,16 @@ class JsonlSink:
 
     def replace_phase(self, kind: str, phase: str, records: list[dict[str, Any]]) -> None:
         """Replace one phase's lines of a kind's file, keeping the other phases' (after resuming
-        the retrain, the search's epochs stay)."""
+        the retrain, the search's epochs stay; after resuming fold 1's search, fold 0's hyper-steps)."""
         path = self.path(kind)
-        lines = path.read_text().splitlines() if path.exists() else []
-        others = [json.loads(line) for line in lines if json.loads(line).get("phase") != phase]
-        self.rewrite(kind, others + records)
+        lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        self.rewrite(kind, [r for r in lines if record_phase(r) != phase] + records)
+
+    def drop_phase(self, phase: str) -> None:
+        """Remove a phase's lines from every kind's file: the phase starts over (interrupted
+        before its first checkpoint), so what it wrote before would be written twice."""
+        for path in sorted(self.out_dir.glob("*s.jsonl")):
+            self.replace_phase(path.name.removesuffix("s.jsonl"), phase, [])
 
     def close(self) -> None:
         pass
@@ -90,7 +105,7 @@ class WandbSink:
         if kind == "summary":
             self.run.summary.update(flatten(record))
             return
-        prefix = f"{record['phase']}/{kind}" if "phase" in record else kind
+        prefix = f"{record['phase']}/{kind}" if "phase" in record and kind != "hyperstep" else kind
         self.run.log({**flatten(record, prefix), f"{prefix}/step": step})
 
     def close(self) -> None:

@@ -197,8 +197,8 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
         """Run the remaining epochs; with ``resume`` continue from the last checkpoint."""
-        if resume:
-            self.try_resume()
+        if resume and not self.try_resume() and self.sinks is not None:
+            self.sinks.jsonl.drop_phase(self.phase)  # stopped before its first checkpoint: it starts over
         while self.epoch < self.optim_cfg.epochs:
             record = self.run_epoch()
             self.history.append({"step": self.step, **record})
