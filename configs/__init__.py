@@ -18,3 +18,5 @@ OmegaConf.register_new_resolver(
 )
 OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
 OmegaConf.register_new_resolver("start_time", start_time, replace=True)
+OmegaConf.register_new_resolver("fraction_of", lambda total, fraction: int(round(total * fraction)), replace=True)
+"""``${fraction_of:${optim.epochs},0.7}``: a share of another length, as the search timings write theirs."""

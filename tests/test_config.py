@@ -91,3 +91,19 @@ def test_focal_through_the_python_api_is_focal_not_cross_entropy():
     focal = build_loss(LossConfig(name="focal"), [10, 5, 2])(z, y)
     ce = build_loss(LossConfig(name="ce"), [10, 5, 2])(z, y)
     assert focal < ce  # (1 - p)^1 < 1 shrinks every term
+
+
+@pytest.mark.parametrize(("recipe", "epochs", "first", "retrain"),
+                         [("terminal", 60, 42, True), ("official_timing", 90, 36, True),
+                          ("terminal_forward", 60, 42, True), ("online", 60, 42, False)])
+def test_the_search_timings_are_shares_of_the_training_length(recipe, epochs, first, retrain):
+    from hydra import compose, initialize_config_module
+
+    from autobalance.configure import load_config
+
+    with initialize_config_module("autobalance.configs", version_base="1.3"):
+        overrides = ["+experiment=fashion_mnist_lt_interpolation", f"search={recipe}"]
+        cfg = load_config(compose("config", overrides=overrides))
+    s = cfg.search
+    assert s.enabled and s.search_epochs(cfg.optim.epochs) == epochs and s.first_hyper_epoch(cfg.optim.epochs) == first
+    assert s.retrain is retrain
