@@ -60,10 +60,15 @@ TIMINGS = {
 """Search timings on the 60-epoch preset: ours (half the schedule, compressed, from 20 %), the
 official code's (a search 1.5x the retrain, hyper-steps from 40 %, every 20 iterations over 10
 batches) and terminal-phase hyper-steps on the full-length schedule (its last 30 %)."""
-METHODS = ("last_layer",)
+METHODS = ("last_layer", "forward")
+METHOD_TIMINGS = {"forward": ("terminal",)}
+"""Timings each method runs at (all, unless named here): forward mode, whose cost is one double
+backward per exponent per training step, runs the full-length schedule with tangents carried
+from its first step, where it is the exact derivative of the model that is trained."""
 
 
-def jobs(kinds: tuple[str, ...], methods: tuple[str, ...], exponents: tuple[str, ...]) -> list[dict[str, Any]]:
+def jobs(kinds: tuple[str, ...], methods: tuple[str, ...], exponents: tuple[str, ...],
+         timings: tuple[str, ...] = tuple(TIMINGS)) -> list[dict[str, Any]]:
     """Every job of the study, truth first (the expensive part), seeds interleaved."""
     out: list[dict[str, Any]] = []
     if "truth" in kinds:
@@ -71,7 +76,8 @@ def jobs(kinds: tuple[str, ...], methods: tuple[str, ...], exponents: tuple[str,
                 for p, e, side, s in itertools.product(POINTS, exponents, (1, -1), SEEDS)]
     if "estimate" in kinds:
         out += [{"kind": "estimate", "seed": s, "point": p, "timing": t, "method": m}
-                for m, t, p, s in itertools.product(methods, TIMINGS, POINTS, SEEDS)]
+                for m in methods for t in METHOD_TIMINGS.get(m, tuple(TIMINGS)) if t in timings
+                for p, s in itertools.product(POINTS, SEEDS)]
     return out
 
 
@@ -88,7 +94,7 @@ def compose_config(overrides: list[str]) -> RunConfig:
 def with_search(cfg: RunConfig, point: str, timing: str, method: str) -> RunConfig:
     """The search of ``timing`` and ``method`` that measures at ``point`` without moving from it."""
     exps = POINTS[point]
-    family = dataclasses.replace(cfg.search.family, learn=["scales", "offsets", "weights"], init="vs",
+    family = dataclasses.replace(cfg.search.family, learn=list(EXPONENTS), init="vs",
                                  init_gamma=exps["scales"], init_tau=exps["offsets"], parametrization="power_law")
     s = dataclasses.replace(cfg.search, enabled=True, family=family, compare_with=[],
                             hypergrad=dataclasses.replace(cfg.search.hypergrad, method=method),
@@ -130,7 +136,7 @@ def run_estimate(cfg: RunConfig, job: dict[str, Any]) -> dict[str, Any]:
     data = build_data(cfg.data, cfg.seed)
     hook, searcher = search_loss(cfg, data, None, None, torch.device("cpu"), {})
     grads = {part: [r["hypergrad"][f"raw_{part}"][0][0] for r in hook.records if r["applied"]]
-             for part in ("scales", "offsets", "weights")}
+             for part in EXPONENTS}
     moved = max(abs(v - POINTS[job["point"]][p]) for p, v in
                 {p: float(t[0]) for p, t in hook.loss.exponents().items()}.items())
     return {"hyper_steps": hook.hyper_steps, "skipped": hook.skipped, "moved": moved,
@@ -148,7 +154,8 @@ def run(args: argparse.Namespace) -> None:
     runs = Path(args.runs)
     runs.parent.mkdir(parents=True, exist_ok=True)
     done = {job_key(json.loads(line)) for line in runs.read_text().splitlines()} if runs.exists() else set()
-    todo = [j for j in jobs(tuple(args.kind), tuple(args.method), tuple(args.exponent)) if job_key(j) not in done]
+    todo = [j for j in jobs(tuple(args.kind), tuple(args.method), tuple(args.exponent), tuple(args.timing))
+            if job_key(j) not in done]
     mine = todo[args.worker::args.workers]
     cfg = compose_config(args.overrides)
     torch.set_num_threads(1)
@@ -175,6 +182,17 @@ def ground_truth(rows: list[dict[str, Any]], metric: str) -> dict[tuple[int, str
     return out
 
 
+def mean_interval(values: list[float]) -> str:
+    """``mean [low, high]``: the mean over seeds with its 95 % t-interval."""
+    import scipy.stats
+
+    m = float(np.mean(values))
+    if len(values) < 2:
+        return f"{m:+.4f}"
+    half = float(scipy.stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+    return f"{m:+.4f} [{m - half:+.4f}, {m + half:+.4f}]"
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
@@ -191,9 +209,18 @@ def report(args: argparse.Namespace) -> str:
         err = truth_err[(seed, point)]
         lines.append(f"| {point} | {seed} | " + " | ".join(f"{slope.get(e, math.nan):+.4f}" for e in EXPONENTS)
                      + " | " + " | ".join(f"{err.get(e, math.nan):+.2f}" for e in EXPONENTS) + " |")
+    lines += ["", "Over the seeds (mean and 95 % t-interval):", "", "| point | metric | "
+              + " | ".join(f"d / d {e}" for e in EXPONENTS) + " |", "|---|---|" + "---|" * len(EXPONENTS)]
+    for point in POINTS:
+        for label, table in (("objective", truth), ("balanced error", truth_err)):
+            seeds = [t for (_, p), t in table.items() if p == point and set(EXPONENTS) <= set(t)]
+            if seeds:
+                lines.append(f"| {point} | {label} | " + " | ".join(mean_interval([t[e] for t in seeds])
+                                                                    for e in EXPONENTS) + " |")
     lines += ["", "## Estimates against it", "",
-              "Mean hypergradient over a search's hyper-steps; sign: seeds whose mean has the ground "
-              "truth's sign; cosine: of the mean and the ground truth over the exponents, mean over seeds.", "",
+              "Mean hypergradient over a search's hyper-steps (over seeds: mean and 95 % t-interval); sign: "
+              "seeds whose mean has their own ground truth's sign; cosine: of the mean and the ground truth "
+              "over the exponents, mean over seeds.", "",
               "| method | timing | point | seeds | hyper-steps | " + " | ".join(f"mean d/d {e}" for e in EXPONENTS)
               + " | " + " | ".join(f"sign {e}" for e in EXPONENTS) + " | cosine | search s |",
               "|---|---|---|---|---|" + "---|" * (2 * len(EXPONENTS)) + "---|---|"]
@@ -203,13 +230,13 @@ def report(args: argparse.Namespace) -> str:
             groups.setdefault((r["method"], r["timing"], r["point"]), []).append(r)
     for (method, timing, point), rs in sorted(groups.items()):
         paired = [r for r in rs if set(EXPONENTS) <= set(truth.get((r["seed"], point), {}))]
-        means = {e: np.mean([r["mean"][e] for r in rs]) for e in EXPONENTS}
+        means = {e: mean_interval([r["mean"][e] for r in rs]) for e in EXPONENTS}
         signs = {e: sum(np.sign(r["mean"][e]) == np.sign(truth[(r["seed"], point)][e]) for r in paired)
                  for e in EXPONENTS}
         cos = [cosine(np.array([r["mean"][e] for e in EXPONENTS]),
                       np.array([truth[(r["seed"], point)][e] for e in EXPONENTS])) for r in paired]
         lines.append(f"| {method} | {timing} | {point} | {len(rs)} | {np.mean([r['hyper_steps'] for r in rs]):.0f} | "
-                     + " | ".join(f"{means[e]:+.4f}" for e in EXPONENTS) + " | "
+                     + " | ".join(means[e] for e in EXPONENTS) + " | "
                      + " | ".join(f"{signs[e]}/{len(paired)}" for e in EXPONENTS)
                      + f" | {np.mean(cos) if cos else math.nan:+.2f} | {np.mean([r['seconds'] for r in rs]):.0f} |")
     return "\n".join(lines) + "\n"
@@ -223,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--kind", nargs="+", default=["truth", "estimate"], choices=["truth", "estimate"])
     r.add_argument("--method", nargs="+", default=list(METHODS))
     r.add_argument("--exponent", nargs="+", default=list(EXPONENTS), choices=list(STEPS))
+    r.add_argument("--timing", nargs="+", default=list(TIMINGS), choices=list(TIMINGS))
     r.add_argument("--worker", type=int, default=0)
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("overrides", nargs="*")
