@@ -25,14 +25,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from autobalance.hypergrad import loss_module_fn, make_method, model_closure
+from autobalance.hypergrad import SGDStep, loss_module_fn, make_method, model_closure
 from autobalance.losses import ParametricLoss
 from autobalance.models import create_model
 from autobalance.runtime import code_version
 
 MODELS = {"resnet32": (3, 32, 32), "cnn28": (1, 28, 28)}
 METHODS = ["plain_step", "identity", "finite_difference", "last_layer", "cg", "neumann",
-           "unrolled", "unrolled_recompute", "higher_unrolled", "official_neumann"]
+           "unrolled", "unrolled_recompute", "higher_unrolled", "official_neumann", "forward_step_2", "forward_step_20"]
+"""``forward_step_H``: forward mode's work in one *training* step (its tangents advanced for H
+hyperparameter entries: 2 power-law exponents, or 20 per-class scales and offsets); it runs at
+every step of the search, so its ratio to a plain step is its cost in the search."""
 UNROLL_STEPS = 5
 WEIGHT_DECAY = 5e-4  # the inner objective's weight decay: the damping of the implicit solves
 
@@ -100,6 +103,8 @@ class Setup:
             trains = [self.closure([batch]) for batch in b[:UNROLL_STEPS]]
             val = self.val_closure([b[10]])
             return lambda: m.compute(self.params, self.hparams, trains, val)
+        if method.startswith("forward_step_"):
+            return self.forward_runner(int(method.removeprefix("forward_step_")))
         options = {"cg": {"max_iter": 5}, "neumann": {"terms": 5}}.get(method, {})
         damping = 0.0 if method in ("identity", "finite_difference") else WEIGHT_DECAY
         m = make_method(method, damping=damping, **options)
@@ -110,6 +115,21 @@ class Setup:
             nonlocal state
             state = m.compute(self.params, self.hparams, train, val, state).state
         return run
+
+
+    def forward_runner(self, entries: int):
+        """One tangent advance of forward mode for ``entries`` hyperparameter entries."""
+        counts = [500 // (k + 1) for k in range(10)]
+        if entries == 2:
+            loss = ParametricLoss(10, learn=("scales", "offsets"), counts=counts, parametrization="power_law")
+        else:
+            loss = ParametricLoss(10, learn=("scales", "offsets"))
+        hparams = {n: p.detach() for n, p in loss.named_parameters()}
+        m = make_method("forward")
+        closure = model_closure(self.model, loss_module_fn(loss), [self.batches[0]])
+        step = SGDStep(lr=0.01, momentum=0.9, weight_decay=WEIGHT_DECAY)
+        state = m.init_state(self.params, hparams)
+        return lambda: m.advance(state, self.params, hparams, closure, step)
 
 
 def median_seconds(run, repeats: int) -> float:
