@@ -62,9 +62,11 @@ official code's (a search 1.5x the retrain, hyper-steps from 40 %, every 20 iter
 batches) and terminal-phase hyper-steps on the full-length schedule (its last 30 %)."""
 METHODS = ("last_layer", "forward")
 METHOD_TIMINGS = {"forward": ("terminal",)}
-"""Timings each method runs at (all, unless named here): forward mode, whose cost is one double
-backward per exponent per training step, runs the full-length schedule with tangents carried
-from its first step, where it is the exact derivative of the model that is trained."""
+METHOD_POINTS = {"forward": ("la",)}
+"""Timings and points each method runs at (all, unless named here): forward mode, whose cost is
+one double backward per exponent per training step (about ten minutes a run here, at one
+thread), runs the full-length schedule with tangents carried from its first step, where it is
+the exact derivative of the model that is trained, at LA only, for the session's CPU time."""
 
 
 def jobs(kinds: tuple[str, ...], methods: tuple[str, ...], exponents: tuple[str, ...],
@@ -77,7 +79,7 @@ def jobs(kinds: tuple[str, ...], methods: tuple[str, ...], exponents: tuple[str,
     if "estimate" in kinds:
         out += [{"kind": "estimate", "seed": s, "point": p, "timing": t, "method": m}
                 for m in methods for t in METHOD_TIMINGS.get(m, tuple(TIMINGS)) if t in timings
-                for p, s in itertools.product(POINTS, SEEDS)]
+                for p, s in itertools.product(METHOD_POINTS.get(m, tuple(POINTS)), SEEDS)]
     return out
 
 
@@ -154,9 +156,8 @@ def run(args: argparse.Namespace) -> None:
     runs = Path(args.runs)
     runs.parent.mkdir(parents=True, exist_ok=True)
     done = {job_key(json.loads(line)) for line in runs.read_text().splitlines()} if runs.exists() else set()
-    todo = [j for j in jobs(tuple(args.kind), tuple(args.method), tuple(args.exponent), tuple(args.timing))
-            if job_key(j) not in done]
-    mine = todo[args.worker::args.workers]
+    every = jobs(tuple(args.kind), tuple(args.method), tuple(args.exponent), tuple(args.timing))
+    mine = [j for j in every[args.worker::args.workers] if job_key(j) not in done]  # the same split on every rerun
     cfg = compose_config(args.overrides)
     torch.set_num_threads(1)
     for i, job in enumerate(mine):
