@@ -143,6 +143,7 @@ def run_estimate(cfg: RunConfig, job: dict[str, Any]) -> dict[str, Any]:
                 {p: float(t[0]) for p, t in hook.loss.exponents().items()}.items())
     return {"hyper_steps": hook.hyper_steps, "skipped": hook.skipped, "moved": moved,
             "mean": {p: float(np.mean(g)) if g else math.nan for p, g in grads.items()},
+            "last": {p: g[-1] if g else math.nan for p, g in grads.items()},
             "positive": {p: int(np.sum(np.array(g) > 0)) for p, g in grads.items()},
             "epochs": cfg.search.search_epochs(cfg.optim.epochs),
             **validation_fit(searcher, data, cfg)}
