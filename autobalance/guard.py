@@ -9,8 +9,9 @@ network is not at, an outer learning rate far too large) makes it climb. Two che
   before them by more than ``rise`` (relative), or a non-finite value, multiplies the outer
   learning rate by ``backoff``, or by less when the objective rose by a larger factor (a trust
   region that shrinks with the damage); the comparison then starts afresh;
-- export: a search whose last ``window / 2`` values lie above its first ``window / 2`` by more
-  than ``climb`` exports the loss it started from, not the one it climbed to.
+- export: a search of at least ``window`` hyper-steps whose last ``window / 2`` values lie above
+  its first ``window / 2`` by more than ``climb`` exports the loss it started from, not the one it
+  climbed to.
 
 The defaults come from the committed traces: in 35 searches on Fashion-MNIST-LT at interpolation
 and 6 on CIFAR-10-LT that behaved, the largest rise between consecutive half-windows of 10 was
@@ -24,8 +25,6 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-MIN_VALUES = 4
-"""Hyper-steps before a whole search is judged: two against two."""
 
 
 @dataclass
@@ -60,11 +59,12 @@ class ObjectiveGuard:
         return self.backoff * min(1.0, max(ratio, 1e-6))
 
     def climbed(self) -> tuple[float, float, int] | None:
-        """(first, last, n): means of the objective over the search's first and last n hyper-steps
-        (``window / 2``, fewer in a short search), when it rose by more than ``climb``; else None."""
-        if len(self.values) < MIN_VALUES:
+        """(first, last, n): means of the objective over the search's first and last n = ``window / 2``
+        hyper-steps, when it rose by more than ``climb``; None otherwise, and for a search of fewer
+        than ``window`` hyper-steps (too short to tell a climb from the noise of its batches)."""
+        if len(self.values) < self.window:
             return None
-        half = min(self.window, len(self.values)) // 2
+        half = self.window // 2
         first, last = statistics.fmean(self.values[:half]), statistics.fmean(self.values[-half:])
         return (first, last, half) if not last <= first + self.climb * abs(first) else None
 

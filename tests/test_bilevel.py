@@ -159,6 +159,9 @@ def test_every_method_drives_the_search(tiny_config, method):
                           family=FamilyConfig(learn=["scales", "offsets", "weights"]))
     hook, trainer, loss = _hook(tiny_config, search)
     before = {n: p.clone() for n, p in loss.named_parameters()}
+    x, y, g = next(trainer.data.train_batches(0, 0))
+    hook.before_step(trainer, x, y, g)  # forward mode follows the training step; the others wait
+    trainer.train_step(x, y, g)
     record = hook.hyper_step(trainer)
     assert record["applied"] and record["method"] == method
     assert all(not torch.equal(p, before[n]) for n, p in loss.named_parameters())
