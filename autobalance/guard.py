@@ -26,7 +26,6 @@ import statistics
 from dataclasses import dataclass, field
 
 
-
 @dataclass
 class ObjectiveGuard:
     window: int = 20
