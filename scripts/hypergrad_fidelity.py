@@ -12,6 +12,7 @@ mean, its sign agreement and its cosine with the ground truth, per seed and poin
     python scripts/hypergrad_fidelity.py run --runs experiments/fidelity/runs.jsonl \\
         [--kind truth|estimate] [--worker 0 --workers 2] [override ...]
     python scripts/hypergrad_fidelity.py report --runs experiments/fidelity/runs.jsonl > report.md
+    python scripts/hypergrad_fidelity.py plot --runs experiments/fidelity/runs.jsonl --out agreement.png
 
 Every job appends one row to the runs file when it ends; a rerun skips the jobs already there,
 so an interrupted study resumes where it stopped. Overrides (Hydra syntax) apply to every job.
@@ -244,6 +245,37 @@ def report(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(args: argparse.Namespace) -> None:
+    """Each estimate's mean hypergradient against its seed's ground truth, one panel per exponent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(args.runs).read_text().splitlines()]
+    truth = ground_truth(rows, "val_objective")
+    fig, axes = plt.subplots(1, len(EXPONENTS), figsize=(5 * len(EXPONENTS), 4.5))
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == "estimate":
+            groups.setdefault((r["method"], r["timing"], r["point"]), []).append(r)
+    for ax, e in zip(axes, EXPONENTS, strict=True):
+        for (method, timing, point), rs in sorted(groups.items()):
+            pairs = [(truth[(r["seed"], point)][e], r["mean"][e]) for r in rs if e in truth.get((r["seed"], point), {})]
+            if pairs:
+                xs, ys = zip(*pairs, strict=True)
+                ax.scatter(xs, ys, label=f"{method}, {timing}, {point}", marker="o" if point == "la" else "^")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.set_xlabel(f"final model: d objective / d {e} (finite differences)")
+        ax.set_ylabel(f"search: mean d objective / d {e}")
+        ax.set_title(f"{e}: agreement lies in the first and third quadrants")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(args.out, dpi=120)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -258,9 +290,14 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("overrides", nargs="*")
     p = sub.add_parser("report")
     p.add_argument("--runs", required=True)
+    f = sub.add_parser("plot")
+    f.add_argument("--runs", required=True)
+    f.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "run":
         run(args)
+    elif args.command == "plot":
+        plot(args)
     else:
         sys.stdout.write(report(args))
 
