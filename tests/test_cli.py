@@ -260,3 +260,17 @@ def test_an_interrupted_sweep_says_how_to_resume_the_sweep(tmp_path, cache_dir):
                                 "run) with:") + 1].strip()
     assert command.startswith("python -m autobalance.train -m ") and "seed=0,1" in command
     assert command.endswith(f"resume=true hydra.sweep.dir={sweep}")
+
+
+def test_a_resume_over_a_damaged_checkpoint_with_no_previous_one_stops_in_one_line(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    args = [*_tiny_mnist1d(cache_dir), "search=none", f"hydra.run.dir={out}"]
+    assert _train(args, cwd=tmp_path).returncode == 0
+    checkpoint = out / "checkpoints" / "train.pt"
+    (out / "checkpoints" / "train.pt.prev").unlink()
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    proc = _train([*args, "resume=true"], cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"autobalance: error: checkpoint {checkpoint} cannot be read")
+    assert "no previous checkpoint is kept" in last
