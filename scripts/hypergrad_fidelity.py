@@ -161,13 +161,14 @@ def run(args: argparse.Namespace) -> None:
     every = jobs(tuple(args.kind), tuple(args.method), tuple(args.exponent), tuple(args.timing))
     mine = [j for j in every[args.worker::args.workers] if job_key(j) not in done]  # the same split on every rerun
     cfg = compose_config(args.overrides)
+    code = code_version()  # the code this process loaded, not what HEAD becomes while it runs
     torch.set_num_threads(1)
     for i, job in enumerate(mine):
         print(f"[{i + 1}/{len(mine)}] {job_key(job)}", flush=True)
         start = time.perf_counter()
         result = (run_truth if job["kind"] == "truth" else run_estimate)(cfg, job)
         row = {**job, **result, "seconds": time.perf_counter() - start, "overrides": args.overrides,
-               "code": code_version()}
+               "code": code}
         with runs.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
