@@ -135,3 +135,9 @@ def test_a_corrupt_image_is_named_in_one_line(tmp_path):
     with pytest.raises(ValueError, match=re.escape("imgs/train/dog/1.png: not a readable image (")) as err:
         build_data(cfg, 0)
     assert len(str(err.value).splitlines()) == 1 and str(tmp_path) in str(err.value)
+
+
+def test_a_csv_row_without_a_label_is_named(tmp_path):
+    cfg = _csv(tmp_path / "d.csv", ["a,label"] + [f"{i},{'cat' if i % 2 else 'dog'}" for i in range(10)] + ["3,"])
+    with pytest.raises(ValueError, match=re.escape("d.csv, line 12, column 'label': no label (1 rows have none)")):
+        build_data(cfg, 0)

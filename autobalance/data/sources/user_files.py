@@ -136,6 +136,10 @@ def read_csv(path: Path, label_column: str, group_column: str | None) -> UserTab
     group_i = names.index(group_column) if group_column else None
     features = [i for i in range(len(names)) if i not in (label_i, group_i)]
     cells = np.array([row[label_i].strip() for row in rows])
+    empty = np.flatnonzero(cells == "")
+    if len(empty):
+        raise DataError(f"{path}, line {int(empty[0]) + 2}, column {label_column!r}: no label ({len(empty)} rows "
+                        "have none); give every row its class")
     try:
         labels = cells.astype(np.float64)
     except ValueError:
