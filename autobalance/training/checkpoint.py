@@ -55,8 +55,9 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         try:
             state = _read(prev, device)
         except Exception as prev_err:
-            raise CheckpointError(f"checkpoint {path} {reason}, and so does the previous one, {prev} "
-                                  f"({type(prev_err).__name__}); move both away to start this phase over") from None
+            raise CheckpointError(f"checkpoint {path} {reason}, and the previous one, {prev}, cannot be read "
+                                  f"either ({type(prev_err).__name__}); move both away to start this phase "
+                                  "over") from None
     warnings.warn(f"checkpoint {path} {reason}; resuming from the previous one, {prev} (after epoch "
                   f"{state.get('epoch', '?')}), so that epoch is trained again", RuntimeWarning, stacklevel=2)
     return state
