@@ -243,14 +243,17 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     final_data = data.merged_train_val() if cfg.train_on_val else data
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
+    fitted = final_data if s.retrain else data
     metrics = final_test_metrics(final, data, out_dir)
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
-                               "test": metrics, "train": training_fit(final, (final_data if s.retrain else data).train),
+                               "test": metrics, "train": training_fit(final, fitted.train),
                                "learned_loss": str(loss_path),
                                "hyper_steps": hyper_steps, "hyper_steps_skipped": skipped,
                                "hyper_steps_unsolved": sum(h.unsolved for h in hooks), "loss_rank_gap": rank_gap,
                                "guard_backoffs": sum(0 if h.guard is None else h.guard.backoffs for h in hooks),
                                "exported_start": [h.climbed() is not None for h in hooks]}
+    if len(fitted.val):  # the final model never trained on it (search.retrain=false or train_on_val=false)
+        results["val"] = final.evaluate(fitted.val)
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),

@@ -66,6 +66,19 @@ def test_learned_loss_widens_the_rare_class_margin_and_beats_ce(tmp_path):
     assert result["test"]["balanced_error"] < result["ce_test"]["balanced_error"] - 2.0
 
 
+def test_an_online_search_reports_its_models_validation_error_and_a_retrain_on_validation_does_not(
+        search_config, tmp_path):
+    retrained = run(search_config, tmp_path / "retrained")
+    assert "val" not in retrained  # the retrain fitted train + validation: nothing left to validate on
+    search_config.search.retrain = False
+    search_config.search.epochs = search_config.optim.epochs
+    online = run(search_config, tmp_path / "online")
+    assert set(online["phase_seconds"]) == {"search"}
+    val_counts = json.loads((tmp_path / "online" / "data_summary.json").read_text())["counts"]["val"]
+    accuracy = online["val"]["per_class_accuracy"]  # every class has validation examples: none is NaN
+    assert len(accuracy) == len(val_counts) and all(0 <= a <= 1 for a in accuracy)
+
+
 def test_interrupted_search_resumes_to_the_same_learned_loss(search_config, tmp_path, stop_after):
     run(search_config, tmp_path / "full")
     with pytest.raises(Interrupted):
