@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from autobalance.errors import InputError
+
 CLASS_BALANCED_BETA = 0.9999
 """beta of the class-balanced weights (1 - beta) / (1 - beta^n) (Cui et al. 2019), wherever used."""
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A bad configuration value; the message is one line naming key, value and what is allowed."""
 
 

@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from autobalance.errors import InputError
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -138,7 +140,7 @@ def ranks_from_env(env: dict[str, str] | None = None) -> Ranks:
     world = int(env.get("WORLD_SIZE", "1"))
     rank = int(env.get("RANK", "0"))
     if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"RANK={rank}, WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
+        raise InputError(f"RANK={rank}, WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
     return Ranks(rank, world, int(env.get("LOCAL_RANK", str(rank))))
 
 
@@ -183,7 +185,7 @@ def data_parallel(model: torch.nn.Module, ranks: Ranks, sync_batchnorm: bool = F
         return model
     device = next(model.parameters()).device
     if sync_batchnorm and device.type != "cuda":
-        raise ValueError(f"model.sync_batchnorm=true needs CUDA devices (torch's SyncBatchNorm has no "
+        raise InputError(f"model.sync_batchnorm=true needs CUDA devices (torch's SyncBatchNorm has no "
                          f"{device.type} kernel); set model.sync_batchnorm=false for per-rank statistics")
     module = sync_batchnorm_twin(model) if sync_batchnorm else model
     return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)

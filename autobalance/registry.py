@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from autobalance.errors import InputError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -25,7 +27,7 @@ class Registry(Generic[F]):
     def register(self, name: str, **metadata: Any) -> Callable[[F], F]:
         def add(builder: F) -> F:
             if name in self._builders:
-                raise ValueError(f"{self.key}: {name!r} is registered twice")
+                raise InputError(f"{self.key}: {name!r} is registered twice")
             self._builders[name], self._metadata[name] = builder, metadata
             return builder
 
@@ -45,7 +47,7 @@ class Registry(Generic[F]):
 
     def __getitem__(self, name: str) -> F:
         if name not in self._builders:
-            raise ValueError(f"{self.key}={name!r}: expected one of {', '.join(self._builders)}")
+            raise InputError(f"{self.key}={name!r}: expected one of {', '.join(self._builders)}")
         return self._builders[name]
 
     def metadata(self, name: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from autobalance.config import ConfigError
 from autobalance.configure import load_config, renamed
 from autobalance.data.errors import DataNotFoundError
 from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
+from autobalance.errors import InputError
 from autobalance.run_dir import agree_on_start_time
 from autobalance.runtime import available_cpus, configure_threads
 from autobalance.training.checkpoint import CheckpointError
@@ -62,7 +63,7 @@ def hydra_main(cfg: DictConfig) -> float:
         results = run(run_cfg, out_dir)
     except ConfigError as e:
         _fail(f"config error: {e}", 2)
-    except (DataNotFoundError, CheckpointError, FloatingPointError, ValueError) as e:
+    except (InputError, DataNotFoundError, CheckpointError, FloatingPointError) as e:  # other errors are bugs
         _fail(f"error: {e}", 2)
     except KeyboardInterrupt:
         how = f"Resume this run with:\n  {resume_command(out_dir)}"

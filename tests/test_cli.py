@@ -222,6 +222,26 @@ def test_a_loss_registered_in_ones_own_module_runs_from_the_cli(tmp_path, cache_
     assert "tau: 2.0" in (out / "config.yaml").read_text()  # its registered default, resolved
 
 
+@pytest.mark.parametrize("raised, code, shown", [
+    ("InputError('loss.tau=-1: expected a positive number')", 2, "autobalance: error: loss.tau=-1: expected"),
+    ("ValueError('a bug in the builder')", 1, "Traceback"),
+])
+def test_a_users_input_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, cache_dir, raised, code, shown):
+    (tmp_path / "faulty_losses.py").write_text(
+        "from autobalance.errors import InputError\n"
+        "from autobalance.losses.factory import register_loss\n\n\n"
+        "@register_loss('faulty')\n"
+        "def faulty(cfg, counts, num_groups):\n"
+        f"    raise {raised}\n")
+    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
+                           "plugins=[faulty_losses]", "loss.name=faulty", f"hydra.run.dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "1"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code and shown in proc.stderr
+    assert ("Traceback" in proc.stderr) == (code == 1)
+
+
 def test_an_earlier_versions_flat_search_key_still_works_under_its_new_name(tmp_path):
     proc = _train(["search.outer_lr=0.01", "search.method=cg", "optim.schedule=step", "--cfg", "job"], cwd=tmp_path,
                   timeout=60)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from autobalance.errors import InputError
+
 AUGMENTATIONS = ("none", "crop_flip", "shift", "shift_noise")
 NOISE_STD = {"shift_noise": 0.05}
 
@@ -55,4 +57,4 @@ def geometric(x: torch.Tensor, name: str, gen: torch.Generator) -> torch.Tensor:
         return random_crop_flip(x, 2, False, gen)
     if name == "shift_noise":
         return random_shift_1d(x, 3, gen)
-    raise ValueError(f"unknown augmentation {name!r}; expected one of {AUGMENTATIONS}")
+    raise InputError(f"unknown augmentation {name!r}; expected one of {AUGMENTATIONS}")

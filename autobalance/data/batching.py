@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import torch
 
+from autobalance.errors import InputError
+
 SAMPLERS = ("shuffle", "class_balanced", "sqrt", "group_balanced")
 """``group_balanced`` is ``class_balanced`` over (class, attribute) groups; the caller passes
 the group index as the labels (:func:`sampling_labels`)."""
@@ -41,7 +43,7 @@ def example_weights(labels: torch.Tensor, num_classes: int, sampler: str) -> tor
     elif sampler == "sqrt":
         per_class = counts.rsqrt()
     else:
-        raise ValueError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
+        raise InputError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
     return per_class[labels]
 
 

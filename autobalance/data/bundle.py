@@ -15,6 +15,7 @@ from autobalance.data.batching import batches, epoch_generator, epoch_order, sam
 from autobalance.data.dataset import ArraySplit
 from autobalance.data.splits import stratified_folds
 from autobalance.distributed import SINGLE, Ranks
+from autobalance.errors import InputError
 
 
 @dataclass
@@ -124,7 +125,7 @@ class DataBundle:
                          sampler: str = "class_balanced"):
         """One validation batch; augmented only when ``augment_val`` is set."""
         if len(self.val) == 0:
-            raise ValueError("the validation split is empty; set data.split=stratified or balanced")
+            raise InputError("the validation split is empty; set data.split=stratified or balanced")
         idx = sample_indices(*sampling_labels(self.val.y, self.val.group, self.num_classes, sampler),
                              batch_size or self.batch_size, epoch_generator(seed, draw, 6))
         gen = epoch_generator(seed, draw, 7) if self.augment_val else None

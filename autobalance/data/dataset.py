@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autobalance.errors import InputError
+
 
 @dataclass
 class ArraySplit:
@@ -56,7 +58,7 @@ class RawDataset:
         expected = self.num_classes if num_classes is None else num_classes
         for split_name, split in (("train", self.train), ("test", self.test)):
             if len(split) and (split.y.min() < 0 or split.y.max() >= expected):
-                raise ValueError(
+                raise InputError(
                     f"data.num_classes={expected} but {self.name} {split_name} labels span "
                     f"{split.y.min()}..{split.y.max()}; labels must be integers in [0, {expected})"
                 )

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from autobalance.errors import InputError
+
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     h = hashlib.new(algorithm)
@@ -24,7 +26,7 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 def verify_checksum(path: Path, expected: str, algorithm: str) -> None:
     actual = file_digest(path, algorithm)
     if actual != expected:
-        raise ValueError(f"{path}: {algorithm} is {actual}, expected {expected}; file is corrupt")
+        raise InputError(f"{path}: {algorithm} is {actual}, expected {expected}; file is corrupt")
 
 
 def download(url: str, dest: Path, checksum: str, algorithm: str = "md5") -> Path:
@@ -44,7 +46,7 @@ def safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     for m in archive.getmembers():
         parts = Path(m.name).parts
         if Path(m.name).is_absolute() or ".." in parts:
-            raise ValueError(f"archive member {m.name!r} escapes the extraction directory")
+            raise InputError(f"archive member {m.name!r} escapes the extraction directory")
         if m.isfile() or m.isdir():
             members.append(m)
     return members
@@ -63,9 +65,9 @@ def reading_archive(path: Path) -> Iterator[None]:
     """Turn the ways a damaged archive fails (no tar header, a truncated gzip stream) into one
     error that names the file."""
     if not tarfile.is_tarfile(path):
-        raise ValueError(f"{path} exists but is not a tar archive (expected .tar.gz); it is corrupt or of "
+        raise InputError(f"{path} exists but is not a tar archive (expected .tar.gz); it is corrupt or of "
                          "another format")
     try:
         yield
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise ValueError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}); fetch it again") from None
+        raise InputError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}); fetch it again") from None

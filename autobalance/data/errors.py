@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autobalance.errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     """The data was found but cannot be used as it is: the message names the file (and line,
     image or class) and what was expected."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autobalance.errors import InputError
+
 PROFILES = ("exp", "step", "none")
 
 
@@ -15,9 +17,9 @@ def long_tail_counts(n_max: int, num_classes: int, rho: float, profile: str = "e
     ``none``: every class keeps n_max.
     """
     if rho < 1:
-        raise ValueError(f"imbalance ratio rho={rho} must be >= 1")
+        raise InputError(f"imbalance ratio rho={rho} must be >= 1")
     if num_classes < 1:
-        raise ValueError(f"num_classes={num_classes} must be >= 1")
+        raise InputError(f"num_classes={num_classes} must be >= 1")
     if profile == "exp":
         if num_classes == 1:
             return [int(n_max)]
@@ -27,7 +29,7 @@ def long_tail_counts(n_max: int, num_classes: int, rho: float, profile: str = "e
         return [int(n_max)] * n_major + [int(n_max / rho)] * (num_classes - n_major)
     if profile == "none":
         return [int(n_max)] * num_classes
-    raise ValueError(f"unknown long-tail profile {profile!r}; expected one of {PROFILES}")
+    raise InputError(f"unknown long-tail profile {profile!r}; expected one of {PROFILES}")
 
 
 def subsample_per_class(labels: np.ndarray, counts: list[int], seed: int) -> np.ndarray:
@@ -40,7 +42,7 @@ def subsample_per_class(labels: np.ndarray, counts: list[int], seed: int) -> np.
     for c, n in enumerate(counts):
         idx = np.flatnonzero(labels == c)
         if n > len(idx):
-            raise ValueError(
+            raise InputError(
                 f"class {c} has {len(idx)} examples but the profile asks for {n}; "
                 "lower n_max or rho"
             )

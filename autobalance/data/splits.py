@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autobalance.errors import InputError
+
 SPLIT_STRATEGIES = ("stratified", "balanced", "none")
 
 
@@ -22,14 +24,14 @@ def train_val_split(
     fewer keep one for training). ``none``: no validation split.
     """
     if strategy not in SPLIT_STRATEGIES:
-        raise ValueError(f"unknown split strategy {strategy!r}; expected one of {SPLIT_STRATEGIES}")
+        raise InputError(f"unknown split strategy {strategy!r}; expected one of {SPLIT_STRATEGIES}")
     all_idx = np.arange(len(labels))
     if strategy == "none":
         return all_idx, np.zeros(0, dtype=np.int64)
     if strategy == "stratified" and not 0.0 < fraction < 1.0:
-        raise ValueError(f"split fraction={fraction} must be in (0, 1)")
+        raise InputError(f"split fraction={fraction} must be in (0, 1)")
     if strategy == "balanced" and per_class < 1:
-        raise ValueError(f"split per_class={per_class} must be >= 1")
+        raise InputError(f"split per_class={per_class} must be >= 1")
     rng = np.random.default_rng(seed)
     val = []
     for c in range(num_classes):
@@ -48,11 +50,11 @@ def stratified_folds(strata: np.ndarray, folds: int, seed: int = 0) -> list[np.n
     floor or ceil of 1/folds of each; a stratum smaller than ``folds`` is refused, since some
     fold would validate without it."""
     if folds < 2:
-        raise ValueError(f"folds={folds}: expected at least 2")
+        raise InputError(f"folds={folds}: expected at least 2")
     values, sizes = np.unique(strata, return_counts=True)
     if (sizes < folds).any():
         small = {int(v): int(n) for v, n in zip(values, sizes, strict=True) if n < folds}
-        raise ValueError(f"cross-fitting with {folds} folds needs at least {folds} examples of every class "
+        raise InputError(f"cross-fitting with {folds} folds needs at least {folds} examples of every class "
                          f"(and group); these have fewer: {small}")
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in range(folds)]

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from autobalance.errors import InputError
 from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
 from autobalance.hypergrad.primitives import flatten, leaf_copy, select, unflatten, vjp
@@ -70,7 +71,7 @@ class ForwardModeHypergradient:
         """Zero tangents: flat (entries, parameters) matrices for theta and the momentum buffers."""
         entries = sum(h.numel() for h in hparams.values())
         if entries > MAX_ENTRIES:
-            raise ValueError(f"search.hypergrad.method=forward carries one tangent per hyperparameter entry, and "
+            raise InputError(f"search.hypergrad.method=forward carries one tangent per hyperparameter entry, and "
                              f"this loss has {entries} (> {MAX_ENTRIES}); use a low-dimensional family "
                              "(search.family.parametrization=power_law, or a larger cluster_size)")
         size = sum(p.numel() for p in params.values())

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from autobalance.errors import InputError
 from autobalance.hypergrad.primitives import HessianOperator, power_iteration
 
 
@@ -136,7 +137,7 @@ class DenseSolver:
 
     def __call__(self, hvp: HessianOperator, v: torch.Tensor, state: dict[str, Any]):
         if hvp.size > self.max_size:
-            raise ValueError(
+            raise InputError(
                 f"dense solve over {hvp.size} parameters exceeds max_size={self.max_size}; "
                 "restrict the Hessian further or use the minres or cg method"
             )

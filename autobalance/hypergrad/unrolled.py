@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from autobalance.errors import InputError
 from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.implicit import all_finite
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, vjp
@@ -72,7 +73,7 @@ class UnrolledHypergradient:
 
     def __post_init__(self) -> None:
         if self.memory not in ("graph", "recompute"):
-            raise ValueError(f"unrolled memory={self.memory!r}; expected 'graph' or 'recompute'")
+            raise InputError(f"unrolled memory={self.memory!r}; expected 'graph' or 'recompute'")
 
     def closures_needed(self, batches: int) -> int:
         """Training closures a call takes: one per look-ahead step."""

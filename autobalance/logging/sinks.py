@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from autobalance.errors import InputError
 from autobalance.reporting import finite
 
 LOGGERS = ("jsonl", "wandb", "tensorboard")
@@ -154,6 +155,6 @@ def make_sinks(name: str, out_dir: Path, project: str = "autobalance", run_name:
         elif name == "tensorboard":
             sinks.append(TensorBoardSink(out_dir))
     except ModuleNotFoundError as err:
-        raise ValueError(f"logger={name} needs the {err.name} package: pip install 'autobalance[{name}]' "
+        raise InputError(f"logger={name} needs the {err.name} package: pip install 'autobalance[{name}]' "
                          "(or choose logger=jsonl)") from None
     return Sinks(sinks)

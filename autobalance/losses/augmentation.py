@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autobalance.errors import InputError
 from autobalance.losses.clustering import cluster_means
 
 BOUNDS = {"translate": 0.25, "scale": 0.3, "noise": 0.5}
@@ -96,19 +97,19 @@ class LearnedAugmentation(nn.Module):
         super().__init__()
         unknown = [op for op in [*ops, *(bounds or {})] if op not in OPS]
         if unknown or not ops:
-            raise ValueError(f"augmentation ops {list(ops)}: expected a non-empty subset of {OPS}")
+            raise InputError(f"augmentation ops {list(ops)}: expected a non-empty subset of {OPS}")
         self.ops = tuple(op for op in OPS if op in ops)
         self.bounds = {op: b for op, b in resolve_bounds(bounds).items() if op in self.ops}
         if any(b <= 0 for b in self.bounds.values()):
-            raise ValueError(f"augmentation bounds {self.bounds}: expected positive numbers")
+            raise InputError(f"augmentation bounds {self.bounds}: expected positive numbers")
         if max_ratio is not None and not max_ratio >= 1:
-            raise ValueError(f"augmentation max_ratio {max_ratio}: expected a number >= 1 or None")
+            raise InputError(f"augmentation max_ratio {max_ratio}: expected a number >= 1 or None")
         self.register_buffer("cluster", cluster.clone())
         self.max_ratio = max_ratio if learnable else None
         for op in self.ops:
             fraction = (torch.as_tensor(initial[op], dtype=torch.float64) / self.bounds[op])
             if not bool(((fraction > 0) & (fraction < 1)).all()):
-                raise ValueError(f"initial {op} magnitudes must lie in (0, {self.bounds[op]}), got {initial[op]}")
+                raise InputError(f"initial {op} magnitudes must lie in (0, {self.bounds[op]}), got {initial[op]}")
             fraction = cluster_means(fraction.log(), cluster).exp()
             raw = {"raw": torch.logit(fraction)} if self.max_ratio is None else _level_and_deviations(
                 fraction, self.max_ratio, op)
@@ -137,7 +138,7 @@ class LearnedAugmentation(nn.Module):
         n = len(x)
         if any(op in m for op in GEOMETRIC):
             if x.ndim not in (2, 4):
-                raise ValueError(f"translate/scale need images (N, C, H, W) or signals (N, L), got {tuple(x.shape)}")
+                raise InputError(f"translate/scale need images (N, C, H, W) or signals (N, L), got {tuple(x.shape)}")
             draws = torch.rand(n, 3, device=x.device, dtype=x.dtype) * 2 - 1
             zero = torch.zeros(n, dtype=x.dtype, device=x.device)
             shift = m.get("translate", zero)[:, None] * draws[:, :2]
@@ -161,7 +162,7 @@ def _level_and_deviations(fraction: torch.Tensor, max_ratio: float, op: str) -> 
     else:
         tanh = 2 * spread / math.log(max_ratio)
     if not bool((top < 1).all()) or not bool((tanh.abs() < 1).all()):
-        raise ValueError(f"initial {op} magnitudes (fractions of the bound {fraction.tolist()}) do not fit "
+        raise InputError(f"initial {op} magnitudes (fractions of the bound {fraction.tolist()}) do not fit "
                          f"max_ratio {max_ratio}: expected each within a factor sqrt({max_ratio}) of their "
                          f"geometric mean and that mean times sqrt({max_ratio}) under the bound")
     return {"level": torch.logit(top), "deviation": torch.atanh(tanh)}

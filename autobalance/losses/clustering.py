@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from autobalance.errors import InputError
+
 
 def frequency_clusters(counts: Sequence[int], cluster_size: int) -> torch.Tensor:
     """Cluster index of each class: rank by descending count (ties by class index) // C.
@@ -13,7 +15,7 @@ def frequency_clusters(counts: Sequence[int], cluster_size: int) -> torch.Tensor
     Any K works; when C does not divide K the last cluster is smaller.
     """
     if cluster_size < 1:
-        raise ValueError(f"cluster_size={cluster_size} must be >= 1")
+        raise InputError(f"cluster_size={cluster_size} must be >= 1")
     c = torch.as_tensor(list(counts))
     order = sorted(range(len(c)), key=lambda k: (-int(c[k]), k))
     cluster = torch.empty(len(c), dtype=torch.long)

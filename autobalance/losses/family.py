@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autobalance.errors import InputError
 from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
@@ -36,7 +37,7 @@ def scale_forward(raw: torch.Tensor, scale_map: str) -> torch.Tensor:
         return F.softplus(raw)
     if scale_map == "exp":
         return raw.exp()
-    raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+    raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
 
 
 def scale_inverse(scale: torch.Tensor, scale_map: str) -> torch.Tensor:
@@ -52,7 +53,7 @@ def scale_inverse(scale: torch.Tensor, scale_map: str) -> torch.Tensor:
         return scale + torch.log(-torch.expm1(-scale))
     if scale_map == "exp":
         return scale.log()
-    raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+    raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
 
 
 def _full(value, num_classes: int):
@@ -123,18 +124,18 @@ class ParametricLoss(ClassificationLoss):
         super().__init__()
         unknown = set(learn) - set(LEARNABLE)
         if unknown:
-            raise ValueError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {LEARNABLE}")
+            raise InputError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {LEARNABLE}")
         if "augment" in learn and not augment_ops:
-            raise ValueError("learning 'augment' needs augment_ops: which operations to apply")
+            raise InputError("learning 'augment' needs augment_ops: which operations to apply")
         if scale_map not in SCALE_MAPS:
-            raise ValueError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+            raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
         if cluster_size > 1 and counts is None:
-            raise ValueError("cluster_size > 1 needs the training counts to sort classes")
+            raise InputError("cluster_size > 1 needs the training counts to sort classes")
         if parametrization not in PARAMETRIZATIONS:
-            raise ValueError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
+            raise InputError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
         power_law = parametrization == "power_law"
         if power_law and (counts is None or cluster_size > 1 or scale_map != "exp"):
-            raise ValueError(f"the power-law parametrization needs the training counts, cluster_size=1 and "
+            raise InputError(f"the power-law parametrization needs the training counts, cluster_size=1 and "
                              f"scale_map='exp'; got counts={counts}, cluster_size={cluster_size}, "
                              f"scale_map={scale_map!r}")
         self.parametrization = parametrization

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 import yaml
 
+from autobalance.errors import InputError
 from autobalance.losses.family import ParametricLoss
 
 FORMAT = "autobalance.learned_loss/v2"
@@ -66,7 +67,7 @@ def read_loss_file(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"learned loss file {path} does not exist (loss.path)")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or data.get("format") not in READABLE:
-        raise ValueError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
+        raise InputError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
     return data
 
 
@@ -76,7 +77,7 @@ def load_loss(path: str | Path, num_classes: int | None = None,
     data = read_loss_file(path)
     k = len(data["class_names"])
     if num_classes is not None and num_classes != k:
-        raise ValueError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
+        raise InputError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
     augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}, "bounds": {}}
     bounds = augmentation["bounds"]
     magnitudes = {op: torch.tensor(table, dtype=torch.float64).clamp(bounds[op] * 1e-7, bounds[op] * (1 - 1e-7))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
+from autobalance.errors import InputError
 from autobalance.losses.priors import cdt_scales
 
 PARAMETRIZATIONS = ("per_class", "power_law")
@@ -20,7 +21,7 @@ def log_relative_frequency(counts: Sequence[int]) -> torch.Tensor:
     (the shape is then zero and no exponent moves the loss)."""
     shape = cdt_scales(counts, 1.0).log()
     if bool((shape == 0).all()):
-        raise ValueError(f"the power-law parametrization needs classes of different frequencies; "
+        raise InputError(f"the power-law parametrization needs classes of different frequencies; "
                          f"every class has {int(counts[0])} training examples")
     return shape
 

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import torch
 
 from autobalance.config import CLASS_BALANCED_BETA
+from autobalance.errors import InputError
 
 
 def _counts(counts: Sequence[int]) -> torch.Tensor:
     c = torch.as_tensor(list(counts), dtype=torch.float64)
     if (c <= 0).any():
-        raise ValueError(f"every class needs at least one training example; counts={list(counts)}")
+        raise InputError(f"every class needs at least one training example; counts={list(counts)}")
     return c
 
 

@@ -15,6 +15,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from autobalance.data.bundle import DataBundle, TensorSplit
+from autobalance.errors import InputError
 
 C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
 SUBSAMPLES = 10
@@ -63,10 +64,10 @@ def retrain_last_layer(model: torch.nn.Module, data: DataBundle, held_out: Tenso
     """Replace ``model.head``'s weights by DFR's averaged logistic regression on ``held_out``
     (its groups are the (attribute, class) cells); returns the chosen ``C``."""
     if not isinstance(model.head, torch.nn.Linear):
-        raise ValueError(f"DFR refits a linear last layer; this model's head is {type(model.head).__name__} "
+        raise InputError(f"DFR refits a linear last layer; this model's head is {type(model.head).__name__} "
                          "(set model.normalized_head=false)")
     if held_out.group is None:
-        raise ValueError("DFR needs the held-out split's group labels: give the data a group column")
+        raise InputError("DFR needs the held-out split's group labels: give the data a group column")
     feats = split_features(model, data, held_out)
     mean, std = feats.mean(0), feats.std(0) + 1e-8
     x = (feats - mean) / std

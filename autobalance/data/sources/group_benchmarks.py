@@ -25,6 +25,7 @@ from tqdm import tqdm
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest
 from autobalance.data.errors import DataNotFoundError
+from autobalance.errors import InputError
 
 WATERBIRDS_URL = "https://worksheets.codalab.org/bundles/0xb922b6c2d39c48bab4516780e06d5649 (waterbirds_v1.0)"
 CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Align&Cropped images and the Anno/Eval files)"
@@ -97,7 +98,7 @@ def load_celeba(path: str | None, label: str, attribute: str, image_size: int, c
     names = lines[1].split()
     for key, value in (("data.label_column", label), ("data.group_column", attribute)):
         if value not in names:
-            raise ValueError(f"{key}={value!r} is not a CelebA attribute; expected one of {', '.join(names)}")
+            raise InputError(f"{key}={value!r} is not a CelebA attribute; expected one of {', '.join(names)}")
     table = [line.split() for line in lines[2:] if line.strip()]
     files = [row[0] for row in table]
     values = np.array([[int(v) for v in row[1:]] for row in table]) > 0

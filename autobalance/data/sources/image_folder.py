@@ -19,6 +19,7 @@ from tqdm import tqdm
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest, reading_archive, safe_members
 from autobalance.data.errors import DataError
+from autobalance.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -68,7 +69,7 @@ def _stack(per_class: dict[str, list], class_names: list[str]) -> ArraySplit:
             ys.append(c)
     shapes = {x.shape for x in xs}
     if len(shapes) > 1:
-        raise ValueError(f"images differ in shape {sorted(shapes)}; resize them to one shape first")
+        raise InputError(f"images differ in shape {sorted(shapes)}; resize them to one shape first")
     return ArraySplit(np.stack(xs) if xs else np.zeros((0, 1, 1, 3), np.uint8), np.array(ys))
 
 
@@ -98,10 +99,10 @@ def load_image_folder(path: Path, cache_dir: Path, name: str = "image_folder") -
         found = _collect(_iter_dir(path), path)
     class_names = sorted(found["train"])
     if not class_names:
-        raise ValueError(f"{path} holds no images under train/<class>/; expected train/ and test/")
+        raise InputError(f"{path} holds no images under train/<class>/; expected train/ and test/")
     unknown = sorted(set(found["test"]) - set(class_names))
     if unknown:
-        raise ValueError(f"{path}: test classes {unknown} have no train folder")
+        raise InputError(f"{path}: test classes {unknown} have no train folder")
     train, test = _stack(found["train"], class_names), _stack(found["test"], class_names)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".part.npz")

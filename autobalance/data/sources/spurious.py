@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
+from autobalance.errors import InputError
 
 TOPS = (0, 2, 4, 6)
 BACKGROUNDS = np.array([[230, 140, 40], [40, 110, 230]], dtype=np.float64)  # orange, blue
@@ -64,7 +65,7 @@ def _draw(labels: np.ndarray, wanted: np.ndarray, rng: np.random.Generator, take
         need = int((wanted == y).sum())
         free = np.flatnonzero((labels == y) & ~taken)
         if need > len(free):
-            raise ValueError(f"the recipe needs {need} more images of label {y} but the pool has {len(free)} left; "
+            raise InputError(f"the recipe needs {need} more images of label {y} but the pool has {len(free)} left; "
                              "lower data.spurious sizes")
         pick = rng.choice(free, need, replace=False)
         taken[pick] = True
