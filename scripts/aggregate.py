@@ -98,6 +98,17 @@ def distinguish(rows: list[dict]) -> None:
                 r["label"] += " [" + ", ".join(named) + "]"
 
 
+def relabel(rows: list[dict], by_dir: dict[str, str]) -> None:
+    """Label the runs under a directory named PART (anywhere on their path) as ``by_dir[PART]``:
+    for runs the config cannot tell apart by name, such as retrains with learned losses that
+    differ only in the file they load."""
+    for row in rows:
+        parts = Path(row["dir"]).parts
+        for part, label in by_dir.items():
+            if part in parts:
+                row["label"] = label
+
+
 def few_shot_error(run_dir: Path, threshold: int) -> float | None:
     """100 * (1 - mean test accuracy of the classes with fewer than ``threshold`` training
     images), from the run's per_class.csv."""
@@ -384,6 +395,8 @@ def main() -> None:
                              "run's own metric, < 20)")
     parser.add_argument("--label-by-dir", action="store_true",
                         help="label each run by its top directory below the root (ablations)")
+    parser.add_argument("--label-dir", metavar="PART=LABEL", action="append", default=[],
+                        help="label the runs under a directory named PART as LABEL (repeatable)")
     parser.add_argument("--tuning", action="store_true",
                         help="also pick each loss's best setting by validation balanced error")
     parser.add_argument("--paired-with", metavar="LABEL", action="append", default=[],
@@ -396,6 +409,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
         rows = collect_all(roots, args.few_threshold, args.label_by_dir)
+    relabel(rows, dict(spec.split("=", 1) for spec in args.label_dir))
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

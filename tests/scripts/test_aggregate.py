@@ -106,6 +106,20 @@ def test_ablation_runs_are_labelled_by_their_directory(tmp_path):
     assert sorted(r["label"] for r in aggregate.collect(tmp_path, label_by_dir=True)) == ["lr0.005", "lr0.02"]
 
 
+def test_retrains_with_different_learned_losses_are_labelled_by_their_directory(tmp_path):
+    for recipe in ("terminal_a", "terminal_b"):
+        for seed in (0, 1):
+            _run(tmp_path / recipe, f"seed{seed}", _cfg("learned", path=f"{recipe}/{seed}/learned_loss.yaml"), seed,
+                 15.0 + seed + (recipe == "terminal_b"), 100.0)
+    _run(tmp_path, "la", _cfg("la", tau=1.0), 0, 16.0, 100.0)
+    rows = aggregate.collect(tmp_path)
+    assert len({r["label"] for r in rows}) == 5  # each learned loss's path names a row of its own
+    aggregate.relabel(rows, {"terminal_a": "retrain A", "terminal_b": "retrain B"})
+    table = {e["method"]: e for e in aggregate.summarize(rows)}
+    assert sorted(table) == ["la(tau=1)", "retrain A", "retrain B"]
+    assert table["retrain A"]["seeds"] == [0, 1] and table["retrain B"]["balanced_error_mean"] == 16.5
+
+
 def test_pivot_lines_up_methods_across_datasets(tmp_path):
     rows = []
     for rho, tau in ((100.0, 1.25), (10.0, 0.75)):
