@@ -21,7 +21,7 @@ from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
-from autobalance.losses.factory import LOSSES, build_loss, build_search_loss, resolve_loss_config
+from autobalance.losses.factory import LOSSES, build_loss, family_loss, resolve_loss_config
 from autobalance.losses.family import ParametricLoss, mean_loss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
@@ -187,10 +187,7 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     """One search: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
-    loss = build_search_loss(family.learn, family.init, data.train_counts, data.group_counts(), family.scale_map,
-                             family.cluster_size, family.init_tau, family.init_gamma, family.init_beta,
-                             augmentation_ops(family, data), family.augment_init, dict(family.augment_bounds),
-                             family.augment_max_ratio, family.parametrization)
+    loss = family_loss(family, data.train_counts, data.group_counts(), augmentation_ops(family, data))
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from autobalance.config import CLASS_BALANCED_BETA, LossConfig, require, require_choice
+from autobalance.config import CLASS_BALANCED_BETA, FamilyConfig, LossConfig, require, require_choice
 from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
@@ -199,3 +199,14 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
                           parametrization=parametrization, **init_values[init])
+
+
+def family_loss(family: FamilyConfig, counts: Sequence[int], group_counts: GroupCounts | None = None,
+                augment_ops: Sequence[str] = ()) -> ParametricLoss:
+    """:func:`build_search_loss` as ``search.family`` configures it (``augment_ops``: the
+    operations the search applies, resolved against the data)."""
+    return build_search_loss(family.learn, family.init, counts, group_counts, scale_map=family.scale_map,
+                             cluster_size=family.cluster_size, tau=family.init_tau, gamma=family.init_gamma,
+                             beta=family.init_beta, augment_ops=augment_ops, augment_init=family.augment_init,
+                             augment_bounds=dict(family.augment_bounds),
+                             augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization)

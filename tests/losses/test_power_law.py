@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from autobalance.losses import ParametricLoss
-from autobalance.losses.factory import build_search_loss
+from autobalance.config import FamilyConfig
+from autobalance.losses.factory import build_search_loss, family_loss
 from autobalance.losses.family import mean_loss
 from autobalance.losses.io import load_loss, save_loss
 from autobalance.losses.power_law import fit_exponents, log_relative_frequency
@@ -102,3 +103,13 @@ def test_cross_fitted_power_law_losses_average_their_exponents():
     mean = mean_loss(losses).exponents()
     torch.testing.assert_close(mean["scales"], torch.tensor([0.2]))
     torch.testing.assert_close(mean["offsets"], torch.tensor([1.5]))
+
+
+def test_the_configured_family_starts_where_its_settings_say():
+    family = FamilyConfig(learn=["scales", "offsets"], init="vs", init_gamma=0.3, init_tau=1.5,
+                          parametrization="power_law")
+    loss = family_loss(family, COUNTS)
+    exponents = loss.exponents()
+    assert exponents["scales"].item() == pytest.approx(0.3, abs=1e-6)
+    assert exponents["offsets"].item() == pytest.approx(1.5, abs=1e-6)
+    assert loss.learn == ("scales", "offsets") and loss.parametrization == "power_law"
