@@ -95,7 +95,8 @@ def test_focal_through_the_python_api_is_focal_not_cross_entropy():
 
 @pytest.mark.parametrize(("recipe", "epochs", "first", "retrain"),
                          [("terminal", 60, 42, True), ("official_timing", 90, 36, True),
-                          ("terminal_forward", 60, 42, True), ("online", 60, 42, False)])
+                          ("terminal_forward", 60, 42, True), ("online", 60, 42, False),
+                          ("terminal_gamma", 60, 42, True)])
 def test_the_search_timings_are_shares_of_the_training_length(recipe, epochs, first, retrain):
     from hydra import compose, initialize_config_module
 
@@ -107,3 +108,5 @@ def test_the_search_timings_are_shares_of_the_training_length(recipe, epochs, fi
     s = cfg.search
     assert s.enabled and s.search_epochs(cfg.optim.epochs) == epochs and s.first_hyper_epoch(cfg.optim.epochs) == first
     assert s.retrain is retrain
+    if recipe == "terminal_gamma":  # VS's scale exponent alone, from LA
+        assert (s.family.learn, s.family.init, s.family.parametrization) == (["scales"], "la", "power_law")
