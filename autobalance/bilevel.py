@@ -4,10 +4,9 @@ Every ``every`` inner steps (after ``warmup_epochs``), one hyper-step: draw m tr
 validation batches (under torchrun, each rank its shard of them, with every derivative
 averaged over the ranks, so that all ranks take the same exact outer step), compute
 d(validation objective)/d(loss parameters) with the configured method, and take an outer
-optimizer step. ``anchor`` > 0 adds the gradient of
-``anchor / 2 * ||phi - phi_0||^2``: a Gaussian prior centred on the starting loss (logit
-adjustment by default) against over-fitting a small validation split; ``prior_width`` sets
-such a prior's strength by a rule instead (:class:`~autobalance.config.OuterConfig`). Each hyper-step's record holds
+optimizer step through :class:`~autobalance.outer_update.OuterUpdate` (the anchor's or the
+prior's pull towards the starting loss against over-fitting a small validation split, the clip,
+Adam or SGD). Each hyper-step's record holds
 the hypergradient itself (``hypergrad``, by loss parameter name, before clipping). A non-finite
 hypergradient is skipped, counted and warned about, never applied. A linear solve that ends
 with a relative residual above 1 (worse than p = 0, typical of an indefinite Hessian) is
@@ -17,7 +16,6 @@ applied but counted as unsolved, with a warning the first time.
 from __future__ import annotations
 
 import copy
-import math
 import time
 import warnings
 from typing import Any
@@ -33,6 +31,7 @@ from autobalance.hypergrad.closures import RngState
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import AnnealedObjective, Objective
+from autobalance.outer_update import OuterUpdate
 from autobalance.training.lr_schedule import lr_at
 
 INNER_OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "nesterov", "momentum_buffers")
@@ -57,17 +56,10 @@ class BilevelSearch:
         self.first_epoch = cfg.first_hyper_epoch(total)
         self.damping = optim.weight_decay if cfg.hypergrad.damping is None else cfg.hypergrad.damping
         self.method = make_method(cfg.hypergrad.method, damping=self.damping, **dict(cfg.hypergrad.options))
-        params = list(loss.parameters())
-        for p in params:  # inner steps treat the loss as fixed; only hyper-steps set .grad
+        for p in loss.parameters():  # inner steps treat the loss as fixed; only hyper-steps set .grad
             p.requires_grad_(False)
-        outer = cfg.outer
-        if outer.optimizer == "adam":
-            self.outer = torch.optim.Adam(params, lr=outer.lr, weight_decay=outer.weight_decay)
-        else:
-            self.outer = torch.optim.SGD(params, lr=outer.lr, momentum=outer.momentum, weight_decay=outer.weight_decay)
-        self.start = {n: p.detach().clone() for n, p in loss.named_parameters()}
-        self.prior_strength = (0.0 if outer.prior_width is None else
-                               outer.clip / (math.sqrt(sum(p.numel() for p in params)) * outer.prior_width))
+        self.update = OuterUpdate(dict(loss.named_parameters()), cfg.outer)
+        self.start = self.update.start
         self.method_state: dict[str, Any] = {}
         self.hyper_steps = 0
         self.skipped = 0
@@ -160,16 +152,7 @@ class BilevelSearch:
                           f"hyper-step skipped ({self.skipped} so far)", RuntimeWarning, stacklevel=2)
         else:
             self.method_state = {k: v for k, v in result.state.items() if k not in INNER_OPTIMIZER_KEYS}
-            for name, p in self.loss.named_parameters():
-                p.grad = result.grads[name].to(p.dtype) + self.cfg.outer.anchor * (p.detach() - self.start[name])
-            if self.cfg.outer.clip is not None:
-                record["clipped_norm"] = float(torch.nn.utils.clip_grad_norm_(self.loss.parameters(),
-                                                                              self.cfg.outer.clip))
-            if self.prior_strength:
-                for name, p in self.loss.named_parameters():
-                    p.grad += self.prior_strength * (p.detach() - self.start[name])
-            self.outer.step()
-            self.outer.zero_grad(set_to_none=True)
+            self.update.apply(result.grads, record)
             self._watch(record)
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in
                                            self.loss.named_parameters()}])[-self.cfg.export.window:]
@@ -189,9 +172,7 @@ class BilevelSearch:
             return
         factor = self.guard.observe(record["val_loss"])
         if factor < 1.0:
-            for group in self.outer.param_groups:
-                group["lr"] *= factor
-            lr = self.outer.param_groups[0]["lr"]
+            lr = self.update.scale_lr(factor)
             record["backed_off_to_lr"] = lr
             warnings.warn(f"the search's validation objective rose by more than {self.guard.rise:.0%} over the "
                           f"last {self.guard.compared} hyper-steps (to {record['val_loss']:.4g} at step "
@@ -244,17 +225,16 @@ class BilevelSearch:
         return frozen
 
     def state_dict(self) -> dict[str, Any]:
-        return {"outer": self.outer.state_dict(), "method_state": self.method_state,
+        return {**self.update.state_dict(), "method_state": self.method_state,
                 "hyper_steps": self.hyper_steps, "skipped": self.skipped, "recent": self.recent,
-                "records": self.records, "start": self.start,
+                "records": self.records,
                 "guard": None if self.guard is None else self.guard.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.outer.load_state_dict(state["outer"])
+        self.update.load_state_dict(state)
         self.method_state = state["method_state"]
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
-        self.start = state.get("start", self.start)  # absent from checkpoints before the anchor
         if self.guard is not None and state.get("guard") is not None:
             self.guard.load_state_dict(state["guard"])
         if self.sinks is not None:
