@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autobalance.losses import ParametricLoss
 from autobalance.config import FamilyConfig
+from autobalance.losses import ParametricLoss
 from autobalance.losses.factory import build_search_loss, family_loss
 from autobalance.losses.family import mean_loss
 from autobalance.losses.io import load_loss, save_loss
