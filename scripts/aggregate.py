@@ -406,6 +406,8 @@ def main() -> None:
     parser.add_argument("--paired-metric", default="balanced_error", choices=METRICS + GROUP_METRICS,
                         help="the metric of the paired differences (default: balanced_error)")
     args = parser.parse_args()
+    if any("=" not in spec for spec in args.label_dir):
+        parser.error(f"--label-dir {args.label_dir}: expected PART=LABEL")
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
         rows = collect_all(roots, args.few_threshold, args.label_by_dir)

@@ -3,13 +3,13 @@
 #   1. online searches (search=online: the full schedule on the training split, hyper-steps in its
 #      last 30 %, the searched model is the final model), power-law family from LA, one candidate
 #      per worker: learning gamma and tau (scales_offsets) or gamma alone, tau held at LA's 1 (scales);
-#   2. for the candidate that validation chooses (the searched models' validation balanced error,
-#      scripts/recipe_study.py choose), a retrain on train + validation with its learned loss
-#      (loss=learned), the terminal recipe.
+#   2. for the candidate that validation chooses (the lower mean validation balanced error of the
+#      searched models: scripts/aggregate.py ... --tuning picks it), a retrain on train + validation
+#      with its learned loss (loss=learned), the terminal recipe (search=terminal_gamma in one job).
 #   bash scripts/run_recipe_study.sh 1 scales_offsets    # stage 1, one worker per candidate
 #   bash scripts/run_recipe_study.sh 2 scales            # stage 2 for the chosen candidate
-# Trailing key=value pairs apply to every run. EXP (default fashion_mnist_lt_interpolation), SEEDS (default 0,1,2,3,4), OUT; resume=true makes a
-# rerun continue an interrupted one.
+# Trailing key=value pairs apply to every run. EXP (default fashion_mnist_lt_interpolation), SEEDS
+# (default 0,1,2,3,4), OUT; resume=true makes a rerun continue an interrupted one.
 set -euo pipefail
 STAGE=$1
 CANDIDATE=$2
