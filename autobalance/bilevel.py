@@ -26,7 +26,7 @@ from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.distributed import whole_batch_objective
 from autobalance.guard import ObjectiveGuard
-from autobalance.hypergrad import SGDStep, loss_input_fn, loss_module_fn, make_method, model_closure
+from autobalance.hypergrad import SGDStep, loss_closure, make_method, model_closure
 from autobalance.hypergrad.closures import RngState
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
@@ -90,9 +90,9 @@ class BilevelSearch:
         model = trainer.model
         device = next(model.parameters()).device
         rng = RngState([device.index or 0] if device.type == "cuda" else [])
-        closure = model_closure(model, loss_module_fn(self.loss), [(x, y, g)], input_fn=loss_input_fn(self.loss),
-                                shard_mean=self.data.ranks.mean if self.data.ranks.active else None, rng=rng)
         group = trainer.optimizer.param_groups[0]
+        closure = loss_closure(model, self.loss, [(x, y, g)], group["weight_decay"],
+                               shard_mean=self.data.ranks.mean if self.data.ranks.active else None, rng=rng)
         first = trainer.optimizer.state.get(group["params"][0], {}).get("momentum_buffer") is None
         step = SGDStep(group["lr"], group["momentum"], group["weight_decay"], group["nesterov"], first)
         params = {n: p.detach() for n, p in model.named_parameters()}
@@ -107,12 +107,11 @@ class BilevelSearch:
                          for i in range(self.method.closures_needed(self.cfg.batches))]
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
-        batch_loss, input_fn = loss_module_fn(self.loss), loss_input_fn(self.loss)
         shard_mean = self.data.ranks.mean if self.data.ranks.active else None
         val_loss = model_closure(trainer.model, whole_batch_objective(self.objective, self.data.ranks),
                                  val_batches, seed=draw + 1, shard_mean=shard_mean)
-        return [model_closure(trainer.model, batch_loss, [b], seed=draw, input_fn=input_fn, shard_mean=shard_mean)
-                for b in train_batches], val_loss
+        return [loss_closure(trainer.model, self.loss, [b], self.optim_cfg.weight_decay, seed=draw,
+                             shard_mean=shard_mean) for b in train_batches], val_loss
 
     def _inner_optimizer_state(self, trainer) -> dict[str, Any]:
         """The real optimizer as it stands: lr, momentum, decay, Nesterov and its momentum
@@ -153,6 +152,7 @@ class BilevelSearch:
         else:
             self.method_state = {k: v for k, v in result.state.items() if k not in INNER_OPTIMIZER_KEYS}
             self.update.apply(result.grads, record)
+            self.loss.project_()
             self._watch(record)
             self.recent = (self.recent + [{n: p.detach().clone() for n, p in
                                            self.loss.named_parameters()}])[-self.cfg.export.window:]

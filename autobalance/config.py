@@ -259,6 +259,10 @@ class FamilyConfig:
     augment_max_ratio: float | None = 2.0
     """Largest ratio between two classes' learned magnitudes of one operation: the label
     shortcut the augmentation offers is worth at most its log in nats; null leaves it free."""
+    decay_max_ratio: float = 10.0
+    """Bound of a learned ``weight_decay``: within this factor of the search's optimizer decay."""
+    smoothing_max: float = 0.5
+    """Bound of a learned ``label_smoothing``: each class's smoothing stays in [0, smoothing_max)."""
 
     def __post_init__(self) -> None:
         require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")
@@ -267,6 +271,8 @@ class FamilyConfig:
                 "a fraction of the bound in (0, 1)")
         require(self.augment_max_ratio is None or self.augment_max_ratio >= 1, "search.family.augment_max_ratio",
                 self.augment_max_ratio, "a number >= 1 or null")
+        require(self.decay_max_ratio > 1, "search.family.decay_max_ratio", self.decay_max_ratio, "a number > 1")
+        require(0 < self.smoothing_max < 1, "search.family.smoothing_max", self.smoothing_max, "in (0, 1)")
 
 
 @dataclass

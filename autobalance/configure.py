@@ -97,6 +97,12 @@ def check_names(cfg: RunConfig) -> RunConfig:
                 family.parametrization, f"per_class with search.family.cluster_size={family.cluster_size} and "
                 f"scale_map={family.scale_map!r} (power_law needs cluster_size 1 and scale_map exp)")
     require_choice("search.family.init", search.family.init, INITIALIZATIONS)
+    if "weight_decay" in family.learn and search.enabled:
+        inner = search.inner.weight_decay
+        decay = cfg.optim.weight_decay if inner is None or not search.retrain else inner
+        require(decay > 0, "search.family.learn", list(family.learn),
+                f"no weight_decay while the search's optimizer decay is {decay} (optim.weight_decay, or "
+                "search.inner.weight_decay): a learned decay is centred on a positive one")
     baselines = tuple(n for n in LOSSES.names() if n != "learned")
     require(set(search.compare_with) <= set(baselines), "search.compare_with", list(search.compare_with),
             f"a list of baseline losses ({', '.join(baselines)}), [] for none")

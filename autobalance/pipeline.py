@@ -187,9 +187,10 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     """One search: train with the bilevel hook; returns the hook (the learned loss and its
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
-    loss = family_loss(family, data.train_counts, data.group_counts(), augmentation_ops(family, data))
-    objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
+    loss = family_loss(family, data.train_counts, data.group_counts(), augmentation_ops(family, data),
+                       decay_reference=optim.weight_decay)
+    objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
                          phase=phase)
     searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),
@@ -258,7 +259,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
         results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
                                         phase_seconds).evaluate(data.test)
         accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
-    columns = {k: v[0].tolist() for k, v in learned.values().items()}
+    columns = {k: v[0].tolist() for k, v in learned.values().items() if v.shape[-1] == data.num_classes}
     results["plots"] = []
     if data.ranks.is_main:
         results["plots"] = [str(p) for p in _plots(hooks[0], learned, data, final_data, accuracies, out_dir)]
@@ -289,8 +290,8 @@ def _plots(hook: BilevelSearch, learned: ParametricLoss, data: DataBundle, final
                                      out_dir / "per_class_accuracy.png")]
     if hook.records:
         labels, counts = _trace_columns(learned, data.class_names, data.train_counts)
-        plots.append(plot_trajectories(hook.records, list(learned.learned_values()), labels, counts,
-                                       out_dir / "hyperparameters.png"))
+        parts = [name for name, table in learned.learned_values().items() if table.shape[-1] == len(labels)]
+        plots.append(plot_trajectories(hook.records, parts, labels, counts, out_dir / "hyperparameters.png"))
     return plots
 
 

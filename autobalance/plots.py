@@ -28,7 +28,7 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
     frequency rank; beyond, columns are binned into 10 frequency-rank bins, each drawn as its mean with a
     min-max band, so 1,000 or 8,142 classes stay readable. A single hyper-step shows as points.
     """
-    rows = min(len(records[0][parts[0]]), MAX_ATTRIBUTE_ROWS) if parts else 1
+    rows = min(max(len(records[0][p]) for p in parts), MAX_ATTRIBUTE_ROWS) if parts else 1
     fig, axes = plt.subplots(rows, len(parts) + 1, figsize=(5 * (len(parts) + 1), 3.8 * rows), squeeze=False)
     steps = np.array([r["step"] for r in records])
     marker = "o" if len(records) == 1 else None
@@ -36,6 +36,9 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
     cmap = plt.get_cmap("viridis")
     for a in range(rows):
         for ax, part in zip(axes[a], parts, strict=False):
+            if a >= len(records[0][part]):  # a part with one row for all attribute values (weight decay)
+                ax.axis("off")
+                continue
             table = np.array([r[part][a] for r in records])  # (steps, columns) of attribute value a
             for i, (label, columns) in enumerate(groups):
                 color = cmap(i / max(len(groups) - 1, 1))
@@ -45,7 +48,8 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
                                     alpha=0.15)
             ax.set_title(f"learned {part}" + (f" (attribute {a})" if len(records[0][part]) > 1 else ""))
             ax.set_xlabel("inner step")
-            ax.set_ylabel(f"{part.removeprefix('augment_')} magnitude" if part.startswith("augment_") else part[:-1])
+            ax.set_ylabel(f"{part.removeprefix('augment_')} magnitude" if part.startswith("augment_")
+                          else part.removesuffix("s").replace("_", " "))
             ax.grid(alpha=0.3)
         if a:
             axes[a][-1].axis("off")

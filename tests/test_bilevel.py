@@ -355,7 +355,7 @@ def test_a_search_learns_augmentation_magnitudes_with_the_offsets_and_exports_th
     search_config.search.hypergrad = HypergradConfig(method="last_layer")
     result = run(search_config, tmp_path / "run")
     learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
-    assert learned["format"] == "autobalance.learned_loss/v2"
+    assert learned["format"] == "autobalance.learned_loss/v3"
     ops = learned["augmentation"]["ops"]
     assert ops == ["translate", "scale", "noise"]  # all three suit MNIST-1D's signals
     steps = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from autobalance.hypergrad.closures import loss_input_fn, loss_module_fn, model_closure
+from autobalance.hypergrad.closures import loss_closure, loss_input_fn, loss_module_fn, loss_penalty_fn, model_closure
 from autobalance.hypergrad.finite_difference import FiniteDifferenceHypergradient
 from autobalance.hypergrad.forward import ForwardModeHypergradient, SGDStep
 from autobalance.hypergrad.implicit import ImplicitHypergradient
@@ -79,5 +79,6 @@ __all__ = [
     "METHODS", "CGSolver", "DenseSolver", "FiniteDifferenceHypergradient", "ForwardModeHypergradient",
     "HypergradResult", "SGDStep",
     "IdentitySolver", "ImplicitHypergradient", "LastLayerSolver", "MinresSolver", "NeumannSolver",
-    "UnrolledHypergradient", "loss_input_fn", "loss_module_fn", "make_method", "model_closure",
+    "UnrolledHypergradient", "loss_closure", "loss_input_fn", "loss_module_fn", "loss_penalty_fn", "make_method",
+    "model_closure",
 ]

@@ -28,6 +28,8 @@ BatchLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], 
 """``batch_loss(logits, targets, groups, hparams) -> scalar``."""
 InputFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, Params], torch.Tensor]
 """``input_fn(x, targets, groups, hparams) -> x'``: hyperparameters acting on the input."""
+PenaltyFn = Callable[[Params, Params], torch.Tensor]
+"""``penalty(params, hparams) -> scalar``: a regularizer on the model's parameters (learned weight decay)."""
 ShardMean = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 """Each tensor averaged over the ranks that hold the shards of one batch."""
 
@@ -47,7 +49,8 @@ class RngState:
 
 
 class ModelClosure:
-    """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced.
+    """Mean of ``batch_loss`` over ``batches`` with the model's parameters replaced, plus
+    ``penalty(params, hparams)`` once when given (a regularizer is not a per-batch mean).
 
     ``hparams_after_network`` vouches to the engine that hyperparameters act only after the
     network (no ``input_fn``), so the mixed derivative may be taken in forward mode; reverse
@@ -58,8 +61,9 @@ class ModelClosure:
 
     def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                  seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
-                 rng: RngState | None = None) -> None:
+                 rng: RngState | None = None, penalty: PenaltyFn | None = None) -> None:
         self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
+        self.penalty = penalty
         if not self.batches:
             raise ValueError("model_closure got no batches: the loss of empty data is undefined "
                              "(is the validation split empty?)")
@@ -91,7 +95,8 @@ class ModelClosure:
                     total = total + self.batch_loss(logits, y, g, hparams)
         finally:
             self.model.train(was_training)
-        return total / len(self.batches)
+        mean = total / len(self.batches)
+        return mean if self.penalty is None else mean + self.penalty(params, hparams)
 
 
 class MeanClosure:
@@ -124,8 +129,17 @@ def mean_closure(train_loss: LossFn | Sequence[LossFn]) -> LossFn:
 
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                   seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
-                  rng: RngState | None = None) -> LossFn:
-    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean, rng)
+                  rng: RngState | None = None, penalty: PenaltyFn | None = None) -> LossFn:
+    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean, rng, penalty)
+
+
+def loss_closure(model: torch.nn.Module, loss: torch.nn.Module, batches: Sequence[Batch], applied_decay: float = 0.0,
+                 seed: int = 0, shard_mean: ShardMean | None = None, rng: RngState | None = None) -> LossFn:
+    """The training objective a parametric loss (hyperparameters by its parameter names) sets
+    on ``batches``: the loss, its augmentation of the inputs and its learned weight decay's
+    penalty beyond the ``applied_decay`` the optimizer adds itself."""
+    return ModelClosure(model, loss_module_fn(loss), batches, seed, loss_input_fn(loss), shard_mean, rng,
+                        loss_penalty_fn(loss, applied_decay))
 
 
 def averaged_over_shards(closure: LossFn, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -148,6 +162,21 @@ def loss_input_fn(loss: torch.nn.Module) -> InputFn | None:
         return functional_call(augmentation, own, (x, y, g))
 
     return input_fn
+
+
+def loss_penalty_fn(loss: torch.nn.Module, applied: float) -> PenaltyFn | None:
+    """The loss's learned weight decay (``loss.regularizer``, its decays taken from hparams as
+    ``regularizer.<name>``) beyond the optimizer's ``applied`` decay; None for a loss without one."""
+    regularizer = getattr(loss, "regularizer", None)
+    if regularizer is None:
+        return None
+    prefix = "regularizer."
+
+    def penalty(params, hparams):
+        own = {n[len(prefix):]: h for n, h in hparams.items() if n.startswith(prefix)}
+        return functional_call(regularizer, own, (params, applied))
+
+    return penalty
 
 
 def loss_module_fn(loss: torch.nn.Module) -> BatchLoss:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -36,6 +38,12 @@ class ClassificationLoss(nn.Module):
 
     def set_class_weights(self, weights: torch.Tensor | None) -> None:
         self.class_weights = None if weights is None else weights.detach().clone()
+
+    def penalty(self, params: Mapping[str, torch.Tensor], applied: float) -> torch.Tensor | None:
+        """A regularizer on the model's parameters added to the training objective, beyond the
+        ``applied`` weight decay of the optimizer (None here: the learned weight decay of the
+        parametric family overrides this)."""
+        return None
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits used for prediction; post-hoc corrections override this."""

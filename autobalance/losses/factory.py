@@ -16,10 +16,11 @@ from autobalance.losses.baselines import (
     LDAMLoss,
     PosthocLogitAdjustedCE,
 )
-from autobalance.losses.family import AUGMENT_INIT, ParametricLoss
+from autobalance.losses.family import AUGMENT_INIT, SMOOTHING_MAX, ParametricLoss
 from autobalance.losses.group_dro import GroupDROLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
+from autobalance.losses.regularizer import DECAY_MAX_RATIO
 from autobalance.registry import Registry
 
 GroupCounts = Sequence[Sequence[int]]
@@ -176,7 +177,9 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                       augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
                       augment_bounds: Mapping[str, float] | None = None,
                       augment_max_ratio: float | None = MAX_RATIO,
-                      parametrization: str = "per_class") -> ParametricLoss:
+                      parametrization: str = "per_class", decay_reference: float | None = None,
+                      decay_max_ratio: float = DECAY_MAX_RATIO,
+                      smoothing_max: float = SMOOTHING_MAX) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
     ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``group_counts`` (the
@@ -184,7 +187,9 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
     (``augment_bounds`` replace the default bounds of the operations they name; no two classes'
     magnitudes of one operation more than ``augment_max_ratio`` apart); ``parametrization="power_law"``
-    learns one exponent per part instead of a value per class (the start projected onto it)."""
+    learns one exponent per part instead of a value per class (the start projected onto it).
+    ``weight_decay`` and ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the
+    optimizer's decay) and at no smoothing, exactly today's training."""
     init_values = {
         "uniform": {},
         "la": {"offsets": logit_adjustment_offsets(counts, tau)},
@@ -198,15 +203,19 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
-                          parametrization=parametrization, **init_values[init])
+                          parametrization=parametrization, decay_reference=decay_reference,
+                          decay_max_ratio=decay_max_ratio, smoothing_max=smoothing_max, **init_values[init])
 
 
 def family_loss(family: FamilyConfig, counts: Sequence[int], group_counts: GroupCounts | None = None,
-                augment_ops: Sequence[str] = ()) -> ParametricLoss:
+                augment_ops: Sequence[str] = (), decay_reference: float | None = None) -> ParametricLoss:
     """:func:`build_search_loss` as ``search.family`` configures it (``augment_ops``: the
-    operations the search applies, resolved against the data)."""
+    operations the search applies, resolved against the data; ``decay_reference``: the searching
+    optimizer's weight decay)."""
     return build_search_loss(family.learn, family.init, counts, group_counts, scale_map=family.scale_map,
                              cluster_size=family.cluster_size, tau=family.init_tau, gamma=family.init_gamma,
                              beta=family.init_beta, augment_ops=augment_ops, augment_init=family.augment_init,
                              augment_bounds=dict(family.augment_bounds),
-                             augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization)
+                             augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
+                             decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
+                             smoothing_max=family.smoothing_max)

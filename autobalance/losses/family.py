@@ -1,5 +1,7 @@
 """The learnable loss family  -w_{g,y} * log softmax(s(Delta_g) * z + l_g)_y, with optional
-per-class augmentation strengths acting on the inputs.
+per-class augmentation strengths acting on the inputs, per-class label smoothing (the target
+(1 - eps_{g,y}) e_y + eps_{g,y} / K) and a learned weight decay per classifier row
+(:mod:`autobalance.losses.regularizer`).
 
 Each part (scales, offsets, weights, and the augmentation's magnitudes) is a (group x cluster)
 table that is either a learnable ``nn.Parameter`` or a fixed buffer, so ``loss.parameters()``
@@ -19,12 +21,16 @@ from autobalance.errors import InputError
 from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
-from autobalance.losses.functional import cross_entropy
+from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.losses.power_law import PARAMETRIZATIONS, fit_exponents, log_relative_frequency
+from autobalance.losses.regularizer import DECAY_MAX_RATIO, ClassifierDecay, initial_raw
 
 SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
-LEARNABLE = (*PARTS, "augment")
+REGULARIZERS = ("weight_decay", "label_smoothing")
+LEARNABLE = (*PARTS, "augment", *REGULARIZERS)
+SMOOTHING_MAX = 0.5
+"""Default bound of a learned label smoothing (eps = SMOOTHING_MAX * tanh(raw), raw >= 0)."""
 AUGMENT_INIT = 0.1
 """Default starting magnitude of an augmentation operation, as a fraction of its bound."""
 SIGMOID_REFERENCE = float(torch.sigmoid(torch.tensor(1.0)))
@@ -98,6 +104,16 @@ class ParametricLoss(ClassificationLoss):
         parametrization: "per_class" (a value per class, or per cluster) or "power_law" (one
             exponent per group and part times log(n_k / n_max), :mod:`autobalance.losses.power_law`;
             needs ``counts`` and the exp scale map; the initial tables are projected onto it).
+        label_smoothing: initial smoothing per class, a (K,) / (G, K) table in [0, smoothing_max);
+            the part exists when given or learned (none: exactly plain CE's targets). Its map is
+            ``smoothing_max * tanh(raw)`` with raw kept >= 0 by :meth:`project_`; under the power
+            law raw is one exponent times log(n_k / n_min), so head classes are smoothed more
+            (label-aware smoothing's shape) and the rarest class not at all.
+        decay_reference: the decay the learned weight decay is centred on (the optimizer's,
+            ``optim.weight_decay``, for a search: its start is then exactly today's training).
+        weight_decay, weight_decay_rest: initial decays of the classifier's rows (K,) and of the
+            rest of the network; the part exists when given or learned.
+        decay_max_ratio, smoothing_max: the bounds of the two maps.
 
     Offsets are centered to mean zero per group (softmax is shift-invariant); weights are
     positive and normalized to mean one over the table.
@@ -120,6 +136,12 @@ class ParametricLoss(ClassificationLoss):
         augment_bounds: Mapping[str, float] | None = None,
         augment_max_ratio: float | None = MAX_RATIO,
         parametrization: str = "per_class",
+        label_smoothing: torch.Tensor | Sequence[float] | None = None,
+        smoothing_max: float = SMOOTHING_MAX,
+        decay_reference: float | None = None,
+        weight_decay: torch.Tensor | Sequence[float] | None = None,
+        weight_decay_rest: float | None = None,
+        decay_max_ratio: float = DECAY_MAX_RATIO,
     ) -> None:
         super().__init__()
         unknown = set(learn) - set(LEARNABLE)
@@ -159,6 +181,8 @@ class ParametricLoss(ClassificationLoss):
                 setattr(self, f"raw_{part}", nn.Parameter(raw))
             else:
                 self.register_buffer(f"raw_{part}", raw)
+        self._init_smoothing(label_smoothing, smoothing_max, counts)
+        self._init_decay(decay_reference, weight_decay, weight_decay_rest, decay_max_ratio)
         self.augmentation = None
         if augment_ops:
             given, bounds = dict(augment or {}), resolve_bounds(augment_bounds)
@@ -166,6 +190,57 @@ class ParametricLoss(ClassificationLoss):
                                   0.0, num_groups, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
                                                     augment_bounds, augment_max_ratio)
+
+    def _init_smoothing(self, values, smoothing_max: float, counts) -> None:
+        self.smoothing_max = float(smoothing_max)
+        if values is None and "label_smoothing" not in self.learn:
+            self.raw_label_smoothing = None
+            return
+        if not 0 < smoothing_max < 1:
+            raise InputError(f"smoothing_max={smoothing_max}; expected a number in (0, 1)")
+        eps = _table(values, 0.0, self.num_groups, self.num_classes)
+        if bool((eps < 0).any()) or bool((eps >= smoothing_max).any()):
+            raise InputError(f"label smoothing {eps.tolist()} outside [0, {smoothing_max}) (smoothing_max)")
+        raw = torch.atanh(eps / smoothing_max)
+        if self.parametrization == "power_law":
+            self.register_buffer("smoothing_shape", (self.log_frequency - self.log_frequency.min()).float())
+            raw = fit_exponents(raw, self.smoothing_shape.double(), shift_invariant=False).clamp_min(0)
+        else:
+            raw = cluster_means(raw, self.cluster)
+        if "label_smoothing" in self.learn:
+            self.raw_label_smoothing = nn.Parameter(raw.float())
+        else:
+            self.register_buffer("raw_label_smoothing", raw.float())
+
+    def _init_decay(self, reference, rows, rest, max_ratio: float) -> None:
+        learn = "weight_decay" in self.learn
+        if rows is None and rest is None and not learn:
+            self.regularizer = None
+            return
+        if reference is None:
+            raise InputError("a learned weight decay needs decay_reference (the optimizer's weight decay)")
+        raw_rows = initial_raw(rows, reference, max_ratio, self.num_classes)
+        shape = None
+        if self.parametrization == "power_law":
+            shape = self.log_frequency
+            raw_rows = fit_exponents(raw_rows, shape.double(), shift_invariant=False)
+        else:
+            raw_rows = cluster_means(raw_rows, self.cluster)
+        raw_rest = initial_raw(None if rest is None else [rest], reference, max_ratio, 1)
+        self.regularizer = ClassifierDecay(self.num_classes, reference, raw_rows, raw_rest, self.cluster, shape,
+                                           learn, max_ratio)
+
+    def project_(self) -> None:
+        """Put the parameters back on their domain after an outer step (smoothing's raw >= 0)."""
+        if isinstance(self.raw_label_smoothing, nn.Parameter):
+            with torch.no_grad():
+                self.raw_label_smoothing.clamp_(min=0)
+
+    def penalty(self, params, applied: float) -> torch.Tensor | None:
+        """The learned weight decay's penalty on the model's ``params`` beyond the ``applied``
+        decay of the optimizer (:class:`~autobalance.losses.regularizer.ClassifierDecay`); None
+        without the part."""
+        return None if self.regularizer is None else self.regularizer(params, applied)
 
     def augment_inputs(self, x: torch.Tensor, targets: torch.Tensor,
                        groups: torch.Tensor | None = None) -> torch.Tensor:
@@ -180,7 +255,12 @@ class ParametricLoss(ClassificationLoss):
         (n_k / n_max)^gamma, tau of tau * log pi_k and -beta of n_k^-beta; empty per class."""
         if self.parametrization != "power_law":
             return {}
-        return {part: getattr(self, f"raw_{part}").detach()[:, 0] for part in PARTS}
+        exponents = {part: getattr(self, f"raw_{part}").detach()[:, 0] for part in PARTS}
+        if self.raw_label_smoothing is not None:
+            exponents["label_smoothing"] = self.raw_label_smoothing.detach()[:, 0]
+        if self.regularizer is not None:
+            exponents["weight_decay"] = self.regularizer.raw_rows.detach()[:, 0]
+        return exponents
 
     def scales(self) -> torch.Tensor:
         """Effective (G, K) logit scales."""
@@ -196,13 +276,27 @@ class ParametricLoss(ClassificationLoss):
         w = self._expand(self.raw_weights).exp()
         return w / w.mean()
 
+    def label_smoothing(self) -> torch.Tensor:
+        """Effective (G, K) label smoothing, in [0, smoothing_max); zeros without the part."""
+        if self.raw_label_smoothing is None:
+            return torch.zeros(self.num_groups, self.num_classes, device=self.cluster.device)
+        raw = self.raw_label_smoothing
+        raw = raw * self.smoothing_shape if self.parametrization == "power_law" else raw[:, self.cluster]
+        return self.smoothing_max * torch.tanh(raw)
+
     def adjusted_logits(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
         g = self._group_index(logits, groups)
         return self.scales().to(logits.dtype)[g] * logits + self.offsets().to(logits.dtype)[g]
 
     def per_example(self, logits, targets, groups=None):
         g = self._group_index(logits, groups)
-        ce = cross_entropy(self.adjusted_logits(logits, groups), targets)
+        adjusted = self.adjusted_logits(logits, groups)
+        if self.raw_label_smoothing is None:
+            ce = cross_entropy(adjusted, targets)
+        else:
+            log_p = log_softmax(adjusted, 1)
+            eps = self.label_smoothing().to(logits.dtype)[g, targets]
+            ce = -(1 - eps) * log_p.gather(1, targets[:, None]).squeeze(1) - eps * log_p.mean(1)
         return self.weights().to(logits.dtype)[g, targets] * ce
 
     def _group_index(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
@@ -217,11 +311,18 @@ class ParametricLoss(ClassificationLoss):
             tables = {"scales": self.scales(), "offsets": self.offsets(), "weights": self.weights()}
             if self.augmentation is not None:
                 tables.update({f"augment_{op}": t for op, t in self.augmentation.magnitudes().items()})
+            if self.raw_label_smoothing is not None:
+                tables["label_smoothing"] = self.label_smoothing()
+            if self.regularizer is not None:
+                tables.update(weight_decay=self.regularizer.rows(), weight_decay_rest=self.regularizer.rest())
             return tables
 
     def is_learned(self, table: str) -> bool:
-        """Whether a table of :meth:`values` is learned (``augment_<op>`` under ``augment``)."""
-        return (table.split("_")[0] if table.startswith("augment_") else table) in self.learn
+        """Whether a table of :meth:`values` is learned (``augment_<op>`` under ``augment``,
+        ``weight_decay_rest`` under ``weight_decay``)."""
+        part = ("augment" if table.startswith("augment_") else
+                "weight_decay" if table == "weight_decay_rest" else table)
+        return part in self.learn
 
     def learned_values(self) -> dict[str, torch.Tensor]:
         """Detached effective (G, clusters) tables of the learned parts: one column per cluster
@@ -229,7 +330,8 @@ class ParametricLoss(ClassificationLoss):
         classes = torch.arange(self.num_classes, device=self.cluster.device)
         representative = torch.full((int(self.cluster.max()) + 1,), self.num_classes,
                                     device=self.cluster.device).scatter_reduce(0, self.cluster, classes, "amin")
-        return {name: table[:, representative] for name, table in self.values().items() if self.is_learned(name)}
+        return {name: table[:, representative] if table.shape[-1] == self.num_classes else table
+                for name, table in self.values().items() if self.is_learned(name)}
 
 
 def mean_loss(losses: Sequence[ParametricLoss]) -> ParametricLoss:

@@ -1,7 +1,9 @@
 """Learned losses as small, human-readable YAML files (effective per-class values).
 
 Format v2 adds the per-class augmentation magnitudes (``augmentation``: operations, bounds and
-one (G, K) table per operation); v1 files (no augmentation) still load.
+one (G, K) table per operation); v3 the label smoothing ((G, K) ``label_smoothing`` and its bound)
+and the weight decay (``weight_decay``: the classifier rows' decays, the rest's, the reference
+and bound of their map). v1 and v2 files (neither) still load.
 """
 
 from __future__ import annotations
@@ -15,12 +17,24 @@ import yaml
 from autobalance.errors import InputError
 from autobalance.losses.family import ParametricLoss
 
-FORMAT = "autobalance.learned_loss/v2"
-READABLE = ("autobalance.learned_loss/v1", FORMAT)
+FORMAT = "autobalance.learned_loss/v3"
+READABLE = ("autobalance.learned_loss/v1", "autobalance.learned_loss/v2", FORMAT)
 
 
 def _rows(t: torch.Tensor) -> list[list[float]]:
     return [[round(float(v), 6) for v in row] for row in t.double()]
+
+
+def _significant(t: torch.Tensor) -> list[list[float]]:
+    """Rows to 7 significant digits: for values whose scale is far from 1 (decays, magnitudes)."""
+    return [[float(f"{v:.7g}") for v in row] for row in t.double()]
+
+
+def _inside(values, low: float, high: float) -> torch.Tensor:
+    """A file's table as a tensor, nudged inside the open bounds its printed digits may touch."""
+    t = torch.tensor(values, dtype=torch.float64)
+    span = high - low
+    return t.clamp(low + span * 1e-7, high - span * 1e-7)
 
 
 def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int],
@@ -43,9 +57,13 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "augmentation": None if loss.augmentation is None else {
             "ops": list(loss.augmentation.ops),
             "bounds": dict(loss.augmentation.bounds),
-            "magnitudes": {op: [[float(f"{v:.7g}") for v in row] for row in values[f"augment_{op}"].double()]
-                           for op in loss.augmentation.ops},
+            "magnitudes": {op: _significant(values[f"augment_{op}"]) for op in loss.augmentation.ops},
         },
+        "label_smoothing": None if loss.raw_label_smoothing is None else {
+            "max": loss.smoothing_max, "values": _significant(values["label_smoothing"])},
+        "weight_decay": None if loss.regularizer is None else {
+            "reference": float(f"{float(loss.regularizer.reference):.7g}"), "max_ratio": loss.regularizer.max_ratio,
+            "rows": _significant(values["weight_decay"])[0], "rest": _significant(values["weight_decay_rest"])[0][0]},
         "provenance": provenance or {},
     }
 
@@ -80,9 +98,19 @@ def load_loss(path: str | Path, num_classes: int | None = None,
         raise InputError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
     augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}, "bounds": {}}
     bounds = augmentation["bounds"]
-    magnitudes = {op: torch.tensor(table, dtype=torch.float64).clamp(bounds[op] * 1e-7, bounds[op] * (1 - 1e-7))
-                  for op, table in augmentation["magnitudes"].items()}  # printed digits may touch a bound
+    magnitudes = {op: _inside(table, 0.0, bounds[op]) for op, table in augmentation["magnitudes"].items()}
+    smoothing, decay = data.get("label_smoothing"), data.get("weight_decay")
+    regularization = {}
+    if smoothing is not None:
+        regularization.update(smoothing_max=smoothing["max"], label_smoothing=torch.tensor(
+            smoothing["values"], dtype=torch.float64).clamp(0.0, smoothing["max"] * (1 - 1e-7)))
+    if decay is not None:
+        ref, ratio = decay["reference"], decay["max_ratio"]
+        low, high = ref / ratio, ref * ratio
+        regularization.update(decay_reference=ref, decay_max_ratio=ratio,
+                              weight_decay=_inside(decay["rows"], low, high),
+                              weight_decay_rest=float(_inside([decay["rest"]], low, high)[0]))
     return ParametricLoss(k, int(data["num_groups"]), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
                           augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds,
-                          augment_max_ratio=None)
+                          augment_max_ratio=None, **regularization)

@@ -103,6 +103,9 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()
         loss = self.loss(self._forward(self.loss.augment_inputs(x, y, g), self.train_module), y, g)
+        penalty = self.loss.penalty(dict(self.model.named_parameters()), self.optim_cfg.weight_decay)
+        if penalty is not None:
+            loss = loss + penalty
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.phase}: non-finite training loss {loss.item()} at epoch {self.epoch}, "

@@ -6,7 +6,7 @@ import torch
 
 from autobalance.losses import ParametricLoss
 from autobalance.losses.augmentation import BOUNDS, affine_warp, applicable_ops
-from autobalance.losses.io import load_loss, save_loss
+from autobalance.losses.io import FORMAT, load_loss, save_loss
 
 K = 3
 
@@ -95,7 +95,7 @@ def test_the_learned_loss_file_keeps_the_magnitudes_and_old_files_still_load(tmp
     assert again.augmentation.bounds == {"translate": 0.5, "noise": BOUNDS["noise"]}
     for op, table in loss.augmentation.magnitudes().items():
         torch.testing.assert_close(again.augmentation.magnitudes()[op], table, rtol=1e-6, atol=1e-7)
-    old = path.read_text().replace("autobalance.learned_loss/v2", "autobalance.learned_loss/v1")
+    old = path.read_text().replace(FORMAT, "autobalance.learned_loss/v1")
     old = old[: old.index("augmentation:")] + old[old.index("provenance:"):]
     (tmp_path / "v1.yaml").write_text(old)
     v1 = load_loss(tmp_path / "v1.yaml")
