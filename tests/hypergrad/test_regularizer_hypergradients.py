@@ -39,8 +39,8 @@ def _labels(x: torch.Tensor) -> torch.Tensor:
 def _loss() -> ParametricLoss:
     """Away from the start, so that every entry's hypergradient is generic."""
     return ParametricLoss(K, learn=("weight_decay", "label_smoothing"), offsets=[0.3, 0.0, -0.3],
-                          label_smoothing=[0.05, 0.15, 0.3], decay_reference=WD, weight_decay=[2 * WD, 0.5 * WD, 3 * WD],
-                          weight_decay_rest=1.5 * WD).double()
+                          label_smoothing=[0.05, 0.15, 0.3], decay_reference=WD,
+                          weight_decay=[2 * WD, 0.5 * WD, 3 * WD], weight_decay_rest=1.5 * WD).double()
 
 
 def _problem(kind: str):
