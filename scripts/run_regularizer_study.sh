@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The learned-regularizer study of issue 32 on one interpolation preset, seeds fixed before running.
+#   bash scripts/run_regularizer_study.sh search          # online search, terminal timing, learning gamma,
+#                                                         # the per-row weight decay and the label smoothing
+#   bash scripts/run_regularizer_study.sh retrain         # its learned loss retrained on train + validation
+#   bash scripts/run_regularizer_study.sh tune_vs_decay 5e-5 1e-4 2e-4 5e-4 1e-3
+#                                                         # VS (gamma 0.1, tau 1) with each weight decay, seed 0,
+#                                                         # training split only: validation picks the decay
+#   bash scripts/run_regularizer_study.sh vs_decay 2e-4   # VS with the chosen decay on train + validation
+# The protocol is that of the recipe study (scripts/run_recipe_study.sh): stage 1 searches online (the
+# searched model never trains on validation), stage 2 retrains; the tables pair the runs with the
+# committed baselines of experiments/interpolation/. Trailing key=value pairs apply to every run; EXP
+# (default fashion_mnist_lt_interpolation), SEEDS (default 0,1,2,3,4), OUT; resume=true continues
+# an interrupted run.
+set -euo pipefail
+STAGE=$1
+shift
+EXP=${EXP:-fashion_mnist_lt_interpolation}
+SEEDS=${SEEDS:-0,1,2,3,4}
+OUT=${OUT:-experiments/regularizer/runs/${EXP%_interpolation}}
+LEARN="[scales,weight_decay,label_smoothing]"
+VS=(loss=vs loss.gamma=0.1 loss.tau=1.0)
+values=()
+while [[ $# -gt 0 && $1 != *=* ]]; do values+=("$1"); shift; done
+if [[ $STAGE == *vs_decay && ${#values[@]} -eq 0 ]]; then
+  echo "stage $STAGE: give the weight decay(s) to run, e.g. $STAGE 2e-4" >&2; exit 2
+fi
+COMMON=(+experiment="$EXP" logger.progress=false resume=true "$@")
+run() { python -m autobalance.train "${COMMON[@]}" "$@"; }
+case $STAGE in
+  search)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search=online search.compare_with=[] search.family.init=la \
+        search.family.parametrization=power_law "search.family.learn=$LEARN" \
+        hydra.run.dir="$OUT/online_regularized/seed$seed"
+    done ;;
+  retrain)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search=none loss=learned loss.path="$OUT/online_regularized/seed$seed/learned_loss.yaml" \
+        hydra.run.dir="$OUT/terminal_regularized/seed$seed"
+    done ;;
+  tune_vs_decay)
+    for wd in "${values[@]}"; do
+      run seed=0 search=none "${VS[@]}" train_on_val=false optim.weight_decay="$wd" \
+        hydra.run.dir="$OUT/tune_vs_decay/wd$wd"
+    done ;;
+  vs_decay)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search=none "${VS[@]}" optim.weight_decay="${values[0]}" \
+        hydra.run.dir="$OUT/vs_decay/seed$seed"
+    done ;;
+  *) echo "stage $STAGE: expected search, retrain, tune_vs_decay or vs_decay" >&2; exit 2 ;;
+esac

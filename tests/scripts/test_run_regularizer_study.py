@@ -1,0 +1,37 @@
+"""scripts/run_regularizer_study.sh at a tiny size: the online search learns the regularizers, the
+retrain applies them (its model trained with the learned decay) from the exported file."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run_regularizer_study.sh"
+TINY = ["data.num_samples=2000", "data.test_per_class=30", "data.n_max=170", "data.rho=10", "model.width=8",
+        "optim.epochs=3", "device=cpu"]
+
+
+def _stage(stage: str, out: Path, cache_dir: str, *values: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EXP": "mnist1d_lt", "SEEDS": "0", "OUT": str(out), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(["bash", str(SCRIPT), stage, *values, *TINY, f"data.cache_dir={cache_dir}"],
+                          cwd=SCRIPT.parents[1], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_retrain_applies_the_regularization_the_search_learned(tmp_path, cache_dir):
+    for stage in ("search", "retrain"):
+        proc = _stage(stage, tmp_path, cache_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    online, retrained = tmp_path / "online_regularized" / "seed0", tmp_path / "terminal_regularized" / "seed0"
+    learned = yaml.safe_load((online / "learned_loss.yaml").read_text())
+    assert learned["learned_parts"] == ["scales", "weight_decay", "label_smoothing"]
+    assert learned["exponents"]["weight_decay"] != [0.0] and learned["weight_decay"]["reference"] == 5e-4
+    config = yaml.safe_load((retrained / "config.yaml").read_text())
+    assert config["loss"]["name"] == "learned" and config["optim"]["weight_decay"] == 5e-4
+    assert "val" not in json.loads((retrained / "metrics.json").read_text())
+
+
+def test_a_vs_decay_stage_without_a_decay_is_refused_before_any_run(tmp_path, cache_dir):
+    proc = _stage("vs_decay", tmp_path, cache_dir)
+    assert proc.returncode != 0 and not (tmp_path / "vs_decay").exists()
