@@ -151,6 +151,12 @@ class LossConfig:
     adjustment: float | None = None
     upweight: float | None = None
     identification_epochs: int | None = None
+    smooth_head: float | None = None
+    smooth_tail: float | None = None
+    classifier_epochs: int | None = None
+    classifier_lr: float | None = None
+    classifier_weight_decay: float | None = None
+    max_norm: float | None = None
     path: str | None = None
 
     def __post_init__(self) -> None:
@@ -164,6 +170,16 @@ class LossConfig:
         require(self.upweight is None or self.upweight >= 1, "loss.upweight", self.upweight, ">= 1")
         require(self.identification_epochs is None or self.identification_epochs >= 1,
                 "loss.identification_epochs", self.identification_epochs, "an integer >= 1")
+        for key in ("smooth_head", "smooth_tail"):
+            value = getattr(self, key)
+            require(value is None or 0 <= value < 1, f"loss.{key}", value, "in [0, 1)")
+        require(self.classifier_epochs is None or self.classifier_epochs >= 1, "loss.classifier_epochs",
+                self.classifier_epochs, "an integer >= 1")
+        require(self.classifier_lr is None or self.classifier_lr > 0, "loss.classifier_lr", self.classifier_lr, "> 0")
+        require(self.classifier_weight_decay is None or self.classifier_weight_decay >= 0,
+                "loss.classifier_weight_decay", self.classifier_weight_decay, ">= 0")
+        require(self.max_norm is None or 0 <= self.max_norm <= 1, "loss.max_norm", self.max_norm,
+                "in [0, 1] (the cap's place between the smallest and largest row norm)")
 
 
 @dataclass

@@ -43,6 +43,7 @@ from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.dfr import retrain_last_layer
 from autobalance.training.jtt import error_set, upsampled
 from autobalance.training.trainer import Trainer
+from autobalance.training.weight_balancing import retrain_classifier
 
 
 def build_model(cfg: RunConfig, data: DataBundle, device: torch.device) -> torch.nn.Module:
@@ -143,6 +144,19 @@ def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks,
     return upsampled(data, errors, loss.upweight), info
 
 
+def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle,
+                     phase_seconds: dict[str, float]) -> dict[str, Any]:
+    """Weight balancing's second stage on the trained model (its phase: ``classifier``)."""
+    loss = resolve_loss_config(cfg.loss)
+    start = time.perf_counter()
+    info = retrain_classifier(trainer.model, data, data.train, data.train_counts, cfg.seed, loss.classifier_epochs,
+                              loss.classifier_lr, loss.classifier_weight_decay, loss.max_norm, loss.beta)
+    phase_seconds["classifier"] = time.perf_counter() - start
+    print(f"weight balancing: classifier retrained {info['epochs']} epochs (weight decay {info['weight_decay']}, "
+          f"row norms capped at {info['row_norm_cap']:.3g})", flush=True)
+    return info
+
+
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
     final_data = data.merged_train_val() if cfg.train_on_val else data
@@ -163,6 +177,8 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         phase_seconds["dfr"] = time.perf_counter() - start
         print(f"DFR: last layer refit on {extra['dfr']['held_out_examples']} validation examples "
               f"(C={extra['dfr']['C']})", flush=True)
+    if procedure == "weight_balancing":
+        extra["weight_balancing"] = classifier_stage(cfg, trainer, final_data, phase_seconds)
     metrics = final_test_metrics(trainer, data, out_dir)
     results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics,
                "train": training_fit(trainer, final_data.train), **extra}

@@ -7,6 +7,10 @@
 #                                                         # VS (gamma 0.1, tau 1) with each weight decay, seed 0,
 #                                                         # training split only: validation picks the decay
 #   bash scripts/run_regularizer_study.sh vs_decay 2e-4   # VS with the chosen decay on train + validation
+#   bash scripts/run_regularizer_study.sh tune_wb 1e-4 5e-4 2e-3
+#                                                         # weight balancing (both stages, the paper's second
+#                                                         # stage) with each first-stage decay, seed 0, training split
+#   bash scripts/run_regularizer_study.sh wb 5e-4         # weight balancing with the chosen decay
 # The protocol is that of the recipe study (scripts/run_recipe_study.sh): stage 1 searches online (the
 # searched model never trains on validation), stage 2 retrains; the tables pair the runs with the
 # committed baselines of experiments/interpolation/. Trailing key=value pairs apply to every run; EXP
@@ -22,7 +26,7 @@ LEARN="[scales,weight_decay,label_smoothing]"
 VS=(loss=vs loss.gamma=0.1 loss.tau=1.0)
 values=()
 while [[ $# -gt 0 && $1 != *=* ]]; do values+=("$1"); shift; done
-if [[ $STAGE == *vs_decay && ${#values[@]} -eq 0 ]]; then
+if [[ $STAGE =~ vs_decay|wb && ${#values[@]} -eq 0 ]]; then
   echo "stage $STAGE: give the weight decay(s) to run, e.g. $STAGE 2e-4" >&2; exit 2
 fi
 COMMON=(+experiment="$EXP" logger.progress=false resume=true "$@")
@@ -49,5 +53,15 @@ case $STAGE in
       run seed="$seed" search=none "${VS[@]}" optim.weight_decay="${values[0]}" \
         hydra.run.dir="$OUT/vs_decay/seed$seed"
     done ;;
-  *) echo "stage $STAGE: expected search, retrain, tune_vs_decay or vs_decay" >&2; exit 2 ;;
+  tune_wb)
+    for wd in "${values[@]}"; do
+      run seed=0 +baseline=weight_balancing train_on_val=false optim.weight_decay="$wd" \
+        hydra.run.dir="$OUT/tune_wb/wd$wd"
+    done ;;
+  wb)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" +baseline=weight_balancing optim.weight_decay="${values[0]}" \
+        hydra.run.dir="$OUT/wb/seed$seed"
+    done ;;
+  *) echo "stage $STAGE: expected search, retrain, tune_vs_decay, vs_decay, tune_wb or wb" >&2; exit 2 ;;
 esac

@@ -32,7 +32,8 @@ metadata are its hyperparameters' standard values (each paper's setting), the on
 those defaults for the CLI and the Python API."""
 
 HYPERPARAMETERS = ("gamma", "tau", "beta", "max_margin", "scale", "step_size", "adjustment", "upweight",
-                   "identification_epochs")
+                   "identification_epochs", "smooth_head", "smooth_tail", "classifier_epochs", "classifier_lr",
+                   "classifier_weight_decay", "max_norm")
 
 
 def register_loss(name: str, **defaults: float):
@@ -156,6 +157,29 @@ def _jtt(cfg, counts, group_counts):
 @LOSSES.register("dfr", defaults={}, procedure="dfr")
 def _dfr(cfg, counts, group_counts):
     """Cross-entropy; the pipeline then refits the last layer (``autobalance.training.dfr``)."""
+    return _fixed(counts)
+
+
+def label_aware_smoothing(counts: Sequence[int], head: float, tail: float) -> torch.Tensor:
+    """MiSLAS's label-aware smoothing (Zhong et al., CVPR 2021), its linear form: eps_k from ``tail``
+    at the rarest class to ``head`` at the most frequent, linear in n_k."""
+    n = torch.as_tensor(list(counts), dtype=torch.float64)
+    span = (n.max() - n.min()).clamp_min(1.0)
+    return tail + (head - tail) * (n - n.min()) / span
+
+
+@register_loss("las", smooth_head=0.3, smooth_tail=0.0)
+def _las(cfg, counts, group_counts):
+    return _fixed(counts, label_smoothing=label_aware_smoothing(counts, cfg.smooth_head, cfg.smooth_tail),
+                  smoothing_max=1 - 1e-6)
+
+
+@LOSSES.register("weight_balancing", procedure="weight_balancing",
+                 defaults={"beta": CLASS_BALANCED_BETA, "classifier_epochs": 10, "classifier_lr": 0.01,
+                           "classifier_weight_decay": 0.1, "max_norm": 0.1})
+def _weight_balancing(cfg, counts, group_counts):
+    """Cross-entropy (the first stage, with the run's tuned weight decay); the pipeline then
+    retrains the classifier (``autobalance.training.weight_balancing``)."""
     return _fixed(counts)
 
 

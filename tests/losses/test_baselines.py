@@ -122,3 +122,15 @@ def test_posthoc_logit_adjustment_changes_predictions_only():
     loss = _build("la_posthoc", tau=1.0)
     torch.testing.assert_close(loss(z, y), F.cross_entropy(z, y))
     torch.testing.assert_close(loss.eval_logits(z), z - _priors().log())
+
+
+def test_label_aware_smoothing_smooths_the_head_most_and_the_rarest_class_least():
+    z, y = _batch()
+    head, tail = 0.3, 0.05
+    n = torch.tensor(COUNTS, dtype=torch.float64)
+    eps = tail + (head - tail) * (n - n.min()) / (n.max() - n.min())  # MiSLAS's linear form
+    log_p = z.log_softmax(1)
+    expected = torch.stack([-(1 - eps[y[i]]) * log_p[i, y[i]] - eps[y[i]] * log_p[i].mean() for i in range(len(y))])
+    torch.testing.assert_close(_build("las", smooth_head=head, smooth_tail=tail)(z, y), expected.mean())
+    standard = _build("las")
+    assert standard.label_smoothing()[0, 0] == pytest.approx(0.3) and float(standard.label_smoothing()[0, -1]) == 0.0
