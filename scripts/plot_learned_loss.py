@@ -1,11 +1,12 @@
-"""Learned loss tables per class (scales, offsets, weights, augmentation magnitudes), from the
-learned-loss files of one or more sweeps.
+"""Learned loss tables per class (scales, offsets, weights, augmentation magnitudes, label smoothing,
+weight decay of the classifier's rows), from the learned-loss files of one or more sweeps.
 
 One panel per learned table; x: classes by training count (most frequent first), y: the learned
 value (mean over seeds with their range), one line per method as ``scripts/aggregate.py`` labels
 it (``[search.family.init=vs]`` where settings differ). Gray references: logit adjustment's
-offsets (tau = 1, centred as the family centres them), CDT's scales (n_k / n_max)^0.2 and each
-augmentation operation's starting magnitude. Also writes the table behind the plot.
+offsets (tau = 1, centred as the family centres them), CDT's scales (n_k / n_max)^0.2, each
+augmentation operation's starting magnitude, label-aware smoothing's standard values (0.3 to 0) and
+the optimizer's weight decay (the row decays on a log axis). Also writes the table behind the plot.
 
     python scripts/plot_learned_loss.py experiments/interpolation/fashion_mnist_lt/runs \
         --out experiments/interpolation/fashion_mnist_lt
@@ -27,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from autobalance.losses.factory import label_aware_smoothing  # noqa: E402
 from autobalance.losses.priors import cdt_scales, logit_adjustment_offsets  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("aggregate", Path(__file__).with_name("aggregate.py"))
@@ -41,6 +43,10 @@ def learned_tables(saved: dict) -> dict[str, list[float]]:
     tables = {part: saved[part][0] for part in ("scales", "offsets", "weights") if part in saved["learned_parts"]}
     if "augment" in saved["learned_parts"] and saved.get("augmentation"):
         tables.update({f"augment_{op}": t[0] for op, t in saved["augmentation"]["magnitudes"].items()})
+    if "label_smoothing" in saved["learned_parts"] and saved.get("label_smoothing"):
+        tables["label_smoothing"] = saved["label_smoothing"]["values"][0]
+    if "weight_decay" in saved["learned_parts"] and saved.get("weight_decay"):
+        tables["weight_decay"] = saved["weight_decay"]["rows"]
     return tables
 
 
@@ -61,6 +67,8 @@ def collect(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) ->
             bounds = saved["augmentation"]["bounds"]
             meta["augment_start"] = {op: cfg["search"]["family"]["augment_init"] * b for op, b in bounds.items()}
             meta["augment_bounds"] = bounds
+        if saved.get("weight_decay"):
+            meta["decay_reference"] = saved["weight_decay"]["reference"]
         for table, per_class in learned_tables(saved).items():
             values[(row["label"], table)].append(per_class)
     if not values:
@@ -79,6 +87,10 @@ def reference(table: str, meta: dict) -> tuple[np.ndarray, str] | None:
     if table.startswith("augment_"):
         op = table.removeprefix("augment_")
         return np.full(len(counts), meta["augment_start"][op]), "starting magnitude"
+    if table == "label_smoothing":
+        return label_aware_smoothing(counts, 0.3, 0.0).numpy(), "label-aware smoothing (0.3 to 0)"
+    if table == "weight_decay":
+        return np.full(len(counts), meta["decay_reference"]), "the optimizer's decay"
     return None
 
 
@@ -102,13 +114,16 @@ def plot(values: dict, meta: dict, out: Path) -> list[str]:
             (handles[label],) = ax.plot(x, mean, marker="o", color=f"C{k}",
                                         label=f"{label} ({len(runs)} seeds)")
             ax.fill_between(x, runs.min(0)[order], runs.max(0)[order], color=f"C{k}", alpha=0.2)
-            lines.append(f"| {label} | {table} | {len(runs)} | " + " | ".join(f"{v:.3f}" for v in mean) + " |")
+            digits = ".3g" if table == "weight_decay" else ".3f"  # decays are around 1e-4
+            lines.append(f"| {label} | {table} | {len(runs)} | " + " | ".join(f"{v:{digits}}" for v in mean) + " |")
         ref = reference(table, meta)
         if ref is not None:
             (line,) = ax.plot(x, ref[0][order], color="gray", linestyle="--", linewidth=1, label=ref[1])
             ax.legend(handles=[line], fontsize=7)
         if table.startswith("augment_"):
             ax.set_ylim(0, meta["augment_bounds"][table.removeprefix("augment_")])
+        if table == "weight_decay":
+            ax.set_yscale("log")
         ax.set_xticks(x, [f"{names[i]} ({counts[i]})" for i in order], fontsize=7, rotation=45, ha="right")
         ax.set_title(f"learned {table}")
         ax.set_xlabel("class (training images), most frequent first")

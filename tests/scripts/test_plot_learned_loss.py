@@ -51,3 +51,21 @@ def test_a_tree_without_learned_losses_is_refused_by_name(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no learned-loss file"):
         plot_learned_loss.collect([(tmp_path / "empty", str(tmp_path / "empty"))])
+
+
+def test_learned_regularizers_are_drawn_against_the_optimizers_decay_and_label_aware_smoothing(tmp_path):
+    d = tmp_path / "reg"
+    _search_run(tmp_path, "reg", "la", 0, [1.0, 0.8, 0.6], [2.0, 0.0, -2.0])
+    saved = yaml.safe_load((d / "learned_loss.yaml").read_text())
+    saved.update(learned_parts=["scales", "weight_decay", "label_smoothing"],
+                 weight_decay={"reference": 1e-4, "max_ratio": 10.0, "rows": [1e-4, 2e-4, 5e-4], "rest": 1e-4},
+                 label_smoothing={"max": 0.5, "values": [[0.2, 0.1, 0.0]]})
+    (d / "learned_loss.yaml").write_text(yaml.safe_dump(saved))
+    values, meta = plot_learned_loss.collect([(tmp_path, str(tmp_path))])
+    label = next(label for label, _ in values)
+    assert values[(label, "weight_decay")] == [[1e-4, 2e-4, 5e-4]] and (label, "offsets") not in values
+    lines = plot_learned_loss.plot(values, meta, tmp_path / "out")
+    assert f"| {label} | label_smoothing | 1 | 0.200 | 0.100 | 0.000 |" in lines
+    assert f"| {label} | weight_decay | 1 | 0.0001 | 0.0002 | 0.0005 |" in lines
+    assert plot_learned_loss.reference("weight_decay", meta)[0].tolist() == [1e-4] * 3
+    assert plot_learned_loss.reference("label_smoothing", meta)[0].tolist() == pytest.approx([0.3, 0.3 * 9 / 99, 0.0])
