@@ -80,14 +80,17 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
     groups = frequency_groups(class_names, train_counts)
     binned = len(groups) < len(class_names)
     width = 30 if binned else 14
+    widths = {k: max(9, len(k)) for k in extra}
+    small = {k: 0 < float(np.abs(np.asarray(v)).max()) < 0.01 for k, v in extra.items()}  # weight decays
     header = (f"{'classes' if binned else 'class':>{width}} {'train':>7} {'test acc':>9}"
-              + "".join(f" {k:>9}" for k in extra))
+              + "".join(f" {k:>{widths[k]}}" for k in extra))
     lines = [header, "-" * len(header)]
     accuracy = np.asarray(metrics["per_class_accuracy"])
     for label, idx in groups:
         train = f"{np.mean(np.asarray(train_counts)[idx]):>7.0f}"
         row = f"{label[:width]:>{width}} {train} {accuracy[idx].mean():>9.3f}"
-        lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>9.3f}" for v in extra.values()))
+        lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>{widths[k]}.{'2e' if small[k] else '3f'}}"
+                                   for k, v in extra.items()))
     lines.append("-" * len(header))
     for key in HEADLINE:
         if metrics.get(key) is not None:

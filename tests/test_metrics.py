@@ -40,3 +40,13 @@ def test_summary_table_of_a_thousand_classes_has_ten_frequency_bin_rows():
     assert len(rows) == 10
     assert rows[0].split()[-3:] == ["950", "1.000", "0.500"]  # mean count of ranks 1-100, accuracy, offset
     assert rows[1].split()[-2] == "0.000"
+
+
+def test_summary_table_columns_fit_their_names_and_show_small_decays():
+    from autobalance.reporting import summary_table
+
+    table = summary_table({"per_class_accuracy": [0.5, 0.6]}, ["a", "b"], [10, 2],
+                          {"label_smoothing": [0.05, 0.0], "weight_decay": [1e-4, 3.5e-5]})
+    header, _, first, second = table.splitlines()[:4]
+    assert header.endswith("label_smoothing weight_decay") and len(first) == len(header)
+    assert first.split()[-2:] == ["0.050", "1.00e-04"] and second.split()[-1] == "3.50e-05"
