@@ -186,7 +186,7 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         row = {"dataset": m.get("dataset"), "rho": _imbalance(metrics_path.parent, cfg), "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
                "train_seconds": sum(seconds for phase, seconds in m.get("phase_seconds", {}).items()
-                                    if phase in ("train", "retrain") or phase.startswith("search")),
+                                    if phase in ("train", "retrain", "classifier") or phase.startswith("search")),
                "code_version": "+".join([m.get("code_version") or "unknown", *m.get("resumed_with", [])]),
                "dir": str(metrics_path.parent) if shown_as is None
                else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}

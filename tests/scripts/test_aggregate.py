@@ -276,3 +276,12 @@ def test_a_baseline_with_its_own_sampler_is_labelled_by_it():
     cfg["data"]["sampler"] = "group_balanced"
     assert aggregate.label_of(cfg) == "ce+group_balanced_sampling"
     assert aggregate.label_of(_cfg("ce")) == "ce"
+
+
+def test_weight_balancings_classifier_stage_counts_in_its_training_time(tmp_path):
+    _run(tmp_path, "wb", _cfg("weight_balancing"), 0, 15.0, 100.0)
+    metrics = json.loads((tmp_path / "wb" / "metrics.json").read_text())
+    metrics["phase_seconds"]["classifier"] = 7.0
+    (tmp_path / "wb" / "metrics.json").write_text(json.dumps(metrics))
+    (row,) = aggregate.collect(tmp_path)
+    assert row["train_seconds"] == pytest.approx(107.0)
