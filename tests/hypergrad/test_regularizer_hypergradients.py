@@ -1,6 +1,7 @@
 """Hypergradients with respect to the learned regularizers (a weight decay per classifier row, one
 for the rest of the network, label smoothing per class) against float64 central differences, for
-every method: an MLP and a small CNN with BatchNorm. The optimizer's own decay WD is applied as
+every exact method (cg, minres, last_layer, unrolled, forward; identity and a truncated Neumann
+series are approximations by design): an MLP and a small CNN with BatchNorm. The optimizer's own decay WD is applied as
 in the search (the methods' damping, the inner SGD's decay), the learned part beyond it by the
 loss's penalty in the training closure."""
 
@@ -77,11 +78,21 @@ def test_the_hyperparameters_are_the_three_regularizers():
                                                           "regularizer.raw_rest"}
 
 
-def test_implicit_hypergradient_matches_finite_differences_of_the_inner_solve(problem):
+@pytest.fixture(scope="module")
+def inner_solve_differences(problem):
+    """Central differences of the validation loss at the exact inner solution (the reference of
+    every implicit method, computed once per problem)."""
     _, params, hparams, train, val = problem
-    result = make_method("cg", damping=WD, max_iter=500, tol=1e-13).compute(params, hparams, train, val)
     objective = _with_optimizer_decay(train)
-    ref = central_differences(lambda hp: val(solve_inner(lambda p: objective(p, hp), params), hp), hparams)
+    return central_differences(lambda hp: val(solve_inner(lambda p: objective(p, hp), params), hp), hparams)
+
+
+@pytest.mark.parametrize("method", ["cg", "minres"])
+def test_implicit_hypergradient_matches_finite_differences_of_the_inner_solve(problem, inner_solve_differences,
+                                                                              method):
+    _, params, hparams, train, val = problem
+    result = make_method(method, damping=WD, max_iter=500, tol=1e-13).compute(params, hparams, train, val)
+    ref = inner_solve_differences
     for n in hparams:
         torch.testing.assert_close(result.grads[n], ref[n], rtol=1e-4, atol=1e-8)
         assert result.grads[n].abs().min() > 1e-5, n  # every entry moves the objective
@@ -153,3 +164,23 @@ def test_forward_mode_matches_central_differences_of_a_whole_training_run(kind):
     for n in hparams:
         torch.testing.assert_close(result.grads[n], ref[n], rtol=1e-6, atol=1e-10)
         assert result.grads[n].abs().min() > 1e-7, n
+
+
+def test_the_power_law_exponents_hypergradient_matches_finite_differences():
+    """delta (row decays WD (n_k / n_max)^delta) and e (smoothing 0.5 tanh(e log(n_k / n_min)))."""
+    torch.manual_seed(0)
+    model = _model("mlp").double()
+    x, xv = _inputs("mlp", 24), _inputs("mlp", 30)
+    loss = ParametricLoss(K, learn=("weight_decay", "label_smoothing"), counts=[40, 12, 3],
+                          parametrization="power_law", label_smoothing=[0.2, 0.1, 0.0], decay_reference=WD,
+                          weight_decay=[WD, 2 * WD, 4 * WD]).double()
+    train = loss_closure(model, loss, [(x, _labels(x), None)], applied_decay=WD)
+    val = model_closure(model, lambda z, y, g, hp: nn.functional.cross_entropy(z, y), [(xv, _labels(xv), None)])
+    hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
+    assert hparams["raw_label_smoothing"].shape == hparams["regularizer.raw_rows"].shape == (1, 1)
+    objective = _with_optimizer_decay(train)
+    params = solve_inner(lambda p: objective(p, hparams), dict(model.named_parameters()))
+    result = make_method("cg", damping=WD, max_iter=500, tol=1e-13).compute(params, hparams, train, val)
+    ref = central_differences(lambda hp: val(solve_inner(lambda p: objective(p, hp), params), hp), hparams)
+    for n in hparams:
+        torch.testing.assert_close(result.grads[n], ref[n], rtol=1e-4, atol=1e-8)
