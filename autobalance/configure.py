@@ -72,7 +72,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("model.name", cfg.model.name, MODELS.names())
     require_choice("loss.name", cfg.loss.name, LOSSES.names())
     require_choice("schedule.name", cfg.schedule.name, SCHEDULES.names())
-    require_choice("logger.name", cfg.logger.name, LOGGERS)
+    require_choice("logger.name", cfg.logger.name, LOGGERS.names())
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
     if cfg.objective.name == "blend":
         check_blend_weights(cfg.objective)
@@ -90,7 +90,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
                 f"operations among {', '.join(AUGMENT_OPS)}")
     require(all(b > 0 for b in family.augment_bounds.values()), "search.family.augment_bounds",
             dict(family.augment_bounds), "positive largest magnitudes")
-    require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS)
+    require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS.names())
     require_choice("search.family.parametrization", family.parametrization, PARAMETRIZATIONS)
     if family.parametrization == "power_law":
         require(family.cluster_size == 1 and family.scale_map == "exp", "search.family.parametrization",

@@ -6,13 +6,13 @@ A record is a flat-ish dict logged under a ``kind`` ("epoch", "hyperstep", "summ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from autobalance.errors import InputError
+from autobalance.registry import Registry
 from autobalance.reporting import finite
-
-LOGGERS = ("jsonl", "wandb", "tensorboard")
 
 
 class Sink(Protocol):
@@ -146,15 +146,21 @@ class Sinks:
             s.close()
 
 
+LOGGERS: Registry[Callable[..., Sink | None]] = Registry("logger.name")
+"""Loggers by name: ``builder(out_dir, project, run_name, mode, config)`` -> the sink beside the
+JSONL files (always written), or None."""
+LOGGERS.register("jsonl")(lambda out_dir, project, run_name, mode, config: None)
+LOGGERS.register("wandb")(lambda out_dir, project, run_name, mode, config:
+                          WandbSink(out_dir, project, run_name, mode, config))
+LOGGERS.register("tensorboard")(lambda out_dir, project, run_name, mode, config: TensorBoardSink(out_dir))
+
+
 def make_sinks(name: str, out_dir: Path, project: str = "autobalance", run_name: str = "run",
                mode: str = "offline", config: dict[str, Any] | None = None) -> Sinks:
     sinks: list[Sink] = [JsonlSink(out_dir)]
     try:
-        if name == "wandb":
-            sinks.append(WandbSink(out_dir, project, run_name, mode, config or {}))
-        elif name == "tensorboard":
-            sinks.append(TensorBoardSink(out_dir))
+        extra = LOGGERS[name](out_dir, project, run_name, mode, config or {})
     except ModuleNotFoundError as err:
         raise InputError(f"logger={name} needs the {err.name} package: pip install 'autobalance[{name}]' "
                          "(or choose logger=jsonl)") from None
-    return Sinks(sinks)
+    return Sinks(sinks if extra is None else [*sinks, extra])

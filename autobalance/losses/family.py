@@ -11,7 +11,8 @@ are exactly the hyperparameters.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +25,8 @@ from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.losses.power_law import PARAMETRIZATIONS, fit_exponents, log_relative_frequency
 from autobalance.losses.regularizer import DECAY_MAX_RATIO, ClassifierDecay, initial_raw
+from autobalance.registry import Registry
 
-SCALE_MAPS = ("sigmoid", "softplus", "exp")
 PARTS = ("scales", "offsets", "weights")
 REGULARIZERS = ("weight_decay", "label_smoothing")
 LEARNABLE = (*PARTS, "augment", *REGULARIZERS)
@@ -36,30 +37,35 @@ AUGMENT_INIT = 0.1
 SIGMOID_REFERENCE = float(torch.sigmoid(torch.tensor(1.0)))
 
 
+@dataclass(frozen=True)
+class ScaleMap:
+    """How a raw parameter becomes a positive logit scale, and back."""
+
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    inverse: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _sigmoid_inverse(scale: torch.Tensor) -> torch.Tensor:
+    """The sigmoid map cannot reach 1, so relative scales r (max 1) are placed at sigmoid(1) * r,
+    the official code's initial value (Delta = 1)."""
+    s = (scale * SIGMOID_REFERENCE / scale.max()).clamp(1e-6, 1 - 1e-6)
+    return torch.log(s) - torch.log1p(-s)
+
+
+SCALE_MAPS: Registry[ScaleMap] = Registry("search.family.scale_map")
+"""Scale maps by name: ``exp`` (exact CE at raw 0), ``softplus``, ``sigmoid`` (the official code's)."""
+SCALE_MAPS.register("sigmoid")(ScaleMap(torch.sigmoid, _sigmoid_inverse))
+SCALE_MAPS.register("softplus")(ScaleMap(F.softplus, lambda scale: scale + torch.log(-torch.expm1(-scale))))
+SCALE_MAPS.register("exp")(ScaleMap(torch.exp, torch.log))
+
+
 def scale_forward(raw: torch.Tensor, scale_map: str) -> torch.Tensor:
-    if scale_map == "sigmoid":
-        return torch.sigmoid(raw)
-    if scale_map == "softplus":
-        return F.softplus(raw)
-    if scale_map == "exp":
-        return raw.exp()
-    raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+    return SCALE_MAPS[scale_map].forward(raw)
 
 
 def scale_inverse(scale: torch.Tensor, scale_map: str) -> torch.Tensor:
-    """Raw parameter giving ``scale``.
-
-    The sigmoid map cannot reach 1, so relative scales r (max 1) are placed at sigmoid(1) * r,
-    the official code's initial value (Delta = 1).
-    """
-    if scale_map == "sigmoid":
-        s = (scale * SIGMOID_REFERENCE / scale.max()).clamp(1e-6, 1 - 1e-6)
-        return torch.log(s) - torch.log1p(-s)
-    if scale_map == "softplus":
-        return scale + torch.log(-torch.expm1(-scale))
-    if scale_map == "exp":
-        return scale.log()
-    raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+    """Raw parameter giving ``scale``."""
+    return SCALE_MAPS[scale_map].inverse(scale)
 
 
 def _full(value, num_classes: int):
@@ -149,8 +155,7 @@ class ParametricLoss(ClassificationLoss):
             raise InputError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {LEARNABLE}")
         if "augment" in learn and not augment_ops:
             raise InputError("learning 'augment' needs augment_ops: which operations to apply")
-        if scale_map not in SCALE_MAPS:
-            raise InputError(f"unknown scale map {scale_map!r}; expected one of {SCALE_MAPS}")
+        SCALE_MAPS[scale_map]  # noqa: B018 - refuses an unknown map by name
         if cluster_size > 1 and counts is None:
             raise InputError("cluster_size > 1 needs the training counts to sort classes")
         if parametrization not in PARAMETRIZATIONS:

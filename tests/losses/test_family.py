@@ -91,7 +91,7 @@ def test_fixed_parts_are_buffers_not_parameters():
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="unknown learnable parts \\['margins'\\]"):
         ParametricLoss(3, learn=("margins",))
-    with pytest.raises(ValueError, match="unknown scale map 'tanh'"):
+    with pytest.raises(ValueError, match="scale_map='tanh': expected one of sigmoid, softplus, exp"):
         ParametricLoss(3, scale_map="tanh")
     with pytest.raises(ValueError, match="expected \\(1, 3\\)"):
         ParametricLoss(3, offsets=[0.0, 1.0])
