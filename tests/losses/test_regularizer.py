@@ -155,3 +155,17 @@ def test_smoothing_per_cell_follows_the_examples_attribute():
     chosen = eps[groups, targets]
     torch.testing.assert_close(loss.per_example(logits, targets, groups),
                                -(1 - chosen) * log_p[torch.arange(6), targets] - chosen * log_p.mean(1))
+
+
+def test_clustered_classes_share_their_decay_and_smoothing():
+    counts = [100, 90, 20, 10]
+    loss = ParametricLoss(4, learn=("weight_decay", "label_smoothing"), counts=counts, cluster_size=2,
+                          decay_reference=WD)
+    assert loss.regularizer.raw_rows.shape == loss.raw_label_smoothing.shape == (1, 2)
+    with torch.no_grad():
+        loss.regularizer.raw_rows.copy_(torch.tensor([[0.5, -0.5]]))
+        loss.raw_label_smoothing.copy_(torch.tensor([[0.1, 0.3]]))
+    rows, eps = loss.regularizer.rows()[0], loss.label_smoothing()[0]
+    assert rows[0] == rows[1] and rows[2] == rows[3] and rows[0] > WD > rows[2]
+    assert eps[0] == eps[1] and eps[2] == eps[3] and eps[2] > eps[0]
+    assert loss.learned_values()["weight_decay"].shape == (1, 2)  # one trace column per cluster
