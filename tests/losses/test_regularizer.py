@@ -59,11 +59,11 @@ def test_the_maps_stay_within_their_bounds_however_far_the_raw_values_go():
     with torch.no_grad():
         loss.regularizer.raw_rows.copy_(torch.tensor([[-1e3, 0.0, 1e3]]))
         loss.raw_label_smoothing.copy_(torch.tensor([[-5.0, 0.1, 1e3]]))
-    rows = loss.regularizer.rows()[0]
+    rows = loss.regularizer.rows()[0].detach()
     low, high = WD / 10 * (1 - 1e-6), 10 * WD * (1 + 1e-6)  # the bounds, up to float32's rounding
     assert low <= float(rows[0]) < WD and float(rows[1]) == pytest.approx(WD) and WD < float(rows[2]) <= high
     loss.project_()  # an outer step's end: smoothing's raw value back on its domain
-    eps = loss.label_smoothing()[0]
+    eps = loss.label_smoothing()[0].detach()
     assert float(eps[0]) == 0.0 and 0 < float(eps[1]) < float(eps[2]) <= 0.5
     assert float(eps[1]) == pytest.approx(0.5 * math.tanh(0.1))
 
@@ -87,7 +87,7 @@ def test_power_law_decays_and_smoothing_follow_the_class_frequencies():
     with torch.no_grad():
         loss.regularizer.raw_rows.fill_(-0.1)  # delta: lambda_k ~ WD (n_k / n_max)^-0.1, rarer rows decayed more
         loss.raw_label_smoothing.fill_(0.05)
-    rows, eps = loss.regularizer.rows()[0], loss.label_smoothing()[0]
+    rows, eps = loss.regularizer.rows()[0].detach(), loss.label_smoothing()[0].detach()
     assert float(rows[0]) == pytest.approx(WD) and float(rows[1]) > WD and float(rows[2]) > float(rows[1])
     c = math.log(10)  # the map: WD exp(c tanh(raw / c)), near WD (n_k / n_max)^delta well inside the bound
     assert float(rows[2]) == pytest.approx(WD * math.exp(c * math.tanh(0.1 * math.log(100) / c)), rel=1e-6)
@@ -165,7 +165,7 @@ def test_clustered_classes_share_their_decay_and_smoothing():
     with torch.no_grad():
         loss.regularizer.raw_rows.copy_(torch.tensor([[0.5, -0.5]]))
         loss.raw_label_smoothing.copy_(torch.tensor([[0.1, 0.3]]))
-    rows, eps = loss.regularizer.rows()[0], loss.label_smoothing()[0]
+    rows, eps = loss.regularizer.rows()[0].detach(), loss.label_smoothing()[0].detach()
     assert rows[0] == rows[1] and rows[2] == rows[3] and rows[0] > WD > rows[2]
     assert eps[0] == eps[1] and eps[2] == eps[3] and eps[2] > eps[0]
     assert loss.learned_values()["weight_decay"].shape == (1, 2)  # one trace column per cluster
