@@ -16,6 +16,10 @@ from autobalance.errors import InputError
 
 CLASS_BALANCED_BETA = 0.9999
 """beta of the class-balanced weights (1 - beta) / (1 - beta^n) (Cui et al. 2019), wherever used."""
+DECAY_MAX_RATIO = 10.0
+"""Default bound of a learned weight decay: within a factor 10 of the reference either way."""
+SMOOTHING_MAX = 0.5
+"""Default bound of a learned label smoothing (the family's eps = SMOOTHING_MAX * tanh(raw), raw >= 0)."""
 
 
 class ConfigError(InputError):
@@ -275,9 +279,9 @@ class FamilyConfig:
     augment_max_ratio: float | None = 2.0
     """Largest ratio between two classes' learned magnitudes of one operation: the label
     shortcut the augmentation offers is worth at most its log in nats; null leaves it free."""
-    decay_max_ratio: float = 10.0
+    decay_max_ratio: float = DECAY_MAX_RATIO
     """Bound of a learned ``weight_decay``: within this factor of the search's optimizer decay."""
-    smoothing_max: float = 0.5
+    smoothing_max: float = SMOOTHING_MAX
     """Bound of a learned ``label_smoothing``: each class's smoothing stays in [0, smoothing_max)."""
 
     def __post_init__(self) -> None:

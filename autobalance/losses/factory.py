@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from autobalance.config import CLASS_BALANCED_BETA, FamilyConfig, LossConfig, require, require_choice
+from autobalance.config import CLASS_BALANCED_BETA, SMOOTHING_MAX, FamilyConfig, LossConfig, require, require_choice
 from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
@@ -16,7 +16,7 @@ from autobalance.losses.baselines import (
     LDAMLoss,
     PosthocLogitAdjustedCE,
 )
-from autobalance.losses.family import AUGMENT_INIT, SMOOTHING_MAX, ParametricLoss
+from autobalance.losses.family import AUGMENT_INIT, ParametricLoss
 from autobalance.losses.group_dro import GroupDROLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets

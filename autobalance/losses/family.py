@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autobalance.config import SMOOTHING_MAX
 from autobalance.errors import InputError
 from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
@@ -30,8 +31,6 @@ from autobalance.registry import Registry
 PARTS = ("scales", "offsets", "weights")
 REGULARIZERS = ("weight_decay", "label_smoothing")
 LEARNABLE = (*PARTS, "augment", *REGULARIZERS)
-SMOOTHING_MAX = 0.5
-"""Default bound of a learned label smoothing (eps = SMOOTHING_MAX * tanh(raw), raw >= 0)."""
 AUGMENT_INIT = 0.1
 """Default starting magnitude of an augmentation operation, as a fraction of its bound."""
 SIGMOID_REFERENCE = float(torch.sigmoid(torch.tensor(1.0)))

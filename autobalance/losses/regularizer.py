@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from autobalance.config import DECAY_MAX_RATIO
 from autobalance.errors import InputError
 
-DECAY_MAX_RATIO = 10.0
-"""Default bound of a learned decay: within a factor 10 of the reference either way."""
 HEAD = "head"
 """The classifier's module name (``autobalance.models.Classifier``): its rows are the classes'."""
 
