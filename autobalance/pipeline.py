@@ -8,6 +8,8 @@ import dataclasses
 import io
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
 from autobalance.objectives import build_objective
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
+from autobalance.registry import Registry
 from autobalance.reporting import (
     data_line,
     finite,
@@ -144,41 +147,68 @@ def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks,
     return upsampled(data, errors, loss.upweight), info
 
 
-def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle,
-                     phase_seconds: dict[str, float]) -> dict[str, Any]:
-    """Weight balancing's second stage on the trained model (its phase: ``classifier``)."""
+def dfr_check(cfg: RunConfig, data: DataBundle) -> None:
+    if cfg.train_on_val or len(data.val) == 0 or data.val.group is None:
+        raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
+                          f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
+                          f"{'no' if data.val.group is None else 'a'} group column: expected train_on_val=false "
+                          "and a validation split with groups")
+
+
+def dfr_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
+    """DFR's last-layer refit on the held-out validation split."""
+    info = retrain_last_layer(trainer.model, data, data.val, cfg.seed)
+    print(f"DFR: last layer refit on {info['held_out_examples']} validation examples (C={info['C']})", flush=True)
+    return info
+
+
+def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
+    """Weight balancing's second stage on the trained model, from the data it trained on."""
     loss = resolve_loss_config(cfg.loss)
-    start = time.perf_counter()
-    info = retrain_classifier(trainer.model, data, data.train, data.train_counts, cfg.seed, loss.classifier_epochs,
-                              loss.classifier_lr, loss.classifier_weight_decay, loss.max_norm, loss.beta)
-    phase_seconds["classifier"] = time.perf_counter() - start
+    info = retrain_classifier(trainer.model, final_data, final_data.train, final_data.train_counts, cfg.seed,
+                              loss.classifier_epochs, loss.classifier_lr, loss.classifier_weight_decay,
+                              loss.max_norm, loss.beta)
     print(f"weight balancing: classifier retrained {info['epochs']} epochs (weight decay {info['weight_decay']}, "
           f"row norms capped at {info['row_norm_cap']:.3g})", flush=True)
     return info
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A baseline trained in stages around the one training run: a check of the data, a stage
+    that makes the training data (its phases timed by ``train``), a stage on the trained model
+    (timed as the phase ``after_phase``). Each stage's information goes to ``metrics.json``
+    under the procedure's name."""
+
+    check: Callable[[RunConfig, DataBundle], None] | None = None
+    before: Callable[..., tuple[DataBundle, dict[str, Any]]] | None = None
+    after: Callable[[RunConfig, Trainer, DataBundle, DataBundle], dict[str, Any]] | None = None
+    after_phase: str = ""
+
+
+PROCEDURES: Registry[Procedure] = Registry("a loss's procedure")
+"""Multi-stage baselines by the ``procedure`` their loss registers with."""
+PROCEDURES.register("jtt")(Procedure(before=jtt_upsampled))
+PROCEDURES.register("dfr")(Procedure(check=dfr_check, after=dfr_stage, after_phase="dfr"))
+PROCEDURES.register("weight_balancing")(Procedure(after=classifier_stage, after_phase="classifier"))
 
 
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
     final_data = data.merged_train_val() if cfg.train_on_val else data
     phase_seconds: dict[str, float] = {}
-    procedure = LOSSES.metadata(cfg.loss.name).get("procedure")
-    if procedure == "dfr" and (cfg.train_on_val or len(data.val) == 0 or data.val.group is None):
-        raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
-                          f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
-                          f"{'no' if data.val.group is None else 'a'} group column: expected train_on_val=false "
-                          "and a validation split with groups")
+    name = LOSSES.metadata(cfg.loss.name).get("procedure")
+    procedure = Procedure() if name is None else PROCEDURES[name]
+    if procedure.check is not None:
+        procedure.check(cfg, data)
     extra: dict[str, Any] = {}
-    if procedure == "jtt":
-        final_data, extra["jtt"] = jtt_upsampled(cfg, final_data, out_dir, sinks, device, phase_seconds)
+    if procedure.before is not None:
+        final_data, extra[name] = procedure.before(cfg, final_data, out_dir, sinks, device, phase_seconds)
     trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks)
-    if procedure == "dfr":
+    if procedure.after is not None:
         start = time.perf_counter()
-        extra["dfr"] = retrain_last_layer(trainer.model, data, data.val, cfg.seed)
-        phase_seconds["dfr"] = time.perf_counter() - start
-        print(f"DFR: last layer refit on {extra['dfr']['held_out_examples']} validation examples "
-              f"(C={extra['dfr']['C']})", flush=True)
-    if procedure == "weight_balancing":
-        extra["weight_balancing"] = classifier_stage(cfg, trainer, final_data, phase_seconds)
+        extra[name] = procedure.after(cfg, trainer, data, final_data)
+        phase_seconds[procedure.after_phase] = time.perf_counter() - start
     metrics = final_test_metrics(trainer, data, out_dir)
     results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics,
                "train": training_fit(trainer, final_data.train), **extra}

@@ -19,3 +19,12 @@ def test_a_registry_builds_by_name_and_names_the_choices_on_a_miss():
         parts["square"]
     with pytest.raises(ValueError, match="registered twice"):
         parts.register("round")(round_widget)
+
+
+def test_every_multi_stage_loss_names_a_registered_procedure():
+    from autobalance.losses.factory import LOSSES
+    from autobalance.pipeline import PROCEDURES
+
+    named = {LOSSES.metadata(n)["procedure"] for n in LOSSES if "procedure" in LOSSES.metadata(n)}
+    assert named == set(PROCEDURES) == {"jtt", "dfr", "weight_balancing"}
+    assert all(PROCEDURES[n].after_phase for n in PROCEDURES if PROCEDURES[n].after is not None)
