@@ -86,6 +86,8 @@ class Trainer:
             [p for p in model.parameters() if p.requires_grad], lr=optim.lr,
             momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=optim.weight_decay,
         )
+        self.named_parameters = dict(model.named_parameters())
+        """The model's parameters by name, for the loss's penalty (built once: a resume copies into them)."""
         self.epoch = 0
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -103,7 +105,7 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()
         loss = self.loss(self._forward(self.loss.augment_inputs(x, y, g), self.train_module), y, g)
-        penalty = self.loss.penalty(dict(self.model.named_parameters()), self.optim_cfg.weight_decay)
+        penalty = self.loss.penalty(self.named_parameters, self.optim_cfg.weight_decay)
         if penalty is not None:
             loss = loss + penalty
         if not torch.isfinite(loss):
