@@ -11,6 +11,13 @@
 #                                                         # weight balancing (both stages, the paper's second
 #                                                         # stage) with each first-stage decay, seed 0, training split
 #   bash scripts/run_regularizer_study.sh wb 5e-4         # weight balancing with the chosen decay
+#   bash scripts/run_regularizer_study.sh search_ee       # the second protocol's candidate: the same search
+#   bash scripts/run_regularizer_study.sh retrain_ee      # with the smoothed balanced error as its objective and
+#                                                         # the smoothing bounded by BOUNDED_SMOOTHING, then its retrain
+#   bash scripts/run_regularizer_study.sh tune_las 0.1 0.2 0.3
+#                                                         # label-aware smoothing with each head smoothing (tail 0),
+#                                                         # seed 0, training split: validation picks it
+#   bash scripts/run_regularizer_study.sh las 0.3         # label-aware smoothing with the chosen head smoothing
 # The protocol is that of the recipe study (scripts/run_recipe_study.sh): stage 1 searches online (the
 # searched model never trains on validation), stage 2 retrains; the tables pair the runs with the
 # committed baselines of experiments/interpolation/. Trailing key=value pairs apply to every run; EXP
@@ -24,24 +31,33 @@ SEEDS=${SEEDS:-0,1,2,3,4}
 OUT=${OUT:-experiments/regularizer/runs/${EXP%_interpolation}}
 LEARN="[scales,weight_decay,label_smoothing]"
 VS=(loss=vs loss.gamma=0.1 loss.tau=1.0)
+# The second protocol's candidate: an objective that does not reward calibration, and a smoothing bound
+# whose margin cap, log((1 - eps + eps/K) / (eps/K)), stays above the LA offsets' spread (5.25 nats at
+# eps 0.05 for K = 10, against log 100 = 4.61 at rho 100).
+BOUNDED_SMOOTHING=${BOUNDED_SMOOTHING:-0.05}
+EE=(objective=expected_error "search.family.smoothing_max=$BOUNDED_SMOOTHING")
 values=()
 while [[ $# -gt 0 && $1 != *=* ]]; do values+=("$1"); shift; done
-if [[ $STAGE =~ vs_decay|wb && ${#values[@]} -eq 0 ]]; then
-  echo "stage $STAGE: give the weight decay(s) to run, e.g. $STAGE 2e-4" >&2; exit 2
+if [[ $STAGE =~ vs_decay|wb|las && ${#values[@]} -eq 0 ]]; then
+  echo "stage $STAGE: give the value(s) to run, e.g. $STAGE 2e-4" >&2; exit 2
 fi
 COMMON=(+experiment="$EXP" logger.progress=false resume=true "$@")
 run() { python -m autobalance.train "${COMMON[@]}" "$@"; }
 case $STAGE in
-  search)
+  search|search_ee)
+    suffix=; extra=()
+    if [[ $STAGE == search_ee ]]; then suffix=_ee; extra=("${EE[@]}"); fi
     for seed in ${SEEDS//,/ }; do
       run seed="$seed" search=online search.compare_with=[] search.family.init=la \
-        search.family.parametrization=power_law "search.family.learn=$LEARN" \
-        hydra.run.dir="$OUT/online_regularized/seed$seed"
+        search.family.parametrization=power_law "search.family.learn=$LEARN" "${extra[@]}" \
+        hydra.run.dir="$OUT/online_regularized$suffix/seed$seed"
     done ;;
-  retrain)
+  retrain|retrain_ee)
+    suffix=; [[ $STAGE == retrain_ee ]] && suffix=_ee
     for seed in ${SEEDS//,/ }; do
-      run seed="$seed" search=none loss=learned loss.path="$OUT/online_regularized/seed$seed/learned_loss.yaml" \
-        hydra.run.dir="$OUT/terminal_regularized/seed$seed"
+      run seed="$seed" search=none loss=learned \
+        loss.path="$OUT/online_regularized$suffix/seed$seed/learned_loss.yaml" \
+        hydra.run.dir="$OUT/terminal_regularized$suffix/seed$seed"
     done ;;
   tune_vs_decay)
     for wd in "${values[@]}"; do
@@ -63,5 +79,16 @@ case $STAGE in
       run seed="$seed" +baseline=weight_balancing optim.weight_decay="${values[0]}" \
         hydra.run.dir="$OUT/wb/seed$seed"
     done ;;
-  *) echo "stage $STAGE: expected search, retrain, tune_vs_decay, vs_decay, tune_wb or wb" >&2; exit 2 ;;
+  tune_las)
+    for head in "${values[@]}"; do
+      run seed=0 search=none loss=las loss.smooth_head="$head" loss.smooth_tail=0.0 train_on_val=false \
+        hydra.run.dir="$OUT/tune_las/head$head"
+    done ;;
+  las)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search=none loss=las loss.smooth_head="${values[0]}" loss.smooth_tail=0.0 \
+        hydra.run.dir="$OUT/las/seed$seed"
+    done ;;
+  *) echo "stage $STAGE: expected search, retrain, search_ee, retrain_ee, tune_vs_decay, vs_decay, tune_wb, wb," \
+       "tune_las or las" >&2; exit 2 ;;
 esac

@@ -35,3 +35,23 @@ def test_the_retrain_applies_the_regularization_the_search_learned(tmp_path, cac
 def test_a_vs_decay_stage_without_a_decay_is_refused_before_any_run(tmp_path, cache_dir):
     proc = _stage("vs_decay", tmp_path, cache_dir)
     assert proc.returncode != 0 and not (tmp_path / "vs_decay").exists()
+
+
+def test_the_second_protocol_searches_the_smoothed_error_with_bounded_smoothing(tmp_path, cache_dir):
+    for stage in ("search_ee", "retrain_ee"):
+        proc = _stage(stage, tmp_path, cache_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    online = tmp_path / "online_regularized_ee" / "seed0"
+    config = yaml.safe_load((online / "config.yaml").read_text())
+    assert config["objective"]["name"] == "expected_error" and config["search"]["family"]["smoothing_max"] == 0.05
+    learned = yaml.safe_load((online / "learned_loss.yaml").read_text())
+    assert learned["label_smoothing"]["max"] == 0.05
+    retrained = yaml.safe_load((tmp_path / "terminal_regularized_ee" / "seed0" / "config.yaml").read_text())
+    assert retrained["loss"]["path"] == str(online / "learned_loss.yaml")
+
+
+def test_label_aware_smoothing_runs_with_the_chosen_head_smoothing_and_no_tail_smoothing(tmp_path, cache_dir):
+    proc = _stage("las", tmp_path, cache_dir, "0.2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loss = yaml.safe_load((tmp_path / "las" / "seed0" / "config.yaml").read_text())["loss"]
+    assert (loss["name"], loss["smooth_head"], loss["smooth_tail"]) == ("las", 0.2, 0.0)
