@@ -141,49 +141,11 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    """A baseline loss (``autobalance.losses.factory.LOSSES``); a hyperparameter left null takes
-    the loss's standard value when the loss is built (or the config loaded), and one the loss
-    does not take is refused there."""
+    """A loss's settings: its name (``autobalance.losses.factory.LOSSES``). Each registered loss
+    extends this with its own hyperparameters, their standard values and their checks
+    (``autobalance.losses.factory.loss_config`` builds them by name)."""
 
     name: str = "ce"
-    gamma: float | None = None
-    tau: float | None = None
-    beta: float | None = None
-    max_margin: float | None = None
-    scale: float | None = None
-    step_size: float | None = None
-    adjustment: float | None = None
-    upweight: float | None = None
-    identification_epochs: int | None = None
-    smooth_head: float | None = None
-    smooth_tail: float | None = None
-    classifier_epochs: int | None = None
-    classifier_lr: float | None = None
-    classifier_weight_decay: float | None = None
-    max_norm: float | None = None
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        require(self.gamma is None or self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
-        require(self.tau is None or self.tau >= 0, "loss.tau", self.tau, ">= 0")
-        require(self.beta is None or 0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
-        require(self.max_margin is None or self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
-        require(self.scale is None or self.scale > 0, "loss.scale", self.scale, "> 0")
-        require(self.step_size is None or self.step_size > 0, "loss.step_size", self.step_size, "> 0")
-        require(self.adjustment is None or self.adjustment >= 0, "loss.adjustment", self.adjustment, ">= 0")
-        require(self.upweight is None or self.upweight >= 1, "loss.upweight", self.upweight, ">= 1")
-        require(self.identification_epochs is None or self.identification_epochs >= 1,
-                "loss.identification_epochs", self.identification_epochs, "an integer >= 1")
-        for key in ("smooth_head", "smooth_tail"):
-            value = getattr(self, key)
-            require(value is None or 0 <= value < 1, f"loss.{key}", value, "in [0, 1)")
-        require(self.classifier_epochs is None or self.classifier_epochs >= 1, "loss.classifier_epochs",
-                self.classifier_epochs, "an integer >= 1")
-        require(self.classifier_lr is None or self.classifier_lr > 0, "loss.classifier_lr", self.classifier_lr, "> 0")
-        require(self.classifier_weight_decay is None or self.classifier_weight_decay >= 0,
-                "loss.classifier_weight_decay", self.classifier_weight_decay, ">= 0")
-        require(self.max_norm is None or 0 <= self.max_norm <= 1, "loss.max_norm", self.max_norm,
-                "in [0, 1] (the cap's place between the smallest and largest row norm)")
 
 
 @dataclass
@@ -445,7 +407,9 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: Any = field(default_factory=LossConfig)
+    """A :class:`LossConfig`: the registered loss's own settings class, so the schema leaves the
+    section open and :func:`autobalance.configure.load_config` builds it by the loss's name."""
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     search: SearchConfig = field(default_factory=SearchConfig)

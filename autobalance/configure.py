@@ -19,7 +19,7 @@ from autobalance.data.splits import SPLIT_STRATEGIES
 from autobalance.hypergrad import METHODS
 from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
-from autobalance.losses.factory import INITIALIZATIONS, LOSSES, resolve_loss_config
+from autobalance.losses.factory import INITIALIZATIONS, LOSSES, loss_config
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
@@ -37,6 +37,8 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
         name = f"{prefix}{key}"
         if key not in fields:
             return name
+        if name == "loss":  # the loss's own settings class checks its keys (loss_config)
+            continue
         nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
         if isinstance(value, dict) and dataclasses.is_dataclass(nested):
             found = _unknown_key(value, nested, name + ".")
@@ -63,14 +65,13 @@ def renamed_key(key: str) -> str:
 
 
 def check_names(cfg: RunConfig) -> RunConfig:
-    """Every named part against its registry or list; returns ``cfg`` with the loss resolved."""
+    """Every named part against its registry or list (the loss's settings built by then)."""
     require_choice("data.name", cfg.data.name, DATA_SOURCES.names())
     require_choice("data.profile", cfg.data.profile, PROFILES)
     require_choice("data.split", cfg.data.split, SPLIT_STRATEGIES)
     require_choice("data.augment", cfg.data.augment, AUGMENTATIONS)
     require_choice("data.sampler", cfg.data.sampler, SAMPLERS)
     require_choice("model.name", cfg.model.name, MODELS.names())
-    require_choice("loss.name", cfg.loss.name, LOSSES.names())
     require_choice("schedule.name", cfg.schedule.name, SCHEDULES.names())
     require_choice("logger.name", cfg.logger.name, LOGGERS.names())
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
@@ -106,7 +107,13 @@ def check_names(cfg: RunConfig) -> RunConfig:
     baselines = tuple(n for n in LOSSES.names() if n != "learned")
     require(set(search.compare_with) <= set(baselines), "search.compare_with", list(search.compare_with),
             f"a list of baseline losses ({', '.join(baselines)}), [] for none")
-    return dataclasses.replace(cfg, loss=resolve_loss_config(cfg.loss))
+    return cfg
+
+
+def loss_settings(values: dict) -> dict:
+    """A composed loss section as :func:`loss_config` takes it: a run directory saved before each
+    loss owned its settings recorded a null for every hyperparameter of every other loss."""
+    return {k: v for k, v in values.items() if v is not None or k == "name"}
 
 
 def load_config(cfg: DictConfig | dict) -> RunConfig:
@@ -119,8 +126,12 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
                           "print the valid keys with `python -m autobalance.train --cfg job`")
+    section = OmegaConf.to_container(cfg.loss, resolve=True) if isinstance(cfg, DictConfig) and "loss" in cfg else None
+    loss = loss_settings(dict(section or values.get("loss") or {}))
+    require_choice("loss.name", loss.setdefault("name", "ce"), LOSSES.names())
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, "loss": {}})
+        merged.loss = loss_config(**loss)
         run_cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]

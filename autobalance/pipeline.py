@@ -16,14 +16,14 @@ from typing import Any
 import torch
 
 from autobalance.bilevel import BilevelSearch
-from autobalance.config import ConfigError, FamilyConfig, LossConfig, OptimConfig, RunConfig, SearchConfig
+from autobalance.config import ConfigError, FamilyConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
-from autobalance.losses.factory import LOSSES, build_loss, family_loss, resolve_loss_config
+from autobalance.losses.factory import LOSSES, build_loss, family_loss, loss_config, registered_settings
 from autobalance.losses.family import ParametricLoss, mean_loss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
@@ -134,9 +134,9 @@ def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks,
                   phase_seconds: dict[str, float]) -> tuple[DataBundle, dict[str, Any]]:
     """JTT's first stage: ERM for ``loss.identification_epochs`` epochs of the schedule, then the
     training set with its errors repeated ``loss.upweight`` times."""
-    loss = resolve_loss_config(cfg.loss)
+    loss = cfg.loss
     epochs = min(loss.identification_epochs, cfg.optim.epochs)
-    identify_cfg = dataclasses.replace(cfg, loss=LossConfig(name="ce"))
+    identify_cfg = dataclasses.replace(cfg, loss=loss_config("ce"))
     identifier = train(identify_cfg, data, out_dir, sinks, device, "identify", phase_seconds,
                        optim=shortened(cfg.optim, epochs))
     errors = error_set(identifier, data)
@@ -164,7 +164,7 @@ def dfr_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: Da
 
 def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
     """Weight balancing's second stage on the trained model, from the data it trained on."""
-    loss = resolve_loss_config(cfg.loss)
+    loss = cfg.loss
     info = retrain_classifier(trainer.model, final_data, final_data.train, final_data.train_counts, cfg.seed,
                               loss.classifier_epochs, loss.classifier_lr, loss.classifier_weight_decay,
                               loss.max_norm, loss.beta)
@@ -300,7 +300,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
         results["val"] = final.evaluate(fitted.val)
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
-        baseline_cfg = dataclasses.replace(cfg, loss=LossConfig(name=name),
+        baseline_cfg = dataclasses.replace(cfg, loss=loss_config(name),
                                            search=dataclasses.replace(s, enabled=False))
         results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
                                         phase_seconds).evaluate(data.test)
@@ -370,6 +370,7 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     In a process group (torchrun) every rank runs this with its shard of each batch; rank 0
     alone prints, logs and writes ``out_dir``."""
     ranks = current_ranks()
+    cfg = dataclasses.replace(cfg, loss=registered_settings(cfg.loss))  # a bare LossConfig(name=...) too
     check_shards(cfg, ranks)
     with contextlib.nullcontext() if ranks.is_main else contextlib.redirect_stdout(io.StringIO()):
         return _run(cfg, Path(out_dir), ranks, epoch_callbacks)

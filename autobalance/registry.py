@@ -2,8 +2,8 @@
 loss schedules): a part's names live in its registry alone, and the configuration is checked
 against it, so adding one is one decorated function in one file.
 
-    @LOSSES.register("my_loss", gamma=2.0)      # keyword arguments: metadata, e.g. defaults
-    def my_loss(cfg, counts, group_counts): ...
+    @MODELS.register("my_model")                # keyword arguments: metadata of the entry
+    def my_model(input_shape, width): ...
 """
 
 from __future__ import annotations

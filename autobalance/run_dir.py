@@ -25,8 +25,9 @@ FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
 
 def recorded_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved config, flat, with each key added since it was saved set to the value that
-    reproduces how that run ran (:data:`ADDED_KEYS`)."""
-    flat = flat_settings(saved)
+    reproduces how that run ran (:data:`ADDED_KEYS`), and without the nulls that runs saved
+    before each loss owned its settings recorded for the other losses' hyperparameters."""
+    flat = {k: v for k, v in flat_settings(saved).items() if not (k.startswith("loss.") and v is None)}
     return {**{k: v for k, v in ADDED_KEYS.items() if k.split(".")[0] in saved}, **flat}
 
 

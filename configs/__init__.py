@@ -2,7 +2,9 @@
 
 Importing this package registers the typed schema (``autobalance.config.RunConfig``) as the
 ``schema`` node that ``config.yaml`` builds on, so every key can be overridden by name and
-types are checked while Hydra composes.
+types are checked while Hydra composes. The ``loss`` section is left open: each loss's own
+settings class (``autobalance.losses.factory.register_loss``) checks its keys when the config
+is loaded, so ``loss.<key>=value`` reaches a hyperparameter that no YAML file lists, a plugin's too.
 """
 
 from hydra.core.config_store import ConfigStore
@@ -11,7 +13,9 @@ from omegaconf import OmegaConf
 from autobalance.config import RunConfig
 from autobalance.run_dir import job_dirname, start_time
 
-ConfigStore.instance().store(name="schema", node=RunConfig)
+SCHEMA = OmegaConf.structured(RunConfig)
+SCHEMA.loss = OmegaConf.create({"name": "ce"}, flags={"struct": False})
+ConfigStore.instance().store(name="schema", node=SCHEMA)
 
 OmegaConf.register_new_resolver(
     "run_label", lambda search_enabled, loss: "autobalance" if search_enabled else loss, replace=True

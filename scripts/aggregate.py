@@ -28,7 +28,7 @@ import scipy.stats
 import yaml
 
 from autobalance.configure import renamed_key
-from autobalance.losses.factory import HYPERPARAMETERS, INIT_HYPERPARAMETERS, LOSSES
+from autobalance.losses.factory import INIT_HYPERPARAMETERS, LOSSES, hyperparameters
 from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -39,7 +39,7 @@ GROUP_METRICS = ("average_group_error", "worst_group_error", "deo", "equalized_o
 
 def _hyperparameters(loss: str) -> tuple[str, ...]:
     """The hyperparameters a loss takes, from its registry entry (none for a loss not registered)."""
-    return tuple(LOSSES.metadata(loss)["defaults"]) if loss in LOSSES else ()
+    return hyperparameters(loss) if loss in LOSSES else ()
 
 
 def label_of(cfg: dict, search_preset: str | None = None) -> str:
@@ -51,7 +51,8 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
         method = search.get("hypergrad", {}).get("method", search.get("method"))
         return f"autobalance-{method}({parts})" + ("-paper" if search_preset == "paper" else "")
     loss = cfg["loss"]["name"]
-    values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in _hyperparameters(loss) if cfg["loss"].get(k) is not None)
+    values = ",".join(f"{k}={cfg['loss'][k]:g}" for k in _hyperparameters(loss)  # numbers: not a learned file's path
+                      if isinstance(cfg["loss"].get(k), int | float))
     label = f"{loss}({values})" if values else loss
     schedule = cfg.get("schedule", {}).get("name", "none")
     label = label if schedule == "none" else f"{label}+{schedule}"
@@ -76,10 +77,9 @@ def comparable_settings(cfg: dict) -> dict:
     reads = INIT_HYPERPARAMETERS.get(flat.get("search.family.init"), ("tau", "gamma", "beta"))
     flat = {k: v for k, v in flat.items()  # init_gamma of a search that starts at LA plays no part
             if not (k.startswith("search.family.init_") and k.removeprefix("search.family.init_") not in reads)}
-    loss = cfg.get("loss", {}).get("name")
-    takes = _hyperparameters(loss)
+    takes = ("name", *_hyperparameters(cfg.get("loss", {}).get("name")))
     return {k: json.dumps(v) for k, v in flat.items() if not k.startswith(IGNORED_KEYS)
-            and not (k.startswith("loss.") and k.split(".")[1] in HYPERPARAMETERS and k.split(".")[1] not in takes)}
+            and not (k.startswith("loss.") and k.split(".")[1] not in takes)}
 
 
 def distinguish(rows: list[dict]) -> None:

@@ -18,7 +18,6 @@ from autobalance.config import (
     FamilyConfig,
     HypergradConfig,
     LoggerConfig,
-    LossConfig,
     ModelConfig,
     ObjectiveConfig,
     OptimConfig,
@@ -28,7 +27,7 @@ from autobalance.config import (
 )
 from autobalance.data.build import build_data
 from autobalance.hypergrad import METHODS, HypergradResult, make_method
-from autobalance.losses.factory import build_search_loss
+from autobalance.losses.factory import build_search_loss, loss_config
 from autobalance.objectives import build_objective
 from autobalance.pipeline import make_trainer, run
 
@@ -367,7 +366,7 @@ def test_a_search_learns_augmentation_magnitudes_with_the_offsets_and_exports_th
     assert all(f"augment_{op}" in header for op in ops)
     assert result["hyper_steps"] > 0 and (tmp_path / "run" / "hyperparameters.png").exists()
     reuse = dataclasses.replace(search_config, search=SearchConfig(enabled=False),
-                                loss=LossConfig(name="learned", path=str(tmp_path / "run" / "learned_loss.yaml")))
+                                loss=loss_config("learned", path=str(tmp_path / "run" / "learned_loss.yaml")))
     trainer = make_trainer(reuse, build_data(reuse.data, 0, torch.device("cpu")), tmp_path / "reuse", None, "cpu")
     assert trainer.loss.augmentation.ops == tuple(ops)  # loss=learned trains with the learned magnitudes
 

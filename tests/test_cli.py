@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hydra import compose, initialize_config_module
 
 from autobalance.configure import load_config
@@ -204,22 +205,55 @@ def test_bad_data_exits_with_one_line_and_writes_no_results(tmp_path):
     assert not (out / "metrics.json").exists() and not (out / "epochs.jsonl").exists()
 
 
-def test_a_loss_registered_in_ones_own_module_runs_from_the_cli(tmp_path, cache_dir):
-    (tmp_path / "my_losses.py").write_text(
-        "from autobalance.losses import ParametricLoss\n"
-        "from autobalance.losses.factory import register_loss\n\n\n"
-        "@register_loss('temperature_ce', tau=2.0)\n"
-        "def temperature_ce(cfg, counts, num_groups):\n"
-        "    return ParametricLoss(len(counts), learn=(), scales=[1 / cfg.tau] * len(counts))\n")
-    out = tmp_path / "run"
+PLUGIN_LOSS = """\
+from dataclasses import dataclass
+
+from autobalance.config import LossConfig, require
+from autobalance.losses import ParametricLoss
+from autobalance.losses.factory import register_loss
+
+
+@dataclass
+class TemperatureConfig(LossConfig):
+    temperature: float = 2.0
+
+    def __post_init__(self):
+        require(self.temperature > 0, "loss.temperature", self.temperature, "> 0")
+
+
+@register_loss("temperature_ce", TemperatureConfig)
+def temperature_ce(cfg, counts, group_counts):
+    return ParametricLoss(len(counts), learn=(), scales=[1 / cfg.temperature] * len(counts))
+"""
+
+
+def _plugin_run(tmp_path, cache_dir, *overrides):
+    """A loss of one's own: one Python file (its settings and builder) and one YAML file (``loss=``)."""
+    (tmp_path / "my_losses.py").write_text(PLUGIN_LOSS)
+    (tmp_path / "my_configs" / "loss").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "my_configs" / "loss" / "temperature_ce.yaml").write_text("name: temperature_ce\n")
     env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    proc = subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
-                           "plugins=[my_losses]", "loss.name=temperature_ce", f"hydra.run.dir={out}"],
+    return subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
+                           "plugins=[my_losses]", f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
+                           "loss=temperature_ce", *overrides],
                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
                           capture_output=True, text=True, timeout=300)
+
+
+def test_a_loss_of_ones_own_takes_its_own_hyperparameter_from_the_cli(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = _plugin_run(tmp_path, cache_dir, "loss.temperature=3", f"hydra.run.dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["method"] == "temperature_ce"
-    assert "tau: 2.0" in (out / "config.yaml").read_text()  # its registered default, resolved
+    assert yaml.safe_load((out / "config.yaml").read_text())["loss"] == {"name": "temperature_ce", "temperature": 3.0}
+
+
+def test_a_loss_of_ones_own_checks_its_hyperparameter_and_knows_its_keys(tmp_path, cache_dir):
+    bad = _plugin_run(tmp_path, cache_dir, "loss.temperature=-1", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "loss.temperature=-1.0: expected > 0" in bad.stderr
+    other = _plugin_run(tmp_path, cache_dir, "+loss.tau=1", f"hydra.run.dir={tmp_path / 'other'}")
+    assert other.returncode == 2
+    assert "loss.tau=1: loss=temperature_ce has no such setting (it takes temperature)" in other.stderr
 
 
 @pytest.mark.parametrize("raised, code, shown", [

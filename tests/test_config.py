@@ -1,8 +1,10 @@
+import dataclasses
+
 import pytest
 
 from autobalance.config import ConfigError, LossConfig
 from autobalance.configure import load_config
-from autobalance.losses.factory import LOSSES, resolve_loss_config
+from autobalance.losses.factory import LOSSES, hyperparameters, loss_config
 
 
 @pytest.mark.parametrize(
@@ -32,8 +34,11 @@ from autobalance.losses.factory import LOSSES, resolve_loss_config
         ({"search": {"outer_lr": 0.1}}, "search.outer_lr: renamed to search.outer.lr"),
         ({"optim": {"schedule": "step"}}, "optim.schedule: renamed to optim.lr_schedule"),
         ({"loss": {"name": "balanced_softmax", "tau": 1.5}},
-         "loss.tau=1.5: expected null: loss=balanced_softmax takes no hyperparameters"),
-        ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: expected null: loss=focal takes gamma"),
+         "loss.tau=1.5: loss=balanced_softmax has no such setting (it takes no hyperparameters)"),
+        ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: loss=focal has no such setting (it takes gamma)"),
+        ({"loss": {"name": "focal", "gamma": -0.5}}, "loss.gamma=-0.5: expected >= 0"),
+        ({"loss": {"name": "vs", "gamma": "high"}}, "loss.gamma='high': expected a number"),
+        ({"loss": {"name": "no_such_loss"}}, "loss.name='no_such_loss': expected one of ce, focal"),
         ({"search": {"family": {"learn": ["offsets", "margins"]}}},
          "search.family.learn=['offsets', 'margins']: expected a non-empty subset of scales, offsets, weights, "
          "augment"),
@@ -76,10 +81,10 @@ def test_the_python_api_gives_every_loss_the_same_hyperparameters_as_the_cli(los
 
     with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
         cli = load_config(compose(config_name="config", overrides=["search=none", f"loss={loss}"])).loss
-    api = resolve_loss_config(LossConfig(name=loss))  # what build_loss uses
-    assert api == cli
-    for key, standard in LOSSES.metadata(loss)["defaults"].items():
-        assert getattr(api, key) == standard
+    api = loss_config(loss)  # what build_loss uses
+    assert api == cli and type(api) is LOSSES.metadata(loss)["settings"]
+    standard = {f.name: f.default for f in dataclasses.fields(type(api))}
+    assert all(getattr(api, key) == standard[key] for key in hyperparameters(loss))
 
 
 def test_focal_through_the_python_api_is_focal_not_cross_entropy():

@@ -21,6 +21,7 @@ from autobalance.config import (
     SearchConfig,
     SpuriousConfig,
 )
+from autobalance.losses.factory import loss_config
 from autobalance.pipeline import run
 
 
@@ -72,7 +73,7 @@ def test_a_runs_saved_predictions_give_fairlearns_gaps(data_dirs, tmp_path):
 
 
 def test_jtt_trains_an_identification_model_then_upsamples_its_errors(data_dirs, tmp_path):
-    result = run(_config(data_dirs, loss=LossConfig(name="jtt", upweight=3, identification_epochs=1)), tmp_path)
+    result = run(_config(data_dirs, loss=loss_config("jtt", upweight=3, identification_epochs=1)), tmp_path)
     jtt = result["jtt"]
     assert jtt["identification_epochs"] == 1 and jtt["training_examples"] == 480
     assert set(result["phase_seconds"]) == {"identify", "train"}

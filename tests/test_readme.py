@@ -13,3 +13,21 @@ def test_library_example_runs(capsys):
     exec(compile(code, "README example", "exec"), {})
     finite, iterations, residual = capsys.readouterr().out.split()
     assert finite == "True" and int(iterations) >= 1 and float(residual) >= 0
+
+
+def test_the_plugin_loss_example_registers_a_loss_with_its_own_checked_hyperparameter():
+    import subprocess
+    import sys
+
+    text = README.read_text()
+    section = text[text.index("## Add your own loss"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    check = ("\nfrom autobalance.config import ConfigError\n"
+             "from autobalance.losses.factory import build_loss, loss_config\n"
+             "loss = build_loss(loss_config('temperature_ce', temperature=4.0), [10, 5])\n"
+             "print(loss.scales().flatten().tolist())\n"
+             "try:\n    loss_config('temperature_ce', temperature=-1)\nexcept ConfigError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code + check], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scales, refused = proc.stdout.strip().splitlines()
+    assert scales == "[0.25, 0.25]" and refused == "loss.temperature=-1.0: expected > 0"

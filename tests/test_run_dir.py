@@ -1,13 +1,16 @@
 """One run per directory: no mixing with an earlier run, no resuming under other settings."""
 
+import dataclasses
 import json
 
 import pytest
 import yaml
 from conftest import Interrupted
 
-from autobalance.config import ConfigError
+from autobalance.config import ConfigError, RunConfig
+from autobalance.losses.factory import loss_config
 from autobalance.pipeline import run
+from autobalance.run_dir import config_differences
 
 
 def test_a_new_run_refuses_a_directory_holding_another_run(search_config, tmp_path):
@@ -151,3 +154,13 @@ def test_a_search_stopped_before_its_first_checkpoint_does_not_write_its_lines_t
     full, cut = _hypersteps(tmp_path / "full"), _hypersteps(tmp_path / "cut")
     assert [(r["hyper_step"], r["step"]) for r in cut] == [(r["hyper_step"], r["step"]) for r in full]
     assert [r["offsets"] for r in cut] == [r["offsets"] for r in full]
+
+
+def test_a_run_saved_with_every_losss_placeholders_resumes_under_its_own_settings():
+    """Runs saved before each loss owned its settings recorded a null for every other loss's key."""
+    cfg = RunConfig(loss=loss_config("vs", gamma=0.1))
+    saved = dataclasses.asdict(cfg)
+    saved["loss"] = {**saved["loss"], "beta": None, "max_margin": None, "path": None}
+    assert config_differences(saved, cfg) == []
+    saved["loss"]["gamma"] = 0.2
+    assert config_differences(saved, cfg) == ["loss.gamma=0.2 (now 0.1)"]

@@ -1,13 +1,29 @@
-"""Build a training loss by name from a :class:`LossConfig` and the training counts."""
+"""Build a training loss by name from its settings and the training counts: each loss is
+registered with its builder and its settings dataclass (hyperparameters, standard values and
+checks) together, so adding one, a plugin's included, is one decorated function and, for the
+command line's ``loss=NAME``, one YAML file naming it."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from autobalance.config import CLASS_BALANCED_BETA, SMOOTHING_MAX, FamilyConfig, LossConfig, require, require_choice
+from autobalance.config import (
+    CLASS_BALANCED_BETA,
+    SMOOTHING_MAX,
+    ConfigError,
+    FamilyConfig,
+    LossConfig,
+    require,
+    require_choice,
+)
 from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
@@ -25,46 +41,129 @@ from autobalance.registry import Registry
 
 GroupCounts = Sequence[Sequence[int]]
 """Training examples per group: an (attribute x class) table, one row without an attribute."""
+F = TypeVar("F", bound=Callable[..., ClassificationLoss])
 
-LOSSES: Registry[Callable[[LossConfig, Sequence[int], GroupCounts], ClassificationLoss]] = Registry("loss.name")
-"""Baseline losses by name, built as ``builder(cfg, counts, group_counts)``; each entry's
-metadata are its hyperparameters' standard values (each paper's setting), the one home of
-those defaults for the CLI and the Python API."""
-
-HYPERPARAMETERS = ("gamma", "tau", "beta", "max_margin", "scale", "step_size", "adjustment", "upweight",
-                   "identification_epochs", "smooth_head", "smooth_tail", "classifier_epochs", "classifier_lr",
-                   "classifier_weight_decay", "max_norm")
+LossBuilder = Callable[[LossConfig, Sequence[int], GroupCounts], ClassificationLoss]
+LOSSES: Registry[LossBuilder] = Registry("loss.name")
+"""Baseline losses by name, built as ``builder(settings, counts, group_counts)``; each entry's
+``settings`` metadata is its :class:`LossConfig` subclass, the one home of its hyperparameters,
+their standard values (each paper's setting) and their checks, for the CLI and the Python API."""
 
 
-def register_loss(name: str, **defaults: float):
-    """Register ``builder(cfg, counts, group_counts)`` under ``name``; ``defaults`` are the
-    hyperparameters it takes (``cfg`` arrives with them resolved)."""
-    return LOSSES.register(name, defaults=defaults)
+def register_loss(name: str, settings: type[LossConfig] = LossConfig, **metadata: Any) -> Callable[[F], F]:
+    """Register ``builder(settings, counts, group_counts)`` under ``name``; ``settings`` is the
+    dataclass of its hyperparameters (a :class:`LossConfig` subclass with a default for each and
+    its checks in ``__post_init__``), which ``loss.<key>=value`` sets from the command line."""
+    if not (dataclasses.is_dataclass(settings) and issubclass(settings, LossConfig)):
+        raise TypeError(f"register_loss({name!r}): settings must be a LossConfig dataclass, got {settings!r}")
+    return LOSSES.register(name, settings=settings, **metadata)
 
 
-def resolve_loss_config(cfg: LossConfig) -> LossConfig:
-    """``cfg`` with every hyperparameter the loss takes set (null -> its standard value);
-    refuses an unknown loss and a hyperparameter the loss does not take."""
-    defaults = LOSSES.metadata(cfg.name)["defaults"]
-    values = {}
-    for key in HYPERPARAMETERS:
-        value = getattr(cfg, key)
-        require(value is None or key in defaults, f"loss.{key}", value,
-                f"null: loss={cfg.name} takes {', '.join(defaults) or 'no hyperparameters'}")
-        values[key] = defaults.get(key) if value is None else value
-    require(cfg.name != "learned" or bool(cfg.path), "loss.path", cfg.path, "a learned-loss file when loss=learned")
-    return dataclasses.replace(cfg, **values)
+def hyperparameters(name: str) -> tuple[str, ...]:
+    """The hyperparameters the loss ``name`` takes: its settings' fields besides the name."""
+    return tuple(f.name for f in dataclasses.fields(LOSSES.metadata(name)["settings"]) if f.name != "name")
+
+
+def loss_config(name: str = "ce", **values: Any) -> LossConfig:
+    """The settings of the loss ``name``: ``values`` over its standard ones, type-converted as the
+    command line's are and checked; refuses an unknown loss and a hyperparameter it does not take."""
+    settings = LOSSES.metadata(name)["settings"]
+    takes = hyperparameters(name)
+    for key, value in values.items():
+        if key not in takes:
+            raise ConfigError(f"loss.{key}={value!r}: loss={name} has no such setting (it takes "
+                              f"{', '.join(takes) or 'no hyperparameters'})")
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(settings), {"name": name, **values})
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"loss.{e.key}={values.get(e.key)!r}: expected {_field_type(settings, str(e.key))}") from None
+    return OmegaConf.to_object(typed)
+
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+def _field_type(settings: type[LossConfig], key: str) -> str:
+    kind = next((str(f.type) for f in dataclasses.fields(settings) if f.name == key), "")
+    return _TYPE_WORDS.get(kind, f"a value of type {kind}")
+
+
+def registered_settings(cfg: LossConfig) -> LossConfig:
+    """``cfg`` as its loss's settings class, checked: a bare ``LossConfig(name=...)`` of the
+    Python API takes the loss's standard values."""
+    return loss_config(cfg.name, **{k: v for k, v in dataclasses.asdict(cfg).items() if k != "name"})
 
 
 def build_loss(cfg: LossConfig, counts: Sequence[int], group_counts: GroupCounts | None = None) -> ClassificationLoss:
-    """The loss named by ``cfg``; baselines that are special cases of the family are fixed
-    :class:`ParametricLoss` objects. ``group_counts`` (default: the class counts as one row)
-    gives group-aware losses the training groups."""
-    return LOSSES[cfg.name](resolve_loss_config(cfg), counts, group_counts or [list(counts)])
+    """The loss ``cfg`` names (:func:`registered_settings`); baselines that are special cases of
+    the family are fixed :class:`ParametricLoss` objects. ``group_counts`` (default: the class
+    counts as one row) gives group-aware losses the training groups."""
+    return LOSSES[cfg.name](registered_settings(cfg), counts, group_counts or [list(counts)])
 
 
 def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
     return ParametricLoss(len(counts), learn=(), **init)
+
+
+@dataclass
+class FocalConfig(LossConfig):
+    gamma: float = 1.0
+    """The focusing exponent (Lin et al. 2017)."""
+
+    def __post_init__(self) -> None:
+        require(self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
+
+
+@dataclass
+class ClassBalancedConfig(LossConfig):
+    beta: float = CLASS_BALANCED_BETA
+    """The class-balanced weights' (1 - beta) / (1 - beta^n) (Cui et al. 2019)."""
+
+    def __post_init__(self) -> None:
+        require(0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
+
+
+@dataclass
+class ClassBalancedFocalConfig(FocalConfig, ClassBalancedConfig):
+    def __post_init__(self) -> None:
+        ClassBalancedConfig.__post_init__(self)
+        FocalConfig.__post_init__(self)
+
+
+@dataclass
+class LDAMConfig(LossConfig):
+    max_margin: float = 0.5
+    scale: float = 30.0
+
+    def __post_init__(self) -> None:
+        require(self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
+        require(self.scale > 0, "loss.scale", self.scale, "> 0")
+
+
+@dataclass
+class LogitAdjustmentConfig(LossConfig):
+    tau: float = 1.0
+    """The offsets' tau log pi_y (Menon et al. 2021)."""
+
+    def __post_init__(self) -> None:
+        require(self.tau >= 0, "loss.tau", self.tau, ">= 0")
+
+
+@dataclass
+class CDTConfig(LossConfig):
+    gamma: float = 0.2
+    """The scales' exponent, (n_y / n_max)^gamma; a negative one (as a search may find) scales the
+    rare classes up."""
+
+    def __post_init__(self) -> None:
+        require(math.isfinite(self.gamma), "loss.gamma", self.gamma, "a finite number")
+
+
+@dataclass
+class VSConfig(LogitAdjustmentConfig, CDTConfig):
+    def __post_init__(self) -> None:
+        CDTConfig.__post_init__(self)
+        LogitAdjustmentConfig.__post_init__(self)
 
 
 @register_loss("ce")
@@ -72,42 +171,42 @@ def _ce(cfg, counts, group_counts):
     return _fixed(counts)
 
 
-@register_loss("focal", gamma=1.0)
+@register_loss("focal", FocalConfig)
 def _focal(cfg, counts, group_counts):
     return FocalLoss(cfg.gamma)
 
 
-@register_loss("cb_softmax", beta=CLASS_BALANCED_BETA)
+@register_loss("cb_softmax", ClassBalancedConfig)
 def _cb_softmax(cfg, counts, group_counts):
     return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
 
 
-@register_loss("cb_focal", beta=CLASS_BALANCED_BETA, gamma=1.0)
+@register_loss("cb_focal", ClassBalancedFocalConfig)
 def _cb_focal(cfg, counts, group_counts):
     return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
 
 
-@register_loss("ldam", max_margin=0.5, scale=30.0)
+@register_loss("ldam", LDAMConfig)
 def _ldam(cfg, counts, group_counts):
     return LDAMLoss(counts, cfg.max_margin, cfg.scale)
 
 
-@register_loss("la", tau=1.0)
+@register_loss("la", LogitAdjustmentConfig)
 def _la(cfg, counts, group_counts):
     return _fixed(counts, offsets=logit_adjustment_offsets(counts, cfg.tau))
 
 
-@register_loss("la_posthoc", tau=1.0)
+@register_loss("la_posthoc", LogitAdjustmentConfig)
 def _la_posthoc(cfg, counts, group_counts):
     return PosthocLogitAdjustedCE(counts, cfg.tau)
 
 
-@register_loss("cdt", gamma=0.2)
+@register_loss("cdt", CDTConfig)
 def _cdt(cfg, counts, group_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma))
 
 
-@register_loss("vs", gamma=0.2, tau=1.0)
+@register_loss("vs", VSConfig)
 def _vs(cfg, counts, group_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma), offsets=logit_adjustment_offsets(counts, cfg.tau))
 
@@ -137,24 +236,48 @@ def group_logit_adjustment(group_counts: GroupCounts, tau: float = 1.0) -> torch
     return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in group_counts])
 
 
-@register_loss("group_la", tau=1.0)
+@register_loss("group_la", LogitAdjustmentConfig)
 def _group_la(cfg, counts, group_counts):
     offsets = group_logit_adjustment(group_counts, cfg.tau)
     return ParametricLoss(len(counts), len(group_counts), learn=(), offsets=offsets)
 
 
-@LOSSES.register("group_dro", defaults={"step_size": 0.01, "adjustment": 0.0}, single_process=True)
+@dataclass
+class GroupDROConfig(LossConfig):
+    step_size: float = 0.01
+    """The group weights' exponentiated-gradient step (Sagawa et al. 2020)."""
+    adjustment: float = 0.0
+    """C of the group adjustment C / sqrt(n_g) added to each group's loss."""
+
+    def __post_init__(self) -> None:
+        require(self.step_size > 0, "loss.step_size", self.step_size, "> 0")
+        require(self.adjustment >= 0, "loss.adjustment", self.adjustment, ">= 0")
+
+
+@register_loss("group_dro", GroupDROConfig, single_process=True)
 def _group_dro(cfg, counts, group_counts):
     return GroupDROLoss(group_counts, cfg.step_size, cfg.adjustment)
 
 
-@LOSSES.register("jtt", defaults={"upweight": 20.0, "identification_epochs": 1}, procedure="jtt")
+@dataclass
+class JTTConfig(LossConfig):
+    upweight: float = 20.0
+    """How many times the identification run's errors are repeated (Liu et al. 2021)."""
+    identification_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.upweight >= 1, "loss.upweight", self.upweight, ">= 1")
+        require(self.identification_epochs >= 1, "loss.identification_epochs", self.identification_epochs,
+                "an integer >= 1")
+
+
+@register_loss("jtt", JTTConfig, procedure="jtt")
 def _jtt(cfg, counts, group_counts):
     """Cross-entropy; the pipeline trains it on JTT's upsampled set (``autobalance.training.jtt``)."""
     return _fixed(counts)
 
 
-@LOSSES.register("dfr", defaults={}, procedure="dfr")
+@register_loss("dfr", procedure="dfr")
 def _dfr(cfg, counts, group_counts):
     """Cross-entropy; the pipeline then refits the last layer (``autobalance.training.dfr``)."""
     return _fixed(counts)
@@ -168,22 +291,62 @@ def label_aware_smoothing(counts: Sequence[int], head: float, tail: float) -> to
     return tail + (head - tail) * (n - n.min()) / span
 
 
-@register_loss("las", smooth_head=0.3, smooth_tail=0.0)
+@dataclass
+class LabelAwareSmoothingConfig(LossConfig):
+    smooth_head: float = 0.3
+    """The most frequent class's smoothing (the paper's CIFAR-10-LT value)."""
+    smooth_tail: float = 0.0
+    """The rarest class's smoothing."""
+
+    def __post_init__(self) -> None:
+        for key in ("smooth_head", "smooth_tail"):
+            require(0 <= getattr(self, key) < 1, f"loss.{key}", getattr(self, key), "in [0, 1)")
+
+
+@register_loss("las", LabelAwareSmoothingConfig)
 def _las(cfg, counts, group_counts):
     return _fixed(counts, label_smoothing=label_aware_smoothing(counts, cfg.smooth_head, cfg.smooth_tail),
                   smoothing_max=1 - 1e-6)
 
 
-@LOSSES.register("weight_balancing", procedure="weight_balancing",
-                 defaults={"beta": CLASS_BALANCED_BETA, "classifier_epochs": 10, "classifier_lr": 0.01,
-                           "classifier_weight_decay": 0.1, "max_norm": 0.1})
+@dataclass
+class WeightBalancingConfig(ClassBalancedConfig):
+    """The second stage's settings (Alshammari et al. 2022): a classifier retrained on frozen
+    features with the class-balanced loss (``beta``), weight decay and a MaxNorm cap."""
+
+    classifier_epochs: int = 10
+    classifier_lr: float = 0.01
+    classifier_weight_decay: float = 0.1
+    max_norm: float = 0.1
+    """The cap's place between the smallest and the largest row norm."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.classifier_epochs >= 1, "loss.classifier_epochs", self.classifier_epochs, "an integer >= 1")
+        require(self.classifier_lr > 0, "loss.classifier_lr", self.classifier_lr, "> 0")
+        require(self.classifier_weight_decay >= 0, "loss.classifier_weight_decay", self.classifier_weight_decay,
+                ">= 0")
+        require(0 <= self.max_norm <= 1, "loss.max_norm", self.max_norm,
+                "in [0, 1] (the cap's place between the smallest and largest row norm)")
+
+
+@register_loss("weight_balancing", WeightBalancingConfig, procedure="weight_balancing")
 def _weight_balancing(cfg, counts, group_counts):
     """Cross-entropy (the first stage, with the run's tuned weight decay); the pipeline then
     retrains the classifier (``autobalance.training.weight_balancing``)."""
     return _fixed(counts)
 
 
-@register_loss("learned")
+@dataclass
+class LearnedConfig(LossConfig):
+    path: str | None = None
+    """A learned-loss file (``learned_loss.yaml``) that a search exported."""
+
+    def __post_init__(self) -> None:
+        require(bool(self.path), "loss.path", self.path, "a learned-loss file when loss=learned")
+
+
+@register_loss("learned", LearnedConfig)
 def _learned(cfg, counts, group_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 

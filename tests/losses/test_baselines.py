@@ -6,10 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autobalance.config import LossConfig
 from autobalance.data.profiles import long_tail_counts
 from autobalance.losses import LossSchedule
-from autobalance.losses.factory import build_loss
+from autobalance.losses.factory import build_loss, loss_config
 from autobalance.losses.priors import class_balanced_weights, ldam_margins
 
 COUNTS = [1000, 400, 150, 60, 20, 8]
@@ -22,7 +21,7 @@ def _batch(n=32, seed=0):
 
 
 def _build(name, **kw):
-    return build_loss(LossConfig(name=name, **kw), COUNTS).double()
+    return build_loss(loss_config(name, **kw), COUNTS).double()
 
 
 def _priors():
@@ -42,9 +41,10 @@ def test_logit_adjustment_loss():
     torch.testing.assert_close(_build("balanced_softmax")(z, y), _softmax_ce(z + _priors().log(), y).mean())
 
 
-def test_cdt_and_vs_loss():
+@pytest.mark.parametrize("gamma", [0.3, -0.2])  # a negative gamma, as a search may export, reruns as loss=vs
+def test_cdt_and_vs_loss(gamma):
     z, y = _batch()
-    gamma, tau = 0.3, 1.2
+    tau = 1.2
     c = torch.tensor(COUNTS, dtype=torch.float64)
     delta = (c.max() / c) ** gamma  # Kini et al.: logits divided by Delta_k = (n_max / n_k)^gamma
     torch.testing.assert_close(_build("cdt", gamma=gamma)(z, y), _softmax_ce(z / delta, y).mean())

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from autobalance.config import LossConfig
-from autobalance.losses.factory import build_loss, inverse_frequency_weights
+from autobalance.losses.factory import build_loss, inverse_frequency_weights, loss_config
 
 GROUP_COUNTS = [[90, 10], [5, 95]]  # rows: attribute, columns: class
 
@@ -39,7 +39,7 @@ def test_group_reweighted_ce_weighs_each_group_by_its_inverse_frequency():
 def test_group_dro_follows_the_exponentiated_gradient_update():
     z, y, a = _batch()
     eta, c = 0.1, 2.0
-    loss = build_loss(LossConfig(name="group_dro", step_size=eta, adjustment=c), [95, 105], GROUP_COUNTS)
+    loss = build_loss(loss_config("group_dro", step_size=eta, adjustment=c), [95, 105], GROUP_COUNTS)
     loss = loss.double()
     adjusted = _group_means(z, y, a) + c / torch.tensor(GROUP_COUNTS, dtype=torch.float64).flatten().sqrt()
     q = torch.full((4,), 0.25, dtype=torch.float64)
@@ -75,7 +75,7 @@ def test_group_dro_refuses_several_processes():
 def test_group_logit_adjustment_uses_each_attributes_class_prior():
     z, y, a = _batch()
     tau = 0.5
-    loss = build_loss(LossConfig(name="group_la", tau=tau), [95, 105], GROUP_COUNTS).double()
+    loss = build_loss(loss_config("group_la", tau=tau), [95, 105], GROUP_COUNTS).double()
     counts = torch.tensor(GROUP_COUNTS, dtype=torch.float64)
     prior = counts / counts.sum(1, keepdim=True)  # pi(y | a)
     offsets = tau * prior.log()

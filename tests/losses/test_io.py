@@ -2,9 +2,8 @@ import pytest
 import torch
 import yaml
 
-from autobalance.config import LossConfig
 from autobalance.losses import ParametricLoss, load_loss, save_loss
-from autobalance.losses.factory import build_loss
+from autobalance.losses.factory import build_loss, loss_config
 
 
 def test_learned_loss_round_trips_through_a_readable_file(tmp_path):
@@ -15,7 +14,7 @@ def test_learned_loss_round_trips_through_a_readable_file(tmp_path):
     data = yaml.safe_load(path.read_text())
     assert data["class_names"] == ["a", "b", "c"] and data["train_counts"] == [100, 10, 1]
     assert data["scales"][0] == pytest.approx([1.0, 0.8, 0.5])
-    loaded = build_loss(LossConfig(name="learned", path=str(path)), [100, 10, 1])
+    loaded = build_loss(loss_config("learned", path=str(path)), [100, 10, 1])
     z, y = torch.randn(9, 3), torch.arange(3).repeat(3)
     torch.testing.assert_close(loaded(z, y), loss(z, y), atol=1e-5, rtol=1e-5)
     assert list(loaded.parameters()) == []

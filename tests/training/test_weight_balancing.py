@@ -7,8 +7,8 @@ import json
 import torch
 import torch.nn.functional as F
 
-from autobalance.config import LossConfig
 from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
+from autobalance.losses.factory import loss_config
 from autobalance.losses.priors import class_balanced_weights
 from autobalance.models.heads import Classifier
 from autobalance.pipeline import run
@@ -62,7 +62,7 @@ def test_one_epoch_of_the_classifier_retrain_is_one_sgd_step_then_the_projection
 
 
 def test_both_stages_run_in_the_pipeline_and_the_classifier_stage_is_timed(tiny_config, tmp_path):
-    cfg = dataclasses.replace(tiny_config, loss=LossConfig(name="weight_balancing", classifier_epochs=2))
+    cfg = dataclasses.replace(tiny_config, loss=loss_config("weight_balancing", classifier_epochs=2))
     results = run(cfg, tmp_path)
     assert results["weight_balancing"]["epochs"] == 2 and set(results["phase_seconds"]) == {"train", "classifier"}
     metrics = json.loads((tmp_path / "metrics.json").read_text())
