@@ -18,6 +18,10 @@
 #                                                         # label-aware smoothing with each head smoothing (tail 0),
 #                                                         # seed 0, training split: validation picks it
 #   bash scripts/run_regularizer_study.sh las 0.3         # label-aware smoothing with the chosen head smoothing
+#   EXP=fashion_mnist_lt SEEDS=0,1,2 bash scripts/run_regularizer_study.sh short
+#                                                         # the short-schedule head-to-head: the default recipe with
+#                                                         # and without the learned regularization, and the tuned VS
+#                                                         # and LA of experiments/head_to_head, each seed in turn
 # The protocol is that of the recipe study (scripts/run_recipe_study.sh): stage 1 searches online (the
 # searched model never trains on validation), stage 2 retrains; the tables pair the runs with the
 # committed baselines of experiments/interpolation/. Trailing key=value pairs apply to every run; EXP
@@ -89,6 +93,14 @@ case $STAGE in
       run seed="$seed" search=none loss=las loss.smooth_head="${values[0]}" loss.smooth_tail=0.0 \
         hydra.run.dir="$OUT/las/seed$seed"
     done ;;
+  short)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search.compare_with=[] "search.family.learn=[offsets,weight_decay,label_smoothing]" \
+        hydra.run.dir="$OUT/autobalance_regularized/seed$seed"
+      run seed="$seed" search.compare_with=[] hydra.run.dir="$OUT/autobalance/seed$seed"
+      run seed="$seed" search=none loss=vs loss.gamma=0.05 loss.tau=1.0 hydra.run.dir="$OUT/vs_tuned/seed$seed"
+      run seed="$seed" search=none loss=la loss.tau=1.25 hydra.run.dir="$OUT/la_tuned/seed$seed"
+    done ;;
   *) echo "stage $STAGE: expected search, retrain, search_ee, retrain_ee, tune_vs_decay, vs_decay, tune_wb, wb," \
-       "tune_las or las" >&2; exit 2 ;;
+       "tune_las, las or short" >&2; exit 2 ;;
 esac

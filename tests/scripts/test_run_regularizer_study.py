@@ -55,3 +55,15 @@ def test_label_aware_smoothing_runs_with_the_chosen_head_smoothing_and_no_tail_s
     assert proc.returncode == 0, proc.stderr[-3000:]
     loss = yaml.safe_load((tmp_path / "las" / "seed0" / "config.yaml").read_text())["loss"]
     assert (loss["name"], loss["smooth_head"], loss["smooth_tail"]) == ("las", 0.2, 0.0)
+
+
+def test_the_short_head_to_head_runs_the_four_methods_on_each_seed(tmp_path, cache_dir):
+    proc = _stage("short", tmp_path, cache_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    configs = {d: yaml.safe_load((tmp_path / d / "seed0" / "config.yaml").read_text())
+               for d in ("autobalance_regularized", "autobalance", "vs_tuned", "la_tuned")}
+    assert configs["autobalance_regularized"]["search"]["family"]["learn"] == ["offsets", "weight_decay",
+                                                                              "label_smoothing"]
+    assert configs["autobalance"]["search"]["family"]["learn"] == ["offsets"]
+    assert configs["vs_tuned"]["loss"] == {"name": "vs", "gamma": 0.05, "tau": 1.0}
+    assert configs["la_tuned"]["loss"] == {"name": "la", "tau": 1.25}
