@@ -135,7 +135,6 @@ class OptimConfig:
         require(self.epochs >= 1, "optim.epochs", self.epochs, "an integer >= 1")
         require(0 <= self.warmup_epochs < self.epochs, "optim.warmup_epochs",
                 self.warmup_epochs, f"in [0, optim.epochs={self.epochs})")
-        require_choice("optim.lr_schedule", self.lr_schedule, ("constant", "step", "cosine"))
         require(0 < self.decay <= 1, "optim.decay", self.decay, "in (0, 1]")
 
 

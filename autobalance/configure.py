@@ -25,6 +25,7 @@ from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS
 from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off
+from autobalance.training.lr_schedule import LR_SCHEDULES
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -72,6 +73,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("data.augment", cfg.data.augment, AUGMENTATIONS)
     require_choice("data.sampler", cfg.data.sampler, SAMPLERS)
     require_choice("model.name", cfg.model.name, MODELS.names())
+    require_choice("optim.lr_schedule", cfg.optim.lr_schedule, LR_SCHEDULES.names())
     require_choice("schedule.name", cfg.schedule.name, SCHEDULES.names())
     require_choice("logger.name", cfg.logger.name, LOGGERS.names())
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())

@@ -33,6 +33,7 @@ from autobalance.losses.factory import LOSSES, hyperparameters, loss_config
          "search.hypergrad.damping=-0.1: expected a non-negative number or null"),
         ({"search": {"outer_lr": 0.1}}, "search.outer_lr: renamed to search.outer.lr"),
         ({"optim": {"schedule": "step"}}, "optim.schedule: renamed to optim.lr_schedule"),
+        ({"optim": {"lr_schedule": "linear"}}, "optim.lr_schedule='linear': expected one of constant, step, cosine"),
         ({"loss": {"name": "balanced_softmax", "tau": 1.5}},
          "loss.tau=1.5: loss=balanced_softmax has no such setting (it takes no hyperparameters)"),
         ({"loss": {"name": "focal", "tau": 2.0}}, "loss.tau=2.0: loss=focal has no such setting (it takes gamma)"),

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from autobalance.config import OptimConfig
+from autobalance.registry import Registry
+
+LR_SCHEDULES: Registry[Callable[[OptimConfig, int], float]] = Registry("optim.lr_schedule")
+"""The decay after the warm-up by name, ``schedule(cfg, epoch)`` for an epoch past the warm-up."""
+
+
+@LR_SCHEDULES.register("constant")
+def _constant(cfg: OptimConfig, epoch: int) -> float:
+    return cfg.lr
+
+
+@LR_SCHEDULES.register("step")
+def _step(cfg: OptimConfig, epoch: int) -> float:
+    """Multiplied by ``decay`` at each milestone passed."""
+    return cfg.lr * cfg.decay ** sum(epoch >= m for m in cfg.milestones)
+
+
+@LR_SCHEDULES.register("cosine")
+def _cosine(cfg: OptimConfig, epoch: int) -> float:
+    """Cosine to zero over the epochs after the warm-up."""
+    span = max(cfg.epochs - cfg.warmup_epochs, 1)
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
 
 
 def lr_at(cfg: OptimConfig, epoch: int) -> float:
-    """Linear warm-up over ``warmup_epochs`` (LDAM-DRW style), then the configured decay.
-
-    ``step``: multiply by ``decay`` at each milestone passed; ``cosine``: cosine to zero over
-    the remaining epochs; ``constant``: no decay.
-    """
+    """Linear warm-up over ``warmup_epochs`` (LDAM-DRW style), then ``cfg.lr_schedule``'s decay."""
     if epoch < cfg.warmup_epochs:
         return cfg.lr * (epoch + 1) / cfg.warmup_epochs
-    if cfg.lr_schedule == "step":
-        return cfg.lr * cfg.decay ** sum(epoch >= m for m in cfg.milestones)
-    if cfg.lr_schedule == "cosine":
-        span = max(cfg.epochs - cfg.warmup_epochs, 1)
-        return 0.5 * cfg.lr * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
-    return cfg.lr
+    return LR_SCHEDULES[cfg.lr_schedule](cfg, epoch)
