@@ -19,7 +19,7 @@ from autobalance.data.splits import SPLIT_STRATEGIES
 from autobalance.hypergrad import METHODS
 from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
-from autobalance.losses.factory import INITIALIZATIONS, LOSSES, loss_config
+from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
@@ -99,7 +99,7 @@ def check_names(cfg: RunConfig) -> RunConfig:
         require(family.cluster_size == 1 and family.scale_map == "exp", "search.family.parametrization",
                 family.parametrization, f"per_class with search.family.cluster_size={family.cluster_size} and "
                 f"scale_map={family.scale_map!r} (power_law needs cluster_size 1 and scale_map exp)")
-    require_choice("search.family.init", search.family.init, INITIALIZATIONS)
+    require_choice("search.family.init", search.family.init, SEARCH_STARTS.names())
     if "weight_decay" in family.learn and search.enabled:
         inner = search.inner.weight_decay
         decay = cfg.optim.weight_decay if inner is None or not search.retrain else inner

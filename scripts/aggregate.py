@@ -28,7 +28,7 @@ import scipy.stats
 import yaml
 
 from autobalance.configure import renamed_key
-from autobalance.losses.factory import INIT_HYPERPARAMETERS, LOSSES, hyperparameters
+from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters
 from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -74,7 +74,8 @@ def comparable_settings(cfg: dict) -> dict:
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     if "augment" not in (flat.get("search.family.learn") or []) and not flat.get("search.family.augment_ops"):
         flat = {k: v for k, v in flat.items() if not k.startswith("search.family.augment_")}  # no augmentation
-    reads = INIT_HYPERPARAMETERS.get(flat.get("search.family.init"), ("tau", "gamma", "beta"))
+    start = flat.get("search.family.init")
+    reads = SEARCH_STARTS.metadata(start)["reads"] if start in SEARCH_STARTS else ("tau", "gamma", "beta")
     flat = {k: v for k, v in flat.items()  # init_gamma of a search that starts at LA plays no part
             if not (k.startswith("search.family.init_") and k.removeprefix("search.family.init_") not in reads)}
     takes = ("name", *_hyperparameters(cfg.get("loss", {}).get("name")))

@@ -22,7 +22,6 @@ from autobalance.config import (
     FamilyConfig,
     LossConfig,
     require,
-    require_choice,
 )
 from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
@@ -351,10 +350,40 @@ def _learned(cfg, counts, group_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 
 
-INIT_HYPERPARAMETERS = {"uniform": (), "la": ("tau",), "group_la": ("tau",), "cdt": ("gamma",),
-                        "vs": ("gamma", "tau"), "cb": ("beta",)}
-"""Each starting point of the search and the ``search.family.init_*`` values it reads."""
-INITIALIZATIONS = tuple(INIT_HYPERPARAMETERS)
+SEARCH_STARTS: Registry[Callable[..., dict[str, torch.Tensor]]] = Registry("search.family.init")
+"""The search's starting points by name, ``start(counts, group_counts, tau=, gamma=, beta=)`` ->
+the family's initial parts; each entry's ``reads`` metadata names the ``search.family.init_*``
+values it uses."""
+
+
+@SEARCH_STARTS.register("uniform", reads=())
+def _uniform_start(counts, group_counts, **values):
+    return {}
+
+
+@SEARCH_STARTS.register("la", reads=("tau",))
+def _la_start(counts, group_counts, tau, **values):
+    return {"offsets": logit_adjustment_offsets(counts, tau)}
+
+
+@SEARCH_STARTS.register("group_la", reads=("tau",))
+def _group_la_start(counts, group_counts, tau, **values):
+    return {"offsets": group_logit_adjustment(group_counts, tau)}
+
+
+@SEARCH_STARTS.register("cdt", reads=("gamma",))
+def _cdt_start(counts, group_counts, gamma, **values):
+    return {"scales": cdt_scales(counts, gamma)}
+
+
+@SEARCH_STARTS.register("vs", reads=("gamma", "tau"))
+def _vs_start(counts, group_counts, gamma, tau, **values):
+    return {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)}
+
+
+@SEARCH_STARTS.register("cb", reads=("beta",))
+def _cb_start(counts, group_counts, beta, **values):
+    return {"weights": class_balanced_weights(counts, beta)}
 
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
@@ -377,21 +406,13 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     learns one exponent per part instead of a value per class (the start projected onto it).
     ``weight_decay`` and ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the
     optimizer's decay) and at no smoothing, exactly today's training."""
-    init_values = {
-        "uniform": {},
-        "la": {"offsets": logit_adjustment_offsets(counts, tau)},
-        "group_la": {"offsets": group_logit_adjustment(group_counts or [list(counts)], tau)},
-        "cdt": {"scales": cdt_scales(counts, gamma)},
-        "vs": {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)},
-        "cb": {"weights": class_balanced_weights(counts, beta)},
-    }
-    require_choice("search.family.init", init, INITIALIZATIONS)
+    start = SEARCH_STARTS[init](counts, group_counts or [list(counts)], tau=tau, gamma=gamma, beta=beta)
     num_groups = len(group_counts) if group_counts else 1
     return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
                           parametrization=parametrization, decay_reference=decay_reference,
-                          decay_max_ratio=decay_max_ratio, smoothing_max=smoothing_max, **init_values[init])
+                          decay_max_ratio=decay_max_ratio, smoothing_max=smoothing_max, **start)
 
 
 def family_loss(family: FamilyConfig, counts: Sequence[int], group_counts: GroupCounts | None = None,
