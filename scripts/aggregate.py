@@ -29,6 +29,7 @@ import yaml
 
 from autobalance.configure import renamed_key
 from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters
+from autobalance.results import RunResults
 from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
@@ -178,7 +179,8 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         if not cfg_path.exists():
             continue
         cfg = yaml.safe_load(cfg_path.read_text())
-        m = json.loads(metrics_path.read_text())
+        results = RunResults.read(metrics_path.parent)
+        m = results.metrics
         label = label_of(cfg, _hydra_choices(metrics_path.parent).get("search"))
         if "tuned" in metrics_path.relative_to(root).parts[:-1]:
             label += " tuned"
@@ -186,8 +188,7 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
             label = metrics_path.relative_to(root).parts[0]
         row = {"dataset": m.get("dataset"), "rho": _imbalance(metrics_path.parent, cfg), "label": label,
                "seed": m.get("seed"), "wall_seconds": m.get("wall_seconds"),
-               "train_seconds": sum(seconds for phase, seconds in m.get("phase_seconds", {}).items()
-                                    if phase in ("train", "retrain", "classifier") or phase.startswith("search")),
+               "train_seconds": results.cost_seconds,
                "code_version": "+".join([m.get("code_version") or "unknown", *m.get("resumed_with", [])]),
                "dir": str(metrics_path.parent) if shown_as is None
                else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}
