@@ -18,7 +18,8 @@ def test_the_main_job_runs_with_terminal_gamma_and_with_the_default(tmp_path, ca
     assert proc.returncode == 0, proc.stderr[-3000:]
     learns = {d: yaml.safe_load((tmp_path / "main_job" / d / "config.yaml").read_text())["search"]["family"]
               for d in ("terminal_gamma", "autobalance")}
-    assert learns["terminal_gamma"]["learn"] == ["scales"] and learns["terminal_gamma"]["parametrization"] == "power_law"
+    terminal = learns["terminal_gamma"]
+    assert terminal["learn"] == ["scales"] and terminal["parametrization"] == "power_law"
     assert learns["autobalance"]["learn"] == ["offsets"]
 
 
