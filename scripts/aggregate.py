@@ -192,7 +192,7 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
                "code_version": "+".join([m.get("code_version") or "unknown", *m.get("resumed_with", [])]),
                "dir": str(metrics_path.parent) if shown_as is None
                else f"{shown_as}/{metrics_path.parent.relative_to(root)}"}
-        row.update({k: m["test"].get(k) for k in METRICS + GROUP_METRICS})
+        row.update({k: results.test.get(k) for k in METRICS + GROUP_METRICS})
         if few_threshold is not None:
             row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
