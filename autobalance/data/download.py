@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from autobalance.data.atomic import atomic_path
 from autobalance.errors import InputError
 
 
@@ -31,12 +32,10 @@ def verify_checksum(path: Path, expected: str, algorithm: str) -> None:
 
 def download(url: str, dest: Path, checksum: str, algorithm: str = "md5") -> Path:
     """Download ``url`` to ``dest`` through a temporary file, verifying it before it is kept."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-        shutil.copyfileobj(response, out)
-    verify_checksum(tmp, checksum, algorithm)
-    tmp.replace(dest)
+    with atomic_path(dest) as tmp:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out)
+        verify_checksum(tmp, checksum, algorithm)
     return dest
 
 

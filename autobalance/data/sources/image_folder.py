@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from autobalance.data.atomic import save_npz
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest, reading_archive, safe_members
 from autobalance.data.errors import DataError
@@ -104,9 +105,6 @@ def load_image_folder(path: Path, cache_dir: Path, name: str = "image_folder") -
     if unknown:
         raise InputError(f"{path}: test classes {unknown} have no train folder")
     train, test = _stack(found["train"], class_names), _stack(found["test"], class_names)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".part.npz")
-    np.savez(tmp, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y,
+    save_npz(cache, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y,
              class_names=np.array(class_names))
-    tmp.replace(cache)
     return RawDataset(name, train, test, class_names, "image")

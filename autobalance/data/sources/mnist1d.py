@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autobalance.data.atomic import save_npz
 from autobalance.data.dataset import ArraySplit, RawDataset
 
 
@@ -24,10 +25,7 @@ def load_mnist1d(num_samples: int = 15000, test_per_class: int = 300, seed: int 
             return _as_dataset(z["x_train"], z["y_train"], z["x_test"], z["y_test"])
     raw = _generate(num_samples, test_per_class, seed)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".part.npz")
-        np.savez(tmp, x_train=raw.train.x, y_train=raw.train.y, x_test=raw.test.x, y_test=raw.test.y)
-        tmp.replace(cache)
+        save_npz(cache, x_train=raw.train.x, y_train=raw.train.y, x_test=raw.test.x, y_test=raw.test.y)
     return raw
 
 
