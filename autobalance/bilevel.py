@@ -33,6 +33,7 @@ from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import AnnealedObjective, Objective
 from autobalance.outer_update import OuterUpdate
 from autobalance.training.lr_schedule import lr_at
+from autobalance.training.trainer import StepView
 
 INNER_OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "nesterov", "momentum_buffers")
 """What the search passes each call about the real optimizer; never carried between calls."""
@@ -73,81 +74,73 @@ class BilevelSearch:
     def is_due(self, epoch: int, step: int) -> bool:
         return (self.first_epoch <= epoch < self.active_epochs) and step % self.cfg.every == 0
 
-    def after_step(self, trainer) -> None:
-        if self.is_due(trainer.epoch, trainer.step):
-            self.hyper_step(trainer)
+    def after_step(self, view: StepView) -> None:
+        if self.is_due(view.epoch, view.step):
+            self.hyper_step(view)
 
     def carries_tangents(self, epoch: int) -> bool:
         """Whether a forward-mode method follows this epoch's training steps."""
         start = getattr(self.method, "from_epoch", 0)
         return getattr(self.method, "carries_tangents", False) and start <= epoch < self.active_epochs
 
-    def before_step(self, trainer, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
+    def before_step(self, view: StepView, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
         """Forward mode: carry the tangents through the step about to be taken, on its batch
         and with its random draws (the RNG state it will start from)."""
-        if not self.carries_tangents(trainer.epoch):
+        if not self.carries_tangents(view.epoch):
             return
-        model = trainer.model
+        model = view.model
         device = next(model.parameters()).device
         rng = RngState([device.index or 0] if device.type == "cuda" else [])
-        group = trainer.optimizer.param_groups[0]
-        closure = loss_closure(model, self.loss, [(x, y, g)], group["weight_decay"],
+        closure = loss_closure(model, self.loss, [(x, y, g)], view.weight_decay,
                                shard_mean=self.data.ranks.mean if self.data.ranks.active else None, rng=rng)
-        first = trainer.optimizer.state.get(group["params"][0], {}).get("momentum_buffer") is None
-        step = SGDStep(group["lr"], group["momentum"], group["weight_decay"], group["nesterov"], first)
+        step = SGDStep(view.lr, view.momentum, view.weight_decay, view.nesterov, view.momentum_buffers is None)
         params = {n: p.detach() for n, p in model.named_parameters()}
         hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
         self.method_state = self.method.advance(self.method_state or None, params, hparams, closure, step)
 
-    def _closures(self, trainer):
+    def _closures(self, view: StepView):
         """One training closure per batch the method takes (``search.batches``, or one per
         look-ahead step) and the validation closure, on batches drawn for this step."""
-        draw = trainer.step
+        draw = view.step
         train_batches = [self.data.sample_train_batch(self.seed, draw * 64 + i)
                          for i in range(self.method.closures_needed(self.cfg.batches))]
         val_batches = [self.data.sample_val_batch(self.seed, draw * 64 + i, self.cfg.val_batch_size,
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
         shard_mean = self.data.ranks.mean if self.data.ranks.active else None
-        val_loss = model_closure(trainer.model, whole_batch_objective(self.objective, self.data.ranks),
+        val_loss = model_closure(view.model, whole_batch_objective(self.objective, self.data.ranks),
                                  val_batches, seed=draw + 1, shard_mean=shard_mean)
-        return [loss_closure(trainer.model, self.loss, [b], self.optim_cfg.weight_decay, seed=draw,
+        return [loss_closure(view.model, self.loss, [b], self.optim_cfg.weight_decay, seed=draw,
                              shard_mean=shard_mean) for b in train_batches], val_loss
 
-    def _inner_optimizer_state(self, trainer) -> dict[str, Any]:
+    def _inner_optimizer_state(self, view: StepView) -> dict[str, Any]:
         """The real optimizer as it stands: lr, momentum, decay, Nesterov and its momentum
         buffers (a look-ahead matches it; other methods ignore these keys)."""
-        state: dict[str, Any] = {"lr": lr_at(self.optim_cfg, trainer.epoch), "momentum": self.optim_cfg.momentum,
+        state: dict[str, Any] = {"lr": lr_at(self.optim_cfg, view.epoch), "momentum": self.optim_cfg.momentum,
                                  "weight_decay": self.optim_cfg.weight_decay, "nesterov": self.optim_cfg.nesterov}
-        buffers = {}
-        for name, p in trainer.model.named_parameters():
-            buf = trainer.optimizer.state.get(p, {}).get("momentum_buffer")
-            if buf is None:
-                return state
-            buffers[name] = buf
-        return {**state, "momentum_buffers": buffers}
+        return state if view.momentum_buffers is None else {**state, "momentum_buffers": dict(view.momentum_buffers)}
 
     def search_progress(self, epoch: int) -> float:
         """Where ``epoch`` lies in the hyper-step epochs: 0 at the first, 1 at the last."""
         return (epoch - self.first_epoch) / max(1, self.active_epochs - 1 - self.first_epoch)
 
-    def hyper_step(self, trainer) -> dict[str, Any]:
+    def hyper_step(self, view: StepView) -> dict[str, Any]:
         start = time.perf_counter()
         annealed = {}
         if isinstance(self.objective, AnnealedObjective):
-            self.objective.progress = self.search_progress(trainer.epoch)
+            self.objective.progress = self.search_progress(view.epoch)
             annealed = {"temperature": self.objective.temperature}
-        train_loss, val_loss = self._closures(trainer)
-        params = {n: p.detach() for n, p in trainer.model.named_parameters()}
+        train_loss, val_loss = self._closures(view)
+        params = {n: p.detach() for n, p in view.model.named_parameters()}
         hparams = {n: p.detach() for n, p in self.loss.named_parameters()}
-        state = {**self.method_state, **self._inner_optimizer_state(trainer)}
+        state = {**self.method_state, **self._inner_optimizer_state(view)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
-        record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": trainer.epoch,
-                                  "step": trainer.step, **annealed, **_plain(result.diagnostics),
+        record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": view.epoch,
+                                  "step": view.step, **annealed, **_plain(result.diagnostics),
                                   "hypergrad": {n: g.tolist() for n, g in result.grads.items()}}
         self._check_solve(record)
         if not result.finite:
             self.skipped += 1
-            warnings.warn(f"non-finite hypergradient at step {trainer.step} ({result.diagnostics}); "
+            warnings.warn(f"non-finite hypergradient at step {view.step} ({result.diagnostics}); "
                           f"hyper-step skipped ({self.skipped} so far)", RuntimeWarning, stacklevel=2)
         else:
             self.method_state = {k: v for k, v in result.state.items() if k not in INNER_OPTIMIZER_KEYS}
@@ -162,7 +155,7 @@ class BilevelSearch:
                       **{k: v.tolist() for k, v in self.loss.learned_values().items()})
         self.records.append(record)
         if self.sinks is not None:
-            self.sinks.log("hyperstep", record, trainer.step)
+            self.sinks.log("hyperstep", record, view.step)
         return record
 
     def _watch(self, record: dict[str, Any]) -> None:

@@ -111,7 +111,7 @@ def validation_fit(trainer: Trainer, data: DataBundle, cfg: RunConfig) -> dict[s
     objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
     trainer.model.eval()
     with torch.no_grad():
-        logits = torch.cat([trainer._forward(x) for x, _, _ in data.eval_batches(data.val)])
+        logits = torch.cat([trainer.forward(x) for x, _, _ in data.eval_batches(data.val)])
         value = float(objective(logits.double(), data.val.y, data.val.group))
     return {"val_objective": value, "val_balanced_error": trainer.evaluate(data.val)["balanced_error"]}
 

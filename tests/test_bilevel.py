@@ -141,7 +141,7 @@ def test_non_finite_hypergradient_is_skipped_counted_and_never_applied(tiny_conf
     before = {n: p.clone() for n, p in loss.named_parameters()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        record = hook.hyper_step(trainer)
+        record = hook.hyper_step(trainer.view())
     assert any("non-finite hypergradient" in str(w.message) for w in caught)
     assert record["skipped"] == 1 and not record["applied"]
     for n, p in loss.named_parameters():
@@ -156,7 +156,7 @@ def test_a_failed_linear_solve_is_warned_about_once_and_counted(tiny_config):
     hook.method = make_method("cg", damping=-100.0, max_iter=3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        records = [hook.hyper_step(trainer) for _ in range(2)]
+        records = [hook.hyper_step(trainer.view()) for _ in range(2)]
     assert [r["stop"] for r in records] == ["negative_curvature"] * 2
     assert all(r["residual"] > 1 and r["applied"] for r in records)
     assert sum("search.hypergrad.damping" in str(w.message) for w in caught) == 1
@@ -172,9 +172,9 @@ def test_every_method_drives_the_search(tiny_config, method):
     hook, trainer, loss = _hook(tiny_config, search)
     before = {n: p.clone() for n, p in loss.named_parameters()}
     x, y, g = next(trainer.data.train_batches(0, 0))
-    hook.before_step(trainer, x, y, g)  # forward mode follows the training step; the others wait
+    hook.before_step(trainer.view(), x, y, g)  # forward mode follows the training step; the others wait
     trainer.train_step(x, y, g)
-    record = hook.hyper_step(trainer)
+    record = hook.hyper_step(trainer.view())
     assert record["applied"] and record["method"] == method
     assert all(not torch.equal(p, before[n]) for n, p in loss.named_parameters())
     assert len(record["scales"][0]) == 10 and np.isfinite(record["hypergrad_norm"])
@@ -185,10 +185,10 @@ def test_the_search_hands_its_optimizer_to_the_look_ahead_through_the_state(tiny
     hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0,
                                                        hypergrad=HypergradConfig("unrolled", {"steps": 2})))
     trainer.run_epoch()  # momentum buffers exist after a step
-    state = hook._inner_optimizer_state(trainer)
+    state = hook._inner_optimizer_state(trainer.view())
     assert state["lr"] == pytest.approx(0.03) and set(state["momentum_buffers"]) == {
         n for n, _ in trainer.model.named_parameters()}
-    record = hook.hyper_step(trainer)
+    record = hook.hyper_step(trainer.view())
     assert record["applied"] and hook.method.lr == 0.1  # the method object is never modified
     assert "momentum_buffers" not in hook.method_state and "lr" not in hook.state_dict()["method_state"]
 
@@ -205,7 +205,7 @@ def test_anchor_pulls_the_learned_loss_back_towards_its_start(tiny_config):
             for p in loss.parameters():
                 p.add_(displacement)
         before = {n: p.clone() for n, p in loss.named_parameters()}
-        hook.hyper_step(trainer)
+        hook.hyper_step(trainer.view())
         moved[strength] = {n: p.detach() - before[n] for n, p in loss.named_parameters()}
     for name, free_step in moved[0.0].items():
         pull = moved[anchor][name] - free_step
@@ -222,7 +222,7 @@ def test_prior_width_holds_a_steady_clipped_hypergradient_that_far_from_the_star
     steady = {n: torch.full_like(p, 10.0) for n, p in loss.named_parameters()}
     hook.method.compute = lambda *args: HypergradResult(steady, True)
     for _ in range(300):
-        hook.hyper_step(trainer)
+        hook.hyper_step(trainer.view())
     for name, p in loss.named_parameters():
         torch.testing.assert_close(p.detach() - hook.start[name], torch.full_like(p, -width), atol=0.03, rtol=0)
 
@@ -234,14 +234,14 @@ def test_the_search_anneals_the_objective_temperature_over_its_hyper_step_epochs
     temperatures = []
     for epoch in (1, 2, 4):  # the first hyper-step epoch, the middle, the last
         trainer.epoch = epoch
-        temperatures.append(hook.hyper_step(trainer)["temperature"])
+        temperatures.append(hook.hyper_step(trainer.view())["temperature"])
     assert temperatures == pytest.approx([1.0, 0.1 ** (1 / 3), 0.1])
 
 
 def test_search_never_touches_batchnorm_statistics(tiny_config):
     hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0))
     before = {n: b.clone() for n, b in trainer.model.named_buffers()}
-    hook.hyper_step(trainer)
+    hook.hyper_step(trainer.view())
     for n, b in trainer.model.named_buffers():
         assert torch.equal(b, before[n]), n
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,11 +39,28 @@ EPOCH_METRICS = ("balanced_error", "worst_group_error")
 """Evaluated every ``eval_every`` epochs on validation and test (the second with an attribute)."""
 
 
-class StepHook(Protocol):
-    def before_step(self, trainer: Trainer, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
-        """Sees the step's batch and the model, optimizer and RNG as the step will find them."""
+@dataclass(frozen=True)
+class StepView:
+    """What a hook may read of the training at one step, and nothing more: where it is, the model,
+    the optimizer's settings and its momentum buffers by parameter name (``None`` before SGD has
+    made them). A hook reads the model's weights and runs it; it does not step the optimizer,
+    change the schedule or touch the trainer's counters."""
 
-    def after_step(self, trainer: Trainer) -> None: ...
+    epoch: int
+    step: int
+    model: torch.nn.Module
+    lr: float
+    momentum: float
+    weight_decay: float
+    nesterov: bool
+    momentum_buffers: Mapping[str, torch.Tensor] | None
+
+
+class StepHook(Protocol):
+    def before_step(self, view: StepView, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
+        """Sees the step's batch and the training as the step will find it (the RNG too)."""
+
+    def after_step(self, view: StepView) -> None: ...
 
     def epoch_record(self) -> dict[str, Any]: ...
 
@@ -96,7 +115,22 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         return None if self.out_dir is None else Path(self.out_dir) / "checkpoints" / f"{self.phase}.pt"
 
-    def _forward(self, x: torch.Tensor, module: torch.nn.Module | None = None) -> torch.Tensor:
+    def view(self) -> StepView:
+        """The training as a hook may see it now."""
+        group = self.optimizer.param_groups[0]
+        buffers = {}
+        for name, p in self.named_parameters.items():
+            buf = self.optimizer.state.get(p, {}).get("momentum_buffer") if p.requires_grad else None
+            if p.requires_grad and buf is None:
+                buffers = None
+                break
+            if buf is not None:
+                buffers[name] = buf
+        return StepView(self.epoch, self.step, self.model, group["lr"], group["momentum"], group["weight_decay"],
+                        group["nesterov"], buffers)
+
+    def forward(self, x: torch.Tensor, module: torch.nn.Module | None = None) -> torch.Tensor:
+        """The model's logits on ``x`` at the trainer's precision (float32 out)."""
         ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast
                else contextlib.nullcontext())
         with ctx:
@@ -104,7 +138,7 @@ class Trainer:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()
-        loss = self.loss(self._forward(self.loss.augment_inputs(x, y, g), self.train_module), y, g)
+        loss = self.loss(self.forward(self.loss.augment_inputs(x, y, g), self.train_module), y, g)
         penalty = self.loss.penalty(self.named_parameters, self.optim_cfg.weight_decay)
         if penalty is not None:
             loss = loss + penalty
@@ -123,7 +157,7 @@ class Trainer:
     def predict(self, split: TensorSplit) -> torch.Tensor:
         was_training = self.model.training
         self.model.eval()
-        preds = [self.loss.eval_logits(self._forward(x)).argmax(1) for x, _, _ in
+        preds = [self.loss.eval_logits(self.forward(x)).argmax(1) for x, _, _ in
                  self.data.eval_batches(split)]
         self.model.train(was_training)
         return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
@@ -186,13 +220,17 @@ class Trainer:
                    desc=f"{self.phase} {self.epoch + 1}/{self.optim_cfg.epochs}")
         start, images, total, count = time.perf_counter(), 0, 0.0, 0
         for x, y, g in self.data.train_batches(self.seed, self.epoch, sampler):
-            for hook in self.hooks:
-                hook.before_step(self, x, y, g)
+            if self.hooks:
+                view = self.view()
+                for hook in self.hooks:
+                    hook.before_step(view, x, y, g)
             total += self.train_step(x, y, g) * len(y)
             count += len(y)
             images += len(y)
-            for hook in self.hooks:
-                hook.after_step(self)
+            if self.hooks:
+                view = self.view()
+                for hook in self.hooks:
+                    hook.after_step(view)
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.3f}",
                             img_s=f"{images / (time.perf_counter() - start):.0f}")

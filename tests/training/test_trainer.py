@@ -88,3 +88,37 @@ def test_a_divergence_with_a_loss_far_from_ce_names_the_loss_first(tiny_config, 
     cause = divergence_cause(far)
     assert "the loss's values are far from CE's" in cause and "offsets up to 7e+06" in cause
     assert "logit scales 0.001..1" in cause and cause.index("search.outer.lr") < cause.index("optim.lr")
+
+
+def test_a_hook_sees_the_step_through_a_read_only_view(tiny_config, tmp_path):
+    import dataclasses
+
+    from autobalance.pipeline import make_trainer
+
+    data = build_data(tiny_config.data, tiny_config.seed)
+    tiny_config.optim.epochs = 1
+    seen = []
+
+    class Recorder:
+        def before_step(self, view, x, y, g):
+            seen.append(("before", view))
+
+        def after_step(self, view):
+            seen.append(("after", view))
+
+        def epoch_record(self):
+            return {}
+
+        def state_dict(self):
+            return {}
+
+    trainer = make_trainer(tiny_config, data, tmp_path, None, torch.device("cpu"), hooks=(Recorder(),))
+    trainer.fit()
+    (_, first), (_, after_first) = seen[:2]
+    assert (first.step, after_first.step, first.epoch) == (0, 1, 0)
+    assert first.momentum_buffers is None  # SGD has made none before its first step
+    assert set(after_first.momentum_buffers) == set(dict(trainer.model.named_parameters()))
+    assert first.lr == pytest.approx(tiny_config.optim.lr) and first.weight_decay == tiny_config.optim.weight_decay
+    assert seen[-1][1].step == trainer.step and first.model is trainer.model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.step = 5
