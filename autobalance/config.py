@@ -103,8 +103,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """A model's settings: its name (``autobalance.models.MODELS``) and the classifier head's,
+    which every model takes. Each registered model extends this with its body's own settings,
+    their standard values and their checks (``autobalance.models.model_config`` builds them by name)."""
+
     name: str = "cnn1d"
-    width: int = 32
     normalized_head: bool = False
     dropout: float = 0.0
     sync_batchnorm: bool = False
@@ -112,7 +115,6 @@ class ModelConfig:
     false keeps per-rank statistics, as DDP does by default. Hyper-steps always use per-rank ones."""
 
     def __post_init__(self) -> None:
-        require(self.width >= 1, "model.width", self.width, "an integer >= 1")
         require(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
 
 
@@ -404,7 +406,9 @@ class RunConfig:
     plugins: list[str] = field(default_factory=list)
     """Modules the CLI imports first: where your own registered losses, models, ... live."""
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: Any = field(default_factory=ModelConfig)
+    """A :class:`ModelConfig`: the registered model's own settings class, so the schema leaves the
+    section open and :func:`autobalance.configure.load_config` builds it by the model's name."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: Any = field(default_factory=LossConfig)
     """A :class:`LossConfig`: the registered loss's own settings class, so the schema leaves the

@@ -23,7 +23,7 @@ from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
 from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
-from autobalance.models import MODELS
+from autobalance.models import MODELS, model_config
 from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off
 from autobalance.training.lr_schedule import LR_SCHEDULES
 
@@ -38,7 +38,7 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
         name = f"{prefix}{key}"
         if key not in fields:
             return name
-        if name == "loss":  # the loss's own settings class checks its keys (loss_config)
+        if name in ("loss", "model"):  # their own settings classes check their keys (loss_config, model_config)
             continue
         nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
         if isinstance(value, dict) and dataclasses.is_dataclass(nested):
@@ -118,6 +118,13 @@ def loss_settings(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None or k == "name"}
 
 
+def _section(cfg: DictConfig | dict, values: dict, name: str) -> dict:
+    """An open section of the composed config, its interpolations resolved."""
+    if isinstance(cfg, DictConfig) and name in cfg:
+        return dict(OmegaConf.to_container(cfg[name], resolve=True) or {})
+    return dict(values.get(name) or {})
+
+
 def load_config(cfg: DictConfig | dict) -> RunConfig:
     """Validate a composed config (Hydra's or a dict) into a :class:`RunConfig`."""
     values = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
@@ -128,12 +135,14 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
                           "print the valid keys with `python -m autobalance.train --cfg job`")
-    section = OmegaConf.to_container(cfg.loss, resolve=True) if isinstance(cfg, DictConfig) and "loss" in cfg else None
-    loss = loss_settings(dict(section or values.get("loss") or {}))
+    loss = loss_settings(_section(cfg, values, "loss"))
     require_choice("loss.name", loss.setdefault("name", "ce"), LOSSES.names())
+    model = _section(cfg, values, "model")
+    require_choice("model.name", model.setdefault("name", "cnn1d"), MODELS.names())
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, "loss": {}})
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, "loss": {}, "model": {}})
         merged.loss = loss_config(**loss)
+        merged.model = model_config(**model)
         run_cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]

@@ -52,8 +52,7 @@ from autobalance.training.weight_balancing import retrain_classifier
 def build_model(cfg: RunConfig, data: DataBundle, device: torch.device) -> torch.nn.Module:
     """A freshly initialized model; the seed fixes the initialization."""
     torch.manual_seed(cfg.seed)
-    return create_model(cfg.model.name, data.input_shape, data.num_classes, cfg.model.width,
-                        cfg.model.normalized_head, cfg.model.dropout).to(device)
+    return create_model(cfg.model, data.input_shape, data.num_classes).to(device)
 
 
 def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks | None, device,

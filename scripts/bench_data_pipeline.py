@@ -68,7 +68,7 @@ def time_augmentation(bundle: DataBundle, steps: int) -> dict[str, float]:
     batches alone and as ResNet-32 (width 16) training steps."""
     learned = ParametricLoss(10, learn=("augment",), augment_ops=("translate", "scale", "noise"))
     fixed = ParametricLoss(10, learn=())
-    model = create_model("resnet32", (3, 32, 32), 10, 16, False, 0.0)
+    model = create_model("resnet32", (3, 32, 32), 10, width=16)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def batches_only(loss):

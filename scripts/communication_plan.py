@@ -47,7 +47,7 @@ class Counter:
 
 def count(method_name: str, classes: int) -> dict:
     torch.manual_seed(0)
-    model = create_model("resnet32", (3, 32, 32), classes, 16, False, 0.0)
+    model = create_model("resnet32", (3, 32, 32), classes, width=16)
     loss = ParametricLoss(classes, learn=("offsets",))
     objective = build_objective(ObjectiveConfig("balanced_ce"), classes)
     train_counter, val_counter = Counter(), Counter()

@@ -16,11 +16,11 @@ from autobalance.config import (
     DataConfig,
     HypergradConfig,
     LoggerConfig,
-    ModelConfig,
     OptimConfig,
     RunConfig,
     SearchConfig,
 )
+from autobalance.models import model_config
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def make_tiny_config(cache_dir: str) -> RunConfig:
         data=DataConfig(name="mnist1d", num_samples=3000, test_per_class=50, n_max=250, rho=10,
                         split="stratified", augment="shift_noise", batch_size=64,
                         cache_dir=cache_dir),
-        model=ModelConfig(name="cnn1d", width=8),
+        model=model_config("cnn1d", width=8),
         optim=OptimConfig(lr=0.05, epochs=2, lr_schedule="cosine"),
         logger=LoggerConfig(progress=False),
     )

@@ -18,7 +18,6 @@ from autobalance.config import (
     FamilyConfig,
     HypergradConfig,
     LoggerConfig,
-    ModelConfig,
     ObjectiveConfig,
     OptimConfig,
     OuterConfig,
@@ -28,6 +27,7 @@ from autobalance.config import (
 from autobalance.data.build import build_data
 from autobalance.hypergrad import METHODS, HypergradResult, make_method
 from autobalance.losses.factory import build_search_loss, loss_config
+from autobalance.models import model_config
 from autobalance.objectives import build_objective
 from autobalance.pipeline import make_trainer, run
 
@@ -50,7 +50,7 @@ def test_learned_loss_widens_the_rare_class_margin_and_beats_ce(tmp_path):
         data=DataConfig(name="npz", path=str(tmp_path / "train.npz"), test_path=str(tmp_path / "test.npz"),
                         profile="none", rho=1, split="stratified", val_fraction=0.25, batch_size=64,
                         cache_dir=str(tmp_path)),
-        model=ModelConfig(name="mlp", width=16),
+        model=model_config("mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=8, lr_schedule="constant", weight_decay=1e-4),
         search=SearchConfig(enabled=True, epochs=8, warmup_epochs=1, every=5, retrain=False,
                             hypergrad=HypergradConfig(method="last_layer"),
@@ -271,7 +271,7 @@ def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
         device="cpu",
         data=DataConfig(name="npz", path=str(tmp_path / "d.npz"), test_fraction=0.3, profile="none", rho=1,
                         split="stratified", val_fraction=0.3, batch_size=64, cache_dir=str(tmp_path)),
-        model=ModelConfig(name="mlp", width=16),
+        model=model_config("mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=4, lr_schedule="constant", weight_decay=1e-4),
         search=SearchConfig(enabled=True, epochs=2, warmup_epochs=0, every=3, compare_with=[],
                             family=FamilyConfig(learn=["offsets", "weights"], init="uniform")),
@@ -298,7 +298,7 @@ def test_default_recipe_searches_a_thousand_classes_with_clustered_parameters(tm
         device="cpu",
         data=DataConfig(name="npz", path=str(tmp_path / "d.npz"), test_fraction=0.2, profile="none", rho=1,
                         split="stratified", val_fraction=0.3, batch_size=128, cache_dir=str(tmp_path)),
-        model=ModelConfig(name="mlp", width=16),
+        model=model_config("mlp", width=16),
         optim=OptimConfig(lr=0.05, epochs=2, lr_schedule="constant"),
         search=SearchConfig(enabled=True, epochs=1, warmup_epochs=0, every=20, compare_with=[],
                             family=FamilyConfig(cluster_size=100)),

@@ -256,6 +256,67 @@ def test_a_loss_of_ones_own_checks_its_hyperparameter_and_knows_its_keys(tmp_pat
     assert "loss.tau=1: loss=temperature_ce has no such setting (it takes temperature)" in other.stderr
 
 
+PLUGIN_MODEL = """\
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from autobalance.config import ModelConfig, require
+from autobalance.models import register_model
+
+
+@dataclass
+class DeepMLPConfig(ModelConfig):
+    depth: int = 2
+    hidden: int = 8
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.depth >= 1, "model.depth", self.depth, ">= 1")
+
+
+@register_model("deep_mlp", DeepMLPConfig)
+def deep_mlp(input_shape, cfg):
+    sizes = [math.prod(input_shape)] + [cfg.hidden] * cfg.depth
+    layers = [nn.Flatten()] + [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+    body = nn.Sequential(*layers)
+    body.out_dim = cfg.hidden
+    return body
+"""
+
+
+def _plugin_model_run(tmp_path, cache_dir, *overrides):
+    """A model of one's own: one Python file (its settings and body) and one YAML file (``model=``)."""
+    (tmp_path / "my_models.py").write_text(PLUGIN_MODEL)
+    (tmp_path / "my_configs" / "model").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "my_configs" / "model" / "deep_mlp.yaml").write_text("name: deep_mlp\n")
+    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    args = [a for a in _tiny_mnist1d(cache_dir) if not a.startswith("model.")]
+    return subprocess.run([sys.executable, "-m", "autobalance.train", *args, "search=none",
+                           "plugins=[my_models]", f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
+                           "model=deep_mlp", *overrides],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_model_of_ones_own_takes_its_own_settings_from_the_cli(tmp_path, cache_dir):
+    import torch
+
+    out = tmp_path / "run"
+    proc = _plugin_model_run(tmp_path, cache_dir, "model.depth=3", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = yaml.safe_load((out / "config.yaml").read_text())["model"]
+    assert saved["name"] == "deep_mlp" and (saved["depth"], saved["hidden"]) == (3, 8)
+    weights = torch.load(out / "checkpoints" / "train.pt", weights_only=False)["model"]
+    assert sum(k.startswith("body.") and k.endswith(".weight") for k in weights) == 3
+    bad = _plugin_model_run(tmp_path, cache_dir, "model.depth=0", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "model.depth=0: expected >= 1" in bad.stderr
+    other = _plugin_model_run(tmp_path, cache_dir, "+model.width=4", f"hydra.run.dir={tmp_path / 'other'}")
+    assert other.returncode == 2
+    assert "model.width=4: model=deep_mlp has no such setting (it takes normalized_head, dropout, " in other.stderr
+
+
 @pytest.mark.parametrize("raised, code, shown", [
     ("InputError('loss.tau=-1: expected a positive number')", 2, "autobalance: error: loss.tau=-1: expected"),
     ("ValueError('a bug in the builder')", 1, "Traceback"),

@@ -162,7 +162,7 @@ def test_batch_sizes_must_split_evenly_over_the_ranks(search_config):
 
 
 def test_synchronized_batchnorm_twin_trains_the_models_own_tensors():
-    model = create_model("resnet32", (3, 32, 32), 10, 4, False, 0.0)
+    model = create_model("resnet32", (3, 32, 32), 10, width=4)
     twin = sync_batchnorm_twin(model)
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in twin.modules())
     assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())

@@ -14,7 +14,6 @@ from autobalance.config import (
     HypergradConfig,
     LoggerConfig,
     LossConfig,
-    ModelConfig,
     ObjectiveConfig,
     OptimConfig,
     RunConfig,
@@ -22,6 +21,7 @@ from autobalance.config import (
     SpuriousConfig,
 )
 from autobalance.losses.factory import loss_config
+from autobalance.models import model_config
 from autobalance.pipeline import run
 
 
@@ -37,7 +37,7 @@ def _config(dirs: tuple[str, str], **changes) -> RunConfig:
         device="cpu", train_on_val=False,
         data=DataConfig(name="spurious_fashion", path=fashion, profile="none", batch_size=64, cache_dir=cache_dir,
                         spurious=SpuriousConfig(train_size=480, val_size=160, test_size=160)),
-        model=ModelConfig(name="cnn28", width=4),
+        model=model_config("cnn28", width=4),
         optim=OptimConfig(lr=0.05, epochs=2, warmup_epochs=0),
         logger=LoggerConfig(progress=False),
     )

@@ -31,3 +31,22 @@ def test_the_plugin_loss_example_registers_a_loss_with_its_own_checked_hyperpara
     assert proc.returncode == 0, proc.stderr[-2000:]
     scales, refused = proc.stdout.strip().splitlines()
     assert scales == "[0.25, 0.25]" and refused == "loss.temperature=-1.0: expected > 0"
+
+
+def test_the_plugin_model_example_registers_a_model_with_its_own_checked_settings():
+    import subprocess
+    import sys
+
+    text = README.read_text()
+    section = text[text.index("# my_models.py"):]
+    code = section[:section.index("```")]
+    check = ("\nimport torch\n"
+             "from autobalance.config import ConfigError\n"
+             "from autobalance.models import create_model\n"
+             "model = create_model('deep_mlp', (40,), 10, depth=3)\n"
+             "print(model(torch.randn(2, 40)).shape[-1], sum(isinstance(m, nn.Linear) for m in model.body))\n"
+             "try:\n    create_model('deep_mlp', (40,), 10, depth=0)\nexcept ConfigError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code + check], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shape, refused = proc.stdout.strip().splitlines()
+    assert shape == "10 3" and refused == "model.depth=0: expected >= 1"

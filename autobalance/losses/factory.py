@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from autobalance.config import (
     CLASS_BALANCED_BETA,
     SMOOTHING_MAX,
-    ConfigError,
     FamilyConfig,
     LossConfig,
     require,
@@ -37,6 +34,7 @@ from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
 from autobalance.losses.regularizer import DECAY_MAX_RATIO
 from autobalance.registry import Registry
+from autobalance.settings import as_registered, build_settings, setting_names
 
 GroupCounts = Sequence[Sequence[int]]
 """Training examples per group: an (attribute x class) table, one row without an attribute."""
@@ -60,37 +58,19 @@ def register_loss(name: str, settings: type[LossConfig] = LossConfig, **metadata
 
 def hyperparameters(name: str) -> tuple[str, ...]:
     """The hyperparameters the loss ``name`` takes: its settings' fields besides the name."""
-    return tuple(f.name for f in dataclasses.fields(LOSSES.metadata(name)["settings"]) if f.name != "name")
+    return setting_names(LOSSES, name)
 
 
 def loss_config(name: str = "ce", **values: Any) -> LossConfig:
     """The settings of the loss ``name``: ``values`` over its standard ones, type-converted as the
     command line's are and checked; refuses an unknown loss and a hyperparameter it does not take."""
-    settings = LOSSES.metadata(name)["settings"]
-    takes = hyperparameters(name)
-    for key, value in values.items():
-        if key not in takes:
-            raise ConfigError(f"loss.{key}={value!r}: loss={name} has no such setting (it takes "
-                              f"{', '.join(takes) or 'no hyperparameters'})")
-    try:
-        typed = OmegaConf.merge(OmegaConf.structured(settings), {"name": name, **values})
-    except OmegaConfBaseException as e:
-        raise ConfigError(f"loss.{e.key}={values.get(e.key)!r}: expected {_field_type(settings, str(e.key))}") from None
-    return OmegaConf.to_object(typed)
-
-
-_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
-
-
-def _field_type(settings: type[LossConfig], key: str) -> str:
-    kind = next((str(f.type) for f in dataclasses.fields(settings) if f.name == key), "")
-    return _TYPE_WORDS.get(kind, f"a value of type {kind}")
+    return build_settings(LOSSES, "loss", name, values, none_taken="no hyperparameters")
 
 
 def registered_settings(cfg: LossConfig) -> LossConfig:
     """``cfg`` as its loss's settings class, checked: a bare ``LossConfig(name=...)`` of the
     Python API takes the loss's standard values."""
-    return loss_config(cfg.name, **{k: v for k, v in dataclasses.asdict(cfg).items() if k != "name"})
+    return as_registered(LOSSES, "loss", cfg)
 
 
 def build_loss(cfg: LossConfig, counts: Sequence[int], group_counts: GroupCounts | None = None) -> ClassificationLoss:

@@ -38,3 +38,15 @@ def test_normalized_head_outputs_cosines():
 def test_unknown_model_is_named():
     with pytest.raises(ValueError, match="model.name='vgg': expected one of resnet32"):
         create_model("vgg", (3, 32, 32), 10)
+
+
+def test_each_model_owns_its_standard_width_and_checks_it():
+    from autobalance.config import ConfigError, ModelConfig
+    from autobalance.models import model_config
+
+    assert [model_config(n).width for n in ("mlp", "resnet8", "resnet32", "cnn28", "cnn1d")] == [128, 16, 16, 32, 32]
+    assert create_model(ModelConfig(name="mlp"), (7,), 4).head.in_features == 128  # a bare ModelConfig: standard
+    with pytest.raises(ConfigError, match="model.width=0: expected an integer >= 1"):
+        model_config("resnet8", width=0)
+    with pytest.raises(ConfigError, match="model.depth=3: model=mlp has no such setting"):
+        model_config("mlp", depth=3)
