@@ -51,7 +51,11 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
 def renamed(override: str) -> str:
     """A command-line override with an earlier version's key given its name now
     (``search.outer_lr=0.01`` -> ``search.outer.lr=0.01``), so old commands and scripts keep
-    working; any other override unchanged."""
+    working; any other override unchanged.
+
+    >>> renamed("search.outer_lr=0.01"), renamed("+optim.schedule=step"), renamed("seed=3")
+    ('search.outer.lr=0.01', '+optim.lr_schedule=step', 'seed=3')
+    """
     key, sep, value = override.partition("=")
     new = renamed_key(key.removeprefix("+"))
     return f"{'+' if key.startswith('+') else ''}{new}={value}" if sep and new != key.removeprefix("+") else override

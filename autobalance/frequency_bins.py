@@ -18,7 +18,11 @@ BINS = 10
 def frequency_groups(labels: Sequence[str], counts: Sequence[float], max_items: int = MAX_ITEMS,
                      bins: int = BINS) -> list[tuple[str, np.ndarray]]:
     """(label, indices) in descending count order: one per item, or ``bins`` rank bins labelled
-    ``ranks a-b (n lo-hi)``; ties keep index order."""
+    ``ranks a-b (n lo-hi)``; ties keep index order.
+
+    >>> [(label, idx.tolist()) for label, idx in frequency_groups(["cat", "dog", "owl"], [5, 50, 5])]
+    [('dog', [1]), ('cat', [0]), ('owl', [2])]
+    """
     order = np.argsort(-np.asarray(counts, dtype=float), kind="stable")
     if len(order) <= max_items:
         return [(labels[i], np.array([i])) for i in order]

@@ -2,8 +2,18 @@
 loss schedules): a part's names live in its registry alone, and the configuration is checked
 against it, so adding one is one decorated function in one file.
 
-    @MODELS.register("my_model")                # keyword arguments: metadata of the entry
-    def my_model(input_shape, width): ...
+>>> SHAPES = Registry("shape.name")
+>>> @SHAPES.register("square", corners=4)      # keyword arguments: metadata of the entry
+... def square(side):
+...     return side * side
+>>> SHAPES["square"](3), SHAPES.metadata("square"), SHAPES.names()
+(9, {'corners': 4}, ('square',))
+>>> SHAPES["circle"]
+Traceback (most recent call last):
+...
+autobalance.errors.InputError: shape.name='circle': expected one of square
+
+Losses and models register with their settings class: ``register_loss`` and ``register_model``.
 """
 
 from __future__ import annotations

@@ -63,7 +63,15 @@ def hyperparameters(name: str) -> tuple[str, ...]:
 
 def loss_config(name: str = "ce", **values: Any) -> LossConfig:
     """The settings of the loss ``name``: ``values`` over its standard ones, type-converted as the
-    command line's are and checked; refuses an unknown loss and a hyperparameter it does not take."""
+    command line's are and checked; refuses an unknown loss and a hyperparameter it does not take.
+
+    >>> loss_config("vs", gamma="0.1")
+    VSConfig(name='vs', gamma=0.1, tau=1.0)
+    >>> loss_config("focal", tau=2)
+    Traceback (most recent call last):
+    ...
+    autobalance.config.ConfigError: loss.tau=2: loss=focal has no such setting (it takes gamma)
+    """
     return build_settings(LOSSES, "loss", name, values, none_taken="no hyperparameters")
 
 

@@ -23,12 +23,20 @@ def class_priors(counts: Sequence[int]) -> torch.Tensor:
 
 
 def logit_adjustment_offsets(counts: Sequence[int], tau: float = 1.0) -> torch.Tensor:
-    """l_k = tau * log pi_k (Menon et al. 2021)."""
+    """l_k = tau * log pi_k (Menon et al. 2021).
+
+    >>> logit_adjustment_offsets([90, 9, 1]).tolist()
+    [-0.10536051565782628, -2.4079456086518722, -4.605170185988091]
+    """
     return tau * class_priors(counts).log()
 
 
 def cdt_scales(counts: Sequence[int], gamma: float) -> torch.Tensor:
-    """scale_k = (n_k / n_max)^gamma (Ye et al., CDT; the multiplicative part of VS loss)."""
+    """scale_k = (n_k / n_max)^gamma (Ye et al., CDT; the multiplicative part of VS loss).
+
+    >>> cdt_scales([100, 25, 1], 0.5).tolist()
+    [1.0, 0.5, 0.1]
+    """
     c = _counts(counts)
     return (c / c.max()) ** gamma
 

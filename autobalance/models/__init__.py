@@ -37,7 +37,11 @@ def register_model(name: str, settings: type[ModelConfig] = ModelConfig, **metad
 
 
 def model_config(name: str = "cnn1d", **values: Any) -> ModelConfig:
-    """The settings of the model ``name``: ``values`` over its standard ones, checked."""
+    """The settings of the model ``name``: ``values`` over its standard ones, checked.
+
+    >>> model_config("resnet8", width=32)
+    ResNetConfig(name='resnet8', normalized_head=False, dropout=0.0, sync_batchnorm=False, width=32)
+    """
     return build_settings(MODELS, "model", name, values)
 
 
@@ -91,7 +95,13 @@ def create_model(model: str | ModelConfig, input_shape: tuple[int, ...], num_cla
                  **settings: Any) -> Classifier:
     """Build a classifier: ``model`` is a name (its standard settings, ``settings`` over them:
     ``create_model("mlp", (7,), 4, width=16)``) or a settings object; ``input_shape`` excludes the
-    batch dimension (C, H, W) or (L,)."""
+    batch dimension (C, H, W) or (L,).
+
+    >>> import torch
+    >>> model = create_model("mlp", (7,), 4, width=16)
+    >>> model(torch.zeros(2, 7)).shape, model.head.in_features
+    (torch.Size([2, 4]), 16)
+    """
     cfg = model_config(model, **settings) if isinstance(model, str) else as_registered(MODELS, "model", model)
     body = MODELS[cfg.name](input_shape, cfg)
     return Classifier(body, body.out_dim, num_classes, cfg.normalized_head, cfg.dropout)
