@@ -15,20 +15,20 @@ MAX_ITEMS = 20
 BINS = 10
 
 
-def frequency_groups(labels: Sequence[str], counts: Sequence[float], max_items: int = MAX_ITEMS,
-                     bins: int = BINS) -> list[tuple[str, np.ndarray]]:
+def frequency_bins(labels: Sequence[str], counts: Sequence[float], max_items: int = MAX_ITEMS,
+                   bins: int = BINS) -> list[tuple[str, np.ndarray]]:
     """(label, indices) in descending count order: one per item, or ``bins`` rank bins labelled
     ``ranks a-b (n lo-hi)``; ties keep index order.
 
-    >>> [(label, idx.tolist()) for label, idx in frequency_groups(["cat", "dog", "owl"], [5, 50, 5])]
+    >>> [(label, idx.tolist()) for label, idx in frequency_bins(["cat", "dog", "owl"], [5, 50, 5])]
     [('dog', [1]), ('cat', [0]), ('owl', [2])]
     """
     order = np.argsort(-np.asarray(counts, dtype=float), kind="stable")
     if len(order) <= max_items:
         return [(labels[i], np.array([i])) for i in order]
-    groups, start = [], 0
+    ranked, start = [], 0
     for chunk in np.array_split(order, bins):
         n = [counts[i] for i in chunk]
-        groups.append((f"ranks {start + 1}-{start + len(chunk)} (n {min(n):.0f}-{max(n):.0f})", chunk))
+        ranked.append((f"ranks {start + 1}-{start + len(chunk)} (n {min(n):.0f}-{max(n):.0f})", chunk))
         start += len(chunk)
-    return groups
+    return ranked

@@ -11,7 +11,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from autobalance.frequency_bins import frequency_groups  # noqa: E402
+from autobalance.frequency_bins import frequency_bins  # noqa: E402
 
 MAX_ATTRIBUTE_ROWS = 4
 """Attribute values drawn as rows of panels (a group-sensitive loss has one table row each)."""
@@ -32,7 +32,7 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
     fig, axes = plt.subplots(rows, len(parts) + 1, figsize=(5 * (len(parts) + 1), 3.8 * rows), squeeze=False)
     steps = np.array([r["step"] for r in records])
     marker = "o" if len(records) == 1 else None
-    groups = frequency_groups(labels, counts)
+    bins = frequency_bins(labels, counts)
     cmap = plt.get_cmap("viridis")
     for a in range(rows):
         for ax, part in zip(axes[a], parts, strict=False):
@@ -40,8 +40,8 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
                 ax.axis("off")
                 continue
             table = np.array([r[part][a] for r in records])  # (steps, columns) of attribute value a
-            for i, (label, columns) in enumerate(groups):
-                color = cmap(i / max(len(groups) - 1, 1))
+            for i, (label, columns) in enumerate(bins):
+                color = cmap(i / max(len(bins) - 1, 1))
                 ax.plot(steps, table[:, columns].mean(1), color=color, label=label, linewidth=1.2, marker=marker)
                 if len(columns) > 1:
                     ax.fill_between(steps, table[:, columns].min(1), table[:, columns].max(1), color=color,
@@ -59,8 +59,8 @@ def plot_trajectories(records: list[dict[str, Any]], parts: list[str], labels: l
     norm_ax.set_title("hypergradient norm (before clipping)")
     norm_ax.set_xlabel("inner step")
     norm_ax.grid(alpha=0.3)
-    if len(groups) <= 12:
-        title = "class" if len(groups) == len(labels) else "frequency rank bin"
+    if len(bins) <= 12:
+        title = "class" if len(bins) == len(labels) else "frequency rank bin"
         fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, title=title,
                    loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -73,16 +73,16 @@ def plot_per_class_accuracy(accuracies: dict[str, list[float]], class_names: lis
                             train_counts: list[int], path: Path) -> Path:
     """Grouped bars of test accuracy for each named model: per class up to 20 classes, per
     frequency-rank bin (mean over its classes) beyond."""
-    groups = frequency_groups(class_names, train_counts)
-    binned = len(groups) < len(class_names)
-    fig, ax = plt.subplots(figsize=(max(6, (1.0 if binned else 0.6) * len(groups) + 2), 3.8))
+    bins = frequency_bins(class_names, train_counts)
+    binned = len(bins) < len(class_names)
+    fig, ax = plt.subplots(figsize=(max(6, (1.0 if binned else 0.6) * len(bins) + 2), 3.8))
     width = 0.8 / max(len(accuracies), 1)
     for i, (label, acc) in enumerate(accuracies.items()):
-        ax.bar([g + i * width for g in range(len(groups))], [float(np.mean(np.asarray(acc)[cols]))
-                                                             for _, cols in groups], width, label=label)
-    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
-    ticks = ([label.removeprefix("ranks ").replace(" (", "\n(") for label, _ in groups] if binned else
-             [f"{class_names[c]}\n({train_counts[c]})" for _, (c,) in groups])
+        ax.bar([g + i * width for g in range(len(bins))], [float(np.mean(np.asarray(acc)[cols]))
+                                                           for _, cols in bins], width, label=label)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(bins))])
+    ticks = ([label.removeprefix("ranks ").replace(" (", "\n(") for label, _ in bins] if binned else
+             [f"{class_names[c]}\n({train_counts[c]})" for _, (c,) in bins])
     ax.set_xticklabels(ticks, fontsize=7)
     ax.set_ylabel("mean test accuracy" if binned else "test accuracy")
     if binned:

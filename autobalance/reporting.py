@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from autobalance.frequency_bins import frequency_groups
+from autobalance.frequency_bins import frequency_bins
 
 GAPS = ("deo", "equalized_odds_difference", "demographic_parity_difference")
 """Fairness gaps, in percentage points."""
@@ -77,8 +77,8 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
     """A fixed-width table, per class up to 20 classes and per frequency-rank bin (means over
     its classes) beyond, followed by the headline metrics."""
     extra = extra or {}
-    groups = frequency_groups(class_names, train_counts)
-    binned = len(groups) < len(class_names)
+    bins = frequency_bins(class_names, train_counts)
+    binned = len(bins) < len(class_names)
     width = 30 if binned else 14
     widths = {k: max(9, len(k)) for k in extra}
     small = {k: 0 < float(np.abs(np.asarray(v)).max()) < 0.01 for k, v in extra.items()}  # weight decays
@@ -86,7 +86,7 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
               + "".join(f" {k:>{widths[k]}}" for k in extra))
     lines = [header, "-" * len(header)]
     accuracy = np.asarray(metrics["per_class_accuracy"])
-    for label, idx in groups:
+    for label, idx in bins:
         train = f"{np.mean(np.asarray(train_counts)[idx]):>7.0f}"
         row = f"{label[:width]:>{width}} {train} {accuracy[idx].mean():>9.3f}"
         lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>{widths[k]}.{'2e' if small[k] else '3f'}}"
@@ -112,8 +112,8 @@ def group_table(per_group_accuracy: list[list[float]], class_names: list[str]) -
 def data_line(summary: dict[str, Any]) -> str:
     """One line on what the run trains on, printed before the first (possibly long) epoch."""
     counts = summary["counts"]
-    groups = f", {summary['num_groups']} groups" if summary["num_groups"] > 1 else ""
-    line = (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{groups}; train {sum(counts['train'])} "
+    bins = f", {summary['num_groups']} bins" if summary["num_groups"] > 1 else ""
+    line = (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{bins}; train {sum(counts['train'])} "
             f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
             f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
     if "label_map" in summary:
