@@ -19,7 +19,7 @@ def classification_metrics(
     targets: torch.Tensor,
     train_counts: Sequence[int],
     groups: torch.Tensor | None = None,
-    num_groups: int = 1,
+    num_attribute_values: int = 1,
     many_threshold: int = 100,
     few_threshold: int = 20,
 ) -> dict:
@@ -27,7 +27,7 @@ def classification_metrics(
 
     Shot groups follow the usual convention: many > ``many_threshold`` training examples,
     few < ``few_threshold``, medium in between. Classes absent from the evaluation set are
-    ignored by the class means. With an attribute (``groups``, ``num_groups`` > 1 values) the
+    ignored by the class means. With an attribute (``groups``, ``num_attribute_values`` > 1 values) the
     group metrics of :func:`autobalance.group_metrics.group_metrics` are added.
     """
     preds, targets = preds.cpu(), targets.cpu()
@@ -49,6 +49,6 @@ def classification_metrics(
     }
     for name, mask in shots.items():
         out[f"{name}_shot_error"] = 100.0 * (1.0 - _nanmean(per_class[mask])) if mask.any() else None
-    if groups is not None and num_groups > 1:
-        out.update(group_metrics(preds, targets, groups, k, num_groups))
+    if groups is not None and num_attribute_values > 1:
+        out.update(group_metrics(preds, targets, groups, k, num_attribute_values))
     return out

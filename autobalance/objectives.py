@@ -50,19 +50,19 @@ def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | N
 
 
 OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registry("objective.name")
-"""Validation objectives by name: ``builder(spec, num_classes, num_groups)``."""
+"""Validation objectives by name: ``builder(spec, num_classes, num_attribute_values)``."""
 
 
-def build_objective(spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> Objective:
-    """The objective ``spec`` names; ``num_groups`` is the number of attribute values. With
+def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_values: int = 1) -> Objective:
+    """The objective ``spec`` names; ``num_attribute_values`` is the number of attribute values. With
     ``final_temperature`` it is an :class:`AnnealedObjective`."""
     if spec.final_temperature is not None:
-        return AnnealedObjective(spec, num_classes, num_groups)
+        return AnnealedObjective(spec, num_classes, num_attribute_values)
     compared = spec.fairness if spec.name == "trade_off" else spec.name
-    if needs_attribute(compared) and num_groups < 2:
+    if needs_attribute(compared) and num_attribute_values < 2:
         raise ConfigError(f"objective {compared!r} compares attribute values but the data has "
-                          f"{num_groups}: give the data a group column (data.group_column)")
-    return OBJECTIVES[spec.name](spec, num_classes, num_groups)
+                          f"{num_attribute_values}: give the data a group column (data.group_column)")
+    return OBJECTIVES[spec.name](spec, num_classes, num_attribute_values)
 
 
 class AnnealedObjective:
@@ -70,10 +70,10 @@ class AnnealedObjective:
     to ``spec.final_temperature`` as :attr:`progress` goes from 0 to 1; the search sets the
     progress before each hyper-step."""
 
-    def __init__(self, spec: ObjectiveConfig, num_classes: int, num_groups: int = 1) -> None:
-        self.spec, self.num_classes, self.num_groups = spec, num_classes, num_groups
+    def __init__(self, spec: ObjectiveConfig, num_classes: int, num_attribute_values: int = 1) -> None:
+        self.spec, self.num_classes, self.num_attribute_values = spec, num_classes, num_attribute_values
         self.progress = 0.0
-        build_objective(self._at(spec.temperature), num_classes, num_groups)  # refuse a bad spec now
+        build_objective(self._at(spec.temperature), num_classes, num_attribute_values)  # refuse a bad spec now
         check_annealing(spec)
 
     @property
@@ -85,7 +85,7 @@ class AnnealedObjective:
         return dataclasses.replace(self.spec, temperature=temperature, final_temperature=None)
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
-        return build_objective(self._at(self.temperature), self.num_classes, self.num_groups)(z, y, g)
+        return build_objective(self._at(self.temperature), self.num_classes, self.num_attribute_values)(z, y, g)
 
 
 def uses_temperature(spec: ObjectiveConfig) -> bool:
@@ -128,12 +128,12 @@ def check_blend_weights(spec: ObjectiveConfig) -> None:
 
 
 @OBJECTIVES.register("balanced_ce")
-def _balanced_ce(spec, num_classes, num_groups):
+def _balanced_ce(spec, num_classes, num_attribute_values):
     return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
 
 
 @OBJECTIVES.register("expected_error", tempered=True)
-def _expected_error(spec, num_classes, num_groups):
+def _expected_error(spec, num_classes, num_attribute_values):
     def expected_error(z, y, g):
         p_true = log_softmax(z / spec.temperature, 1).gather(1, y[:, None]).squeeze(1).exp()
         return per_index_means(1 - p_true, y, num_classes).mean()
@@ -141,35 +141,35 @@ def _expected_error(spec, num_classes, num_groups):
 
 
 @OBJECTIVES.register("worst_class", soft_maximum=True)
-def _worst_class(spec, num_classes, num_groups):
+def _worst_class(spec, num_classes, num_attribute_values):
     return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
                                         spec.temperature, spec.cvar_alpha)
 
 
 @OBJECTIVES.register("blend")
-def _blend(spec, num_classes, num_groups):
+def _blend(spec, num_classes, num_attribute_values):
     check_blend_weights(spec)
-    parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes, num_groups)
-             for name in spec.weights}
+    parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes,
+                                   num_attribute_values) for name in spec.weights}
     return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())
 
 
-def _group_losses(z, y, g, num_classes, num_groups):
-    return cell_means(cross_entropy(z, y), y, g, num_classes, num_groups)
+def _group_losses(z, y, g, num_classes, num_attribute_values):
+    return cell_means(cross_entropy(z, y), y, g, num_classes, num_attribute_values)
 
 
 @OBJECTIVES.register("worst_group", soft_maximum=True)
-def _worst_group(spec, num_classes, num_groups):
+def _worst_group(spec, num_classes, num_attribute_values):
     def worst_group(z, y, g):
-        table, present = _group_losses(z, y, g, num_classes, num_groups)
+        table, present = _group_losses(z, y, g, num_classes, num_attribute_values)
         return soft_maximum(table[present], spec.temperature, spec.cvar_alpha)
     return worst_group
 
 
 @OBJECTIVES.register("group_balanced")
-def _group_balanced(spec, num_classes, num_groups):
+def _group_balanced(spec, num_classes, num_attribute_values):
     def group_balanced(z, y, g):
-        table, present = _group_losses(z, y, g, num_classes, num_groups)
+        table, present = _group_losses(z, y, g, num_classes, num_attribute_values)
         return table[present].mean()
     return group_balanced
 
@@ -180,31 +180,31 @@ def _largest_gap(spreads: torch.Tensor, spec: ObjectiveConfig, z: torch.Tensor) 
 
 
 @OBJECTIVES.register("deo", fairness=True)
-def _deo(spec, num_classes, num_groups):
-    return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)).sum()
+def _deo(spec, num_classes, num_attribute_values):
+    return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_attribute_values)).sum()
 
 
 @OBJECTIVES.register("equalized_odds", fairness=True, soft_maximum=True)
-def _equalized_odds(spec, num_classes, num_groups):
+def _equalized_odds(spec, num_classes, num_attribute_values):
     def equalized_odds(z, y, g):
-        return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_groups)), spec, z)
+        return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_attribute_values)), spec, z)
     return equalized_odds
 
 
 @OBJECTIVES.register("demographic_parity", fairness=True, soft_maximum=True)
-def _demographic_parity(spec, num_classes, num_groups):
+def _demographic_parity(spec, num_classes, num_attribute_values):
     def demographic_parity(z, y, g):
         a = torch.zeros_like(y) if g is None else g
         probabilities = torch.softmax(z, 1)
-        selection, present = index_means(probabilities, a, num_groups)
+        selection, present = index_means(probabilities, a, num_attribute_values)
         return _largest_gap(attribute_spreads(selection, present[:, None].expand(-1, num_classes)), spec, z)
     return demographic_parity
 
 
 @OBJECTIVES.register("trade_off")
-def _trade_off(spec, num_classes, num_groups):
+def _trade_off(spec, num_classes, num_attribute_values):
     check_trade_off(spec)
-    accuracy, fairness = (build_objective(dataclasses.replace(spec, name=name), num_classes, num_groups)
+    accuracy, fairness = (build_objective(dataclasses.replace(spec, name=name), num_classes, num_attribute_values)
                           for name in (spec.accuracy, spec.fairness))
     lam = spec.fairness_weight
     return lambda z, y, g: (1 - lam) * accuracy(z, y, g) + lam * fairness(z, y, g)

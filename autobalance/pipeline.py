@@ -60,7 +60,7 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
                  optim: OptimConfig | None = None) -> Trainer:
     optim = optim or cfg.optim
     model = build_model(cfg, data, device)
-    loss = loss if loss is not None else build_loss(cfg.loss, data.train_counts, data.group_counts())
+    loss = loss if loss is not None else build_loss(cfg.loss, data.train_counts, data.cell_counts())
     schedule = LossSchedule(cfg.schedule.name, data.train_counts,
                             cfg.schedule.first_epoch(optim.epochs), cfg.schedule.beta, data.sampler)
     return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
@@ -89,7 +89,7 @@ def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
     write_per_class_csv(out_dir / "per_class.csv", data.class_names, data.train_counts,
                         data.summary["counts"]["test"], metrics["per_class_accuracy"], extra_columns)
     if "per_group_accuracy" in metrics:
-        write_per_group_csv(out_dir / "per_group.csv", data.class_names, data.summary["group_counts_by_class"],
+        write_per_group_csv(out_dir / "per_group.csv", data.class_names, data.summary["cell_counts"],
                             metrics["per_group_accuracy"])
 
 
@@ -100,7 +100,7 @@ def final_test_metrics(trainer: Trainer, data: DataBundle, out_dir: Path) -> dic
     predictions = trainer.predict(test)
     if data.ranks.is_main:
         write_predictions_csv(out_dir / "test_predictions.csv", test.y.tolist(), predictions.tolist(),
-                              None if test.group is None else test.group.tolist())
+                              None if test.attribute is None else test.attribute.tolist())
     return trainer.metrics(predictions, test)
 
 
@@ -147,10 +147,10 @@ def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks,
 
 
 def dfr_check(cfg: RunConfig, data: DataBundle) -> None:
-    if cfg.train_on_val or len(data.val) == 0 or data.val.group is None:
+    if cfg.train_on_val or len(data.val) == 0 or data.val.attribute is None:
         raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
                           f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
-                          f"{'no' if data.val.group is None else 'a'} group column: expected train_on_val=false "
+                          f"{'no' if data.val.attribute is None else 'a'} group column: expected train_on_val=false "
                           "and a validation split with groups")
 
 
@@ -233,9 +233,9 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     trace) and the searching trainer."""
     s, family = cfg.search, cfg.search.family
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
-    loss = family_loss(family, data.train_counts, data.group_counts(), augmentation_ops(family, data),
+    loss = family_loss(family, data.train_counts, data.cell_counts(), augmentation_ops(family, data),
                        decay_reference=optim.weight_decay)
-    objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
+    objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values)
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
                          phase=phase)
     searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),

@@ -112,9 +112,10 @@ def group_table(per_group_accuracy: list[list[float]], class_names: list[str]) -
 def data_line(summary: dict[str, Any]) -> str:
     """One line on what the run trains on, printed before the first (possibly long) epoch."""
     counts = summary["counts"]
-    bins = f", {summary['num_groups']} bins" if summary["num_groups"] > 1 else ""
-    line = (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{bins}; train {sum(counts['train'])} "
-            f"(per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
+    values = summary["num_attribute_values"]
+    attribute = f", {values} attribute values" if values > 1 else ""
+    line = (f"data: {summary['dataset']}, {len(summary['class_names'])} classes{attribute}; "
+            f"train {sum(counts['train'])} (per class {max(counts['train'])} down to {min(counts['train'])}, imbalance "
             f"{summary['imbalance_ratio']:.1f}), validation {sum(counts['val'])}, test {sum(counts['test'])}")
     if "label_map" in summary:
         pairs = [f"{label} -> {index}" for label, index in summary["label_map"].items()]

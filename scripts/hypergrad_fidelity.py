@@ -108,11 +108,11 @@ def with_search(cfg: RunConfig, point: str, timing: str, method: str) -> RunConf
 
 def validation_fit(trainer: Trainer, data: DataBundle, cfg: RunConfig) -> dict[str, float]:
     """The model as evaluated (eval mode, whole validation split): objective and balanced error."""
-    objective = build_objective(cfg.objective, data.num_classes, data.num_groups)
+    objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values)
     trainer.model.eval()
     with torch.no_grad():
         logits = torch.cat([trainer.forward(x) for x, _, _ in data.eval_batches(data.val)])
-        value = float(objective(logits.double(), data.val.y, data.val.group))
+        value = float(objective(logits.double(), data.val.y, data.val.attribute))
     return {"val_objective": value, "val_balanced_error": trainer.evaluate(data.val)["balanced_error"]}
 
 

@@ -283,7 +283,7 @@ def test_group_sensitive_search_learns_group_by_class_tables(tmp_path):
     assert cells.shape == (2, 2)
     assert math.isclose(result["test"]["worst_group_error"], 100 * (1 - np.nanmin(cells)))
     learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
-    assert learned["num_groups"] == 2 and len(learned["offsets"]) == 2 and len(learned["offsets"][0]) == 2
+    assert learned["num_attribute_values"] == 2 and len(learned["offsets"]) == 2 and len(learned["offsets"][0]) == 2
     assert learned["offsets"][0] != learned["offsets"][1]  # the groups learned different rows
 
 

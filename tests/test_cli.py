@@ -222,7 +222,7 @@ class TemperatureConfig(LossConfig):
 
 
 @register_loss("temperature_ce", TemperatureConfig)
-def temperature_ce(cfg, counts, group_counts):
+def temperature_ce(cfg, counts, cell_counts):
     return ParametricLoss(len(counts), learn=(), scales=[1 / cfg.temperature] * len(counts))
 """
 
@@ -326,7 +326,7 @@ def test_a_users_input_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path,
         "from autobalance.errors import InputError\n"
         "from autobalance.losses.factory import register_loss\n\n\n"
         "@register_loss('faulty')\n"
-        "def faulty(cfg, counts, num_groups):\n"
+        "def faulty(cfg, counts, num_attribute_values):\n"
         f"    raise {raised}\n")
     env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     proc = subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",

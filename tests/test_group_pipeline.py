@@ -98,5 +98,5 @@ def test_search_for_a_fairness_trade_off_learns_group_tables(data_dirs, tmp_path
     result = run(_config(data_dirs, search=search, objective=objective), tmp_path)
     assert result["hyper_steps"] > 0 and "deo" in result["test"]
     learned = yaml.safe_load((tmp_path / "learned_loss.yaml").read_text())
-    assert learned["num_groups"] == 2 and [len(row) for row in learned["offsets"]] == [2, 2]
+    assert learned["num_attribute_values"] == 2 and [len(row) for row in learned["offsets"]] == [2, 2]
     assert learned["offsets"][0] != learned["offsets"][1]  # the backgrounds learned different rows

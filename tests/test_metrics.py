@@ -21,7 +21,7 @@ def test_groups_are_class_attribute_cells_and_attribute_numbers_are_kept():
     targets = torch.tensor([0, 1, 0, 1, 1])
     preds = torch.tensor([0, 1, 1, 1, 0])
     attribute = torch.tensor([0, 0, 1, 1, 1])
-    m = classification_metrics(preds, targets, [10, 10], attribute, num_groups=2)
+    m = classification_metrics(preds, targets, [10, 10], attribute, num_attribute_values=2)
     assert m["per_group_accuracy"] == [[1.0, 1.0], [0.0, 0.5]]  # rows: attribute, columns: class
     assert m["worst_group_error"] == 100.0 and m["average_group_error"] == 100 * (1 - 2.5 / 4)
     assert m["per_attribute_accuracy"] == [1.0, 1 / 3]

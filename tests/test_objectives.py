@@ -68,31 +68,31 @@ GROUP_CE = {(0, 0): CE[0], (0, 1): CE[1], (1, 0): CE[[3, 4]].mean(), (1, 2): CE[
 
 
 def test_worst_group_is_taken_over_class_attribute_cells():
-    obj = build_objective(ObjectiveConfig("worst_group", temperature=1e-4), 3, num_groups=2)
+    obj = build_objective(ObjectiveConfig("worst_group", temperature=1e-4), 3, num_attribute_values=2)
     assert math.isclose(float(obj(Z, Y, A)), float(max(GROUP_CE.values())), rel_tol=1e-3)
-    mean = build_objective(ObjectiveConfig("group_balanced"), 3, num_groups=2)
+    mean = build_objective(ObjectiveConfig("group_balanced"), 3, num_attribute_values=2)
     torch.testing.assert_close(mean(Z, Y, A), torch.stack(list(GROUP_CE.values())).mean())
 
 
 def test_deo_is_the_papers_ce_surrogate():
     # only class 0 is seen under both attribute values: |L(0, a=0) - L(0, a=1)|
-    deo = build_objective(ObjectiveConfig("deo"), 3, num_groups=2)
+    deo = build_objective(ObjectiveConfig("deo"), 3, num_attribute_values=2)
     torch.testing.assert_close(deo(Z, Y, A), (GROUP_CE[(0, 0)] - GROUP_CE[(1, 0)]).abs())
-    eo = build_objective(ObjectiveConfig("equalized_odds", temperature=1e-4), 3, num_groups=2)
+    eo = build_objective(ObjectiveConfig("equalized_odds", temperature=1e-4), 3, num_attribute_values=2)
     torch.testing.assert_close(eo(Z, Y, A), (GROUP_CE[(0, 0)] - GROUP_CE[(1, 0)]).abs(), atol=1e-3, rtol=0)
 
 
 def test_demographic_parity_compares_mean_predicted_probabilities():
     p = torch.softmax(Z, 1)
     gaps = (p[:2].mean(0) - p[2:].mean(0)).abs()
-    dp = build_objective(ObjectiveConfig("demographic_parity", temperature=1e-4), 3, num_groups=2)
+    dp = build_objective(ObjectiveConfig("demographic_parity", temperature=1e-4), 3, num_attribute_values=2)
     torch.testing.assert_close(dp(Z, Y, A), gaps.max(), atol=1e-3, rtol=0)
 
 
 def test_trade_off_interpolates_accuracy_and_fairness():
     spec = ObjectiveConfig("trade_off", accuracy="balanced_ce", fairness="deo", fairness_weight=0.25)
-    value = build_objective(spec, 3, num_groups=2)(Z, Y, A)
-    deo = build_objective(ObjectiveConfig("deo"), 3, num_groups=2)(Z, Y, A)
+    value = build_objective(spec, 3, num_attribute_values=2)(Z, Y, A)
+    deo = build_objective(ObjectiveConfig("deo"), 3, num_attribute_values=2)(Z, Y, A)
     torch.testing.assert_close(value, 0.75 * PER_CLASS.mean() + 0.25 * deo)
 
 
@@ -103,7 +103,7 @@ def test_group_objectives_have_correct_gradients(name):
     z = torch.randn(12, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     y = torch.arange(12) % 3
     a = (torch.arange(12) // 3) % 2
-    obj = build_objective(ObjectiveConfig(name), 3, num_groups=2)
+    obj = build_objective(ObjectiveConfig(name), 3, num_attribute_values=2)
     assert torch.autograd.gradcheck(lambda logits: obj(logits, y, a), (z,))
 
 
@@ -113,7 +113,7 @@ def test_fairness_objectives_need_an_attribute():
     with pytest.raises(ConfigError, match="data.group_column"):
         build_objective(ObjectiveConfig("deo"), 3)
     with pytest.raises(ConfigError, match="objective.fairness"):
-        build_objective(ObjectiveConfig("trade_off", fairness="balanced_ce"), 3, num_groups=2)
+        build_objective(ObjectiveConfig("trade_off", fairness="balanced_ce"), 3, num_attribute_values=2)
 
 
 def test_bad_blend_is_rejected():

@@ -125,7 +125,7 @@ def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor
 
 
 def cell_counts(labels: np.ndarray, attributes: np.ndarray, num_classes: int, num_attributes: int) -> np.ndarray:
-    """Examples per group: an (attribute x class) table."""
+    """Examples per cell: an (attribute x class) table."""
     return np.bincount(attributes * num_classes + labels, minlength=num_attributes * num_classes).reshape(
         num_attributes, num_classes)
 
@@ -186,8 +186,8 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
                             "data.split=none")
     test = raw.test if cfg.test_subset is None else _balanced_subset(raw.test, cfg.test_subset, k, seed)
     mean, std = _normalization(train.x, raw.kind)
-    groups = [s.group for s in (train, val, test) if s.group is not None and len(s.group)]
-    num_groups = int(max(g.max() for g in groups)) + 1 if groups else 1
+    groups = [s.attribute for s in (train, val, test) if s.attribute is not None and len(s.attribute)]
+    num_attribute_values = int(max(g.max() for g in groups)) + 1 if groups else 1
     train_counts = [int(c) for c in np.bincount(train.y, minlength=k)]
     summary = {
         "dataset": raw.name,
@@ -200,20 +200,20 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
             split_name: [int(c) for c in np.bincount(s.y, minlength=k)]
             for split_name, s in (("train", train), ("val", val), ("test", test))
         },
-        "num_groups": num_groups,
+        "num_attribute_values": num_attribute_values,
     }
     if raw.label_map is not None:
         summary["label_map"] = raw.label_map
-    if num_groups > 1:
-        summary["group_counts"] = {
-            split_name: np.bincount(s.group, minlength=num_groups).tolist()
+    if num_attribute_values > 1:
+        summary["attribute_counts"] = {
+            split_name: np.bincount(s.attribute, minlength=num_attribute_values).tolist()
             for split_name, s in (("train", train), ("val", val), ("test", test))
-            if s.group is not None
+            if s.attribute is not None
         }
-        summary["group_counts_by_class"] = {
-            split_name: cell_counts(s.y, s.group, k, num_groups).tolist()
+        summary["cell_counts"] = {
+            split_name: cell_counts(s.y, s.attribute, k, num_attribute_values).tolist()
             for split_name, s in (("train", train), ("val", val), ("test", test))
-            if s.group is not None
+            if s.attribute is not None
         }
     return DataBundle(
         train=TensorSplit.from_arrays(train, device),
@@ -226,6 +226,6 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
         batch_size=cfg.batch_size,
         eval_batch_size=cfg.eval_batch_size,
         augment_val=cfg.augment_val,
-        num_groups=num_groups,
+        num_attribute_values=num_attribute_values,
         summary=summary,
     )

@@ -24,15 +24,15 @@ class TensorSplit:
 
     x: torch.Tensor
     y: torch.Tensor
-    group: torch.Tensor | None = None
+    attribute: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, split: ArraySplit, device: torch.device) -> TensorSplit:
         x = torch.from_numpy(np.ascontiguousarray(split.x))
         if x.dtype == torch.uint8 and x.ndim == 4:
             x = x.permute(0, 3, 1, 2).contiguous()
-        group = None if split.group is None else torch.from_numpy(split.group).to(device)
-        return cls(x.to(device), torch.from_numpy(split.y).to(device), group)
+        attribute = None if split.attribute is None else torch.from_numpy(split.attribute).to(device)
+        return cls(x.to(device), torch.from_numpy(split.y).to(device), attribute)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -40,7 +40,7 @@ class TensorSplit:
     def take(self, idx: torch.Tensor) -> TensorSplit:
         """The examples at ``idx``, in that order."""
         idx = idx.to(self.y.device)
-        return TensorSplit(self.x[idx], self.y[idx], None if self.group is None else self.group[idx])
+        return TensorSplit(self.x[idx], self.y[idx], None if self.attribute is None else self.attribute[idx])
 
     def class_counts(self, num_classes: int) -> list[int]:
         return [int(c) for c in torch.bincount(self.y.cpu(), minlength=num_classes)]
@@ -86,7 +86,7 @@ class DataBundle:
     batch_size: int = DataConfig.batch_size
     eval_batch_size: int = DataConfig.eval_batch_size
     augment_val: bool = False
-    num_groups: int = 1
+    num_attribute_values: int = 1
     summary: dict = field(default_factory=dict)
     ranks: Ranks = SINGLE
 
@@ -98,18 +98,18 @@ class DataBundle:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
 
-    def group_counts(self) -> list[list[int]]:
-        """Training examples per group, an (attribute x class) table (one row without an attribute)."""
-        a = torch.zeros_like(self.train.y) if self.train.group is None else self.train.group
+    def cell_counts(self) -> list[list[int]]:
+        """Training examples per cell, an (attribute x class) table (one row without an attribute)."""
+        a = torch.zeros_like(self.train.y) if self.train.attribute is None else self.train.attribute
         cells = torch.bincount((a * self.num_classes + self.train.y).cpu(),
-                               minlength=self.num_groups * self.num_classes)
-        return cells.reshape(self.num_groups, self.num_classes).tolist()
+                               minlength=self.num_attribute_values * self.num_classes)
+        return cells.reshape(self.num_attribute_values, self.num_classes).tolist()
 
     def train_batches(
         self, seed: int, epoch: int, sampler: str | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         """Augmented, normalized training batches; the same for the same (seed, epoch)."""
-        order = epoch_order(*sampling_labels(self.train.y, self.train.group, self.num_classes,
+        order = epoch_order(*sampling_labels(self.train.y, self.train.attribute, self.num_classes,
                                              sampler or self.sampler), epoch_generator(seed, epoch, 0))
         aug_gen = epoch_generator(seed, epoch, 1)
         for idx in batches(order, self.batch_size, min_size=2 * self.ranks.world_size):
@@ -126,7 +126,7 @@ class DataBundle:
         """One validation batch; augmented only when ``augment_val`` is set."""
         if len(self.val) == 0:
             raise InputError("the validation split is empty; set data.split=stratified or balanced")
-        idx = sample_indices(*sampling_labels(self.val.y, self.val.group, self.num_classes, sampler),
+        idx = sample_indices(*sampling_labels(self.val.y, self.val.attribute, self.num_classes, sampler),
                              batch_size or self.batch_size, epoch_generator(seed, draw, 6))
         gen = epoch_generator(seed, draw, 7) if self.augment_val else None
         return self._take(self.val, idx.to(self.val.y.device), gen, shard=True)
@@ -135,9 +135,9 @@ class DataBundle:
         """The same data with the validation split folded into training (for final models)."""
         if len(self.val) == 0:
             return self
-        group = (None if self.train.group is None or self.val.group is None
-                 else torch.cat([self.train.group, self.val.group]))
-        train = TensorSplit(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]), group)
+        attribute = (None if self.train.attribute is None or self.val.attribute is None
+                     else torch.cat([self.train.attribute, self.val.attribute]))
+        train = TensorSplit(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]), attribute)
         empty = self.val.take(torch.zeros(0, dtype=torch.long))
         return dataclasses.replace(self, train=train, val=empty, train_counts=train.class_counts(self.num_classes))
 
@@ -148,7 +148,7 @@ class DataBundle:
         if not 0 <= fold < folds:
             raise ValueError(f"fold {fold}: expected one of 0..{folds - 1}")
         pool = self.merged_train_val().train
-        strata = pool.y if pool.group is None else pool.group * self.num_classes + pool.y
+        strata = pool.y if pool.attribute is None else pool.attribute * self.num_classes + pool.y
         held = torch.from_numpy(stratified_folds(strata.cpu().numpy(), folds, seed)[fold])
         keep = torch.ones(len(pool), dtype=torch.bool)
         keep[held] = False
@@ -171,4 +171,4 @@ class DataBundle:
         if shard and self.ranks.active:
             part = self.ranks.shard(len(idx))
             x, idx = x[part], idx[part]
-        return x, split.y[idx], None if split.group is None else split.group[idx]
+        return x, split.y[idx], None if split.attribute is None else split.attribute[idx]

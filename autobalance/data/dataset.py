@@ -15,23 +15,23 @@ class ArraySplit:
 
     x: np.ndarray
     y: np.ndarray
-    group: np.ndarray | None = None
+    attribute: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.int64)
         if len(self.x) != len(self.y):
             raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)}")
-        if self.group is not None:
-            self.group = np.asarray(self.group, dtype=np.int64)
-            if len(self.group) != len(self.y):
-                raise ValueError(f"group has {len(self.group)} rows but y has {len(self.y)}")
+        if self.attribute is not None:
+            self.attribute = np.asarray(self.attribute, dtype=np.int64)
+            if len(self.attribute) != len(self.y):
+                raise ValueError(f"attribute has {len(self.attribute)} rows but y has {len(self.y)}")
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx: np.ndarray) -> ArraySplit:
-        group = None if self.group is None else self.group[idx]
-        return ArraySplit(self.x[idx], self.y[idx], group)
+        attribute = None if self.attribute is None else self.attribute[idx]
+        return ArraySplit(self.x[idx], self.y[idx], attribute)
 
 
 @dataclass

@@ -36,19 +36,19 @@ from autobalance.losses.regularizer import DECAY_MAX_RATIO
 from autobalance.registry import Registry
 from autobalance.settings import as_registered, build_settings, setting_names
 
-GroupCounts = Sequence[Sequence[int]]
-"""Training examples per group: an (attribute x class) table, one row without an attribute."""
+CellCounts = Sequence[Sequence[int]]
+"""Training examples per cell: an (attribute x class) table, one row without an attribute."""
 F = TypeVar("F", bound=Callable[..., ClassificationLoss])
 
-LossBuilder = Callable[[LossConfig, Sequence[int], GroupCounts], ClassificationLoss]
+LossBuilder = Callable[[LossConfig, Sequence[int], CellCounts], ClassificationLoss]
 LOSSES: Registry[LossBuilder] = Registry("loss.name")
-"""Baseline losses by name, built as ``builder(settings, counts, group_counts)``; each entry's
+"""Baseline losses by name, built as ``builder(settings, counts, cell_counts)``; each entry's
 ``settings`` metadata is its :class:`LossConfig` subclass, the one home of its hyperparameters,
 their standard values (each paper's setting) and their checks, for the CLI and the Python API."""
 
 
 def register_loss(name: str, settings: type[LossConfig] = LossConfig, **metadata: Any) -> Callable[[F], F]:
-    """Register ``builder(settings, counts, group_counts)`` under ``name``; ``settings`` is the
+    """Register ``builder(settings, counts, cell_counts)`` under ``name``; ``settings`` is the
     dataclass of its hyperparameters (a :class:`LossConfig` subclass with a default for each and
     its checks in ``__post_init__``), which ``loss.<key>=value`` sets from the command line."""
     if not (dataclasses.is_dataclass(settings) and issubclass(settings, LossConfig)):
@@ -81,11 +81,11 @@ def registered_settings(cfg: LossConfig) -> LossConfig:
     return as_registered(LOSSES, "loss", cfg)
 
 
-def build_loss(cfg: LossConfig, counts: Sequence[int], group_counts: GroupCounts | None = None) -> ClassificationLoss:
+def build_loss(cfg: LossConfig, counts: Sequence[int], cell_counts: CellCounts | None = None) -> ClassificationLoss:
     """The loss ``cfg`` names (:func:`registered_settings`); baselines that are special cases of
-    the family are fixed :class:`ParametricLoss` objects. ``group_counts`` (default: the class
-    counts as one row) gives group-aware losses the training groups."""
-    return LOSSES[cfg.name](registered_settings(cfg), counts, group_counts or [list(counts)])
+    the family are fixed :class:`ParametricLoss` objects. ``cell_counts`` (default: the class
+    counts as one row) gives attribute-aware losses the training cells."""
+    return LOSSES[cfg.name](registered_settings(cfg), counts, cell_counts or [list(counts)])
 
 
 def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
@@ -154,79 +154,79 @@ class VSConfig(LogitAdjustmentConfig, CDTConfig):
 
 
 @register_loss("ce")
-def _ce(cfg, counts, group_counts):
+def _ce(cfg, counts, cell_counts):
     return _fixed(counts)
 
 
 @register_loss("focal", FocalConfig)
-def _focal(cfg, counts, group_counts):
+def _focal(cfg, counts, cell_counts):
     return FocalLoss(cfg.gamma)
 
 
 @register_loss("cb_softmax", ClassBalancedConfig)
-def _cb_softmax(cfg, counts, group_counts):
+def _cb_softmax(cfg, counts, cell_counts):
     return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
 
 
 @register_loss("cb_focal", ClassBalancedFocalConfig)
-def _cb_focal(cfg, counts, group_counts):
+def _cb_focal(cfg, counts, cell_counts):
     return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
 
 
 @register_loss("ldam", LDAMConfig)
-def _ldam(cfg, counts, group_counts):
+def _ldam(cfg, counts, cell_counts):
     return LDAMLoss(counts, cfg.max_margin, cfg.scale)
 
 
 @register_loss("la", LogitAdjustmentConfig)
-def _la(cfg, counts, group_counts):
+def _la(cfg, counts, cell_counts):
     return _fixed(counts, offsets=logit_adjustment_offsets(counts, cfg.tau))
 
 
 @register_loss("la_posthoc", LogitAdjustmentConfig)
-def _la_posthoc(cfg, counts, group_counts):
+def _la_posthoc(cfg, counts, cell_counts):
     return PosthocLogitAdjustedCE(counts, cfg.tau)
 
 
 @register_loss("cdt", CDTConfig)
-def _cdt(cfg, counts, group_counts):
+def _cdt(cfg, counts, cell_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma))
 
 
 @register_loss("vs", VSConfig)
-def _vs(cfg, counts, group_counts):
+def _vs(cfg, counts, cell_counts):
     return _fixed(counts, scales=cdt_scales(counts, cfg.gamma), offsets=logit_adjustment_offsets(counts, cfg.tau))
 
 
 @register_loss("balanced_softmax")
-def _balanced_softmax(cfg, counts, group_counts):
+def _balanced_softmax(cfg, counts, cell_counts):
     return _fixed(counts, offsets=logit_adjustment_offsets(counts, 1.0))
 
 
-def inverse_frequency_weights(group_counts: GroupCounts) -> torch.Tensor:
-    """Loss weights proportional to 1 / n_g per group; a group without training examples gets
-    the weight of the mean group size (it never meets a training example)."""
-    counts = torch.as_tensor(group_counts, dtype=torch.float64)
+def inverse_frequency_weights(cell_counts: CellCounts) -> torch.Tensor:
+    """Loss weights proportional to 1 / n_g per cell; a cell without training examples gets
+    the weight of the mean cell size (it never meets a training example)."""
+    counts = torch.as_tensor(cell_counts, dtype=torch.float64)
     counts = torch.where(counts > 0, counts, counts[counts > 0].mean())
     return 1.0 / counts
 
 
 @register_loss("group_reweighted")
-def _group_reweighted(cfg, counts, group_counts):
-    return ParametricLoss(len(counts), len(group_counts), learn=(), weights=inverse_frequency_weights(group_counts))
+def _group_reweighted(cfg, counts, cell_counts):
+    return ParametricLoss(len(counts), len(cell_counts), learn=(), weights=inverse_frequency_weights(cell_counts))
 
 
-def group_logit_adjustment(group_counts: GroupCounts, tau: float = 1.0) -> torch.Tensor:
+def group_logit_adjustment(cell_counts: CellCounts, tau: float = 1.0) -> torch.Tensor:
     """Offsets ``tau * log pi(y | a)``: logit adjustment by each attribute value's own class
     prior, an (attribute x class) table (the correction of a spurious correlation's label shift
     within each attribute; a class never seen with an attribute gets half an example)."""
-    return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in group_counts])
+    return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in cell_counts])
 
 
 @register_loss("group_la", LogitAdjustmentConfig)
-def _group_la(cfg, counts, group_counts):
-    offsets = group_logit_adjustment(group_counts, cfg.tau)
-    return ParametricLoss(len(counts), len(group_counts), learn=(), offsets=offsets)
+def _group_la(cfg, counts, cell_counts):
+    offsets = group_logit_adjustment(cell_counts, cfg.tau)
+    return ParametricLoss(len(counts), len(cell_counts), learn=(), offsets=offsets)
 
 
 @dataclass
@@ -242,8 +242,8 @@ class GroupDROConfig(LossConfig):
 
 
 @register_loss("group_dro", GroupDROConfig, single_process=True)
-def _group_dro(cfg, counts, group_counts):
-    return GroupDROLoss(group_counts, cfg.step_size, cfg.adjustment)
+def _group_dro(cfg, counts, cell_counts):
+    return GroupDROLoss(cell_counts, cfg.step_size, cfg.adjustment)
 
 
 @dataclass
@@ -259,13 +259,13 @@ class JTTConfig(LossConfig):
 
 
 @register_loss("jtt", JTTConfig, procedure="jtt")
-def _jtt(cfg, counts, group_counts):
+def _jtt(cfg, counts, cell_counts):
     """Cross-entropy; the pipeline trains it on JTT's upsampled set (``autobalance.training.jtt``)."""
     return _fixed(counts)
 
 
 @register_loss("dfr", procedure="dfr")
-def _dfr(cfg, counts, group_counts):
+def _dfr(cfg, counts, cell_counts):
     """Cross-entropy; the pipeline then refits the last layer (``autobalance.training.dfr``)."""
     return _fixed(counts)
 
@@ -291,7 +291,7 @@ class LabelAwareSmoothingConfig(LossConfig):
 
 
 @register_loss("las", LabelAwareSmoothingConfig)
-def _las(cfg, counts, group_counts):
+def _las(cfg, counts, cell_counts):
     return _fixed(counts, label_smoothing=label_aware_smoothing(counts, cfg.smooth_head, cfg.smooth_tail),
                   smoothing_max=1 - 1e-6)
 
@@ -318,7 +318,7 @@ class WeightBalancingConfig(ClassBalancedConfig):
 
 
 @register_loss("weight_balancing", WeightBalancingConfig, procedure="weight_balancing")
-def _weight_balancing(cfg, counts, group_counts):
+def _weight_balancing(cfg, counts, cell_counts):
     """Cross-entropy (the first stage, with the run's tuned weight decay); the pipeline then
     retrains the classifier (``autobalance.training.weight_balancing``)."""
     return _fixed(counts)
@@ -334,48 +334,48 @@ class LearnedConfig(LossConfig):
 
 
 @register_loss("learned", LearnedConfig)
-def _learned(cfg, counts, group_counts):
+def _learned(cfg, counts, cell_counts):
     return load_loss(cfg.path, num_classes=len(counts))
 
 
 SEARCH_STARTS: Registry[Callable[..., dict[str, torch.Tensor]]] = Registry("search.family.init")
-"""The search's starting points by name, ``start(counts, group_counts, tau=, gamma=, beta=)`` ->
+"""The search's starting points by name, ``start(counts, cell_counts, tau=, gamma=, beta=)`` ->
 the family's initial parts; each entry's ``reads`` metadata names the ``search.family.init_*``
 values it uses."""
 
 
 @SEARCH_STARTS.register("uniform", reads=())
-def _uniform_start(counts, group_counts, **values):
+def _uniform_start(counts, cell_counts, **values):
     return {}
 
 
 @SEARCH_STARTS.register("la", reads=("tau",))
-def _la_start(counts, group_counts, tau, **values):
+def _la_start(counts, cell_counts, tau, **values):
     return {"offsets": logit_adjustment_offsets(counts, tau)}
 
 
 @SEARCH_STARTS.register("group_la", reads=("tau",))
-def _group_la_start(counts, group_counts, tau, **values):
-    return {"offsets": group_logit_adjustment(group_counts, tau)}
+def _group_la_start(counts, cell_counts, tau, **values):
+    return {"offsets": group_logit_adjustment(cell_counts, tau)}
 
 
 @SEARCH_STARTS.register("cdt", reads=("gamma",))
-def _cdt_start(counts, group_counts, gamma, **values):
+def _cdt_start(counts, cell_counts, gamma, **values):
     return {"scales": cdt_scales(counts, gamma)}
 
 
 @SEARCH_STARTS.register("vs", reads=("gamma", "tau"))
-def _vs_start(counts, group_counts, gamma, tau, **values):
+def _vs_start(counts, cell_counts, gamma, tau, **values):
     return {"scales": cdt_scales(counts, gamma), "offsets": logit_adjustment_offsets(counts, tau)}
 
 
 @SEARCH_STARTS.register("cb", reads=("beta",))
-def _cb_start(counts, group_counts, beta, **values):
+def _cb_start(counts, cell_counts, beta, **values):
     return {"weights": class_balanced_weights(counts, beta)}
 
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
-                      group_counts: GroupCounts | None = None,
+                      cell_counts: CellCounts | None = None,
                       scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
                       gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
                       augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
@@ -386,7 +386,7 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                       smoothing_max: float = SMOOTHING_MAX) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
-    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``group_counts`` (the
+    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``cell_counts`` (the
     training (attribute x class) table) every part is a table with one row per attribute; with
     ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
     (``augment_bounds`` replace the default bounds of the operations they name; no two classes'
@@ -394,21 +394,21 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
     learns one exponent per part instead of a value per class (the start projected onto it).
     ``weight_decay`` and ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the
     optimizer's decay) and at no smoothing, exactly today's training."""
-    start = SEARCH_STARTS[init](counts, group_counts or [list(counts)], tau=tau, gamma=gamma, beta=beta)
-    num_groups = len(group_counts) if group_counts else 1
-    return ParametricLoss(len(counts), num_groups, learn=learn, scale_map=scale_map, counts=counts,
+    start = SEARCH_STARTS[init](counts, cell_counts or [list(counts)], tau=tau, gamma=gamma, beta=beta)
+    num_attribute_values = len(cell_counts) if cell_counts else 1
+    return ParametricLoss(len(counts), num_attribute_values, learn=learn, scale_map=scale_map, counts=counts,
                           cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
                           augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
                           parametrization=parametrization, decay_reference=decay_reference,
                           decay_max_ratio=decay_max_ratio, smoothing_max=smoothing_max, **start)
 
 
-def family_loss(family: FamilyConfig, counts: Sequence[int], group_counts: GroupCounts | None = None,
+def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCounts | None = None,
                 augment_ops: Sequence[str] = (), decay_reference: float | None = None) -> ParametricLoss:
     """:func:`build_search_loss` as ``search.family`` configures it (``augment_ops``: the
     operations the search applies, resolved against the data; ``decay_reference``: the searching
     optimizer's weight decay)."""
-    return build_search_loss(family.learn, family.init, counts, group_counts, scale_map=family.scale_map,
+    return build_search_loss(family.learn, family.init, counts, cell_counts, scale_map=family.scale_map,
                              cluster_size=family.cluster_size, tau=family.init_tau, gamma=family.init_gamma,
                              beta=family.init_beta, augment_ops=augment_ops, augment_init=family.augment_init,
                              augment_bounds=dict(family.augment_bounds),

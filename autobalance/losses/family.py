@@ -89,7 +89,7 @@ class ParametricLoss(ClassificationLoss):
 
     Args:
         num_classes: K.
-        num_groups: G; each part becomes a (G, K) table selected by the example's group.
+        num_attribute_values: G; each part becomes a (G, K) table selected by the example's group.
         learn: which parts are learnable, a subset of ("scales", "offsets", "weights", "augment").
         scale_map: "exp" (default, exact CE at scale 1), "softplus" or "sigmoid" (official).
         scales, offsets, weights: initial per-class values, shape (K,) or (G, K).
@@ -127,7 +127,7 @@ class ParametricLoss(ClassificationLoss):
     def __init__(
         self,
         num_classes: int,
-        num_groups: int = 1,
+        num_attribute_values: int = 1,
         learn: Sequence[str] = ("scales", "offsets"),
         scale_map: str = "exp",
         scales: torch.Tensor | Sequence[float] | None = None,
@@ -165,7 +165,7 @@ class ParametricLoss(ClassificationLoss):
                              f"scale_map='exp'; got counts={counts}, cluster_size={cluster_size}, "
                              f"scale_map={scale_map!r}")
         self.parametrization = parametrization
-        self.num_classes, self.num_groups, self.scale_map = num_classes, num_groups, scale_map
+        self.num_classes, self.num_attribute_values, self.scale_map = num_classes, num_attribute_values, scale_map
         self.learn = tuple(p for p in LEARNABLE if p in learn)
         cluster = (frequency_clusters(counts, cluster_size) if cluster_size > 1
                    else torch.arange(num_classes))
@@ -174,9 +174,9 @@ class ParametricLoss(ClassificationLoss):
         if power_law:
             self.register_buffer("log_frequency", log_relative_frequency(counts).float())
         init = {
-            "scales": scale_inverse(_table(scales, 1.0, num_groups, num_classes), scale_map),
-            "offsets": _table(offsets, 0.0, num_groups, num_classes),
-            "weights": _table(weights, 1.0, num_groups, num_classes).log(),
+            "scales": scale_inverse(_table(scales, 1.0, num_attribute_values, num_classes), scale_map),
+            "offsets": _table(offsets, 0.0, num_attribute_values, num_classes),
+            "weights": _table(weights, 1.0, num_attribute_values, num_classes).log(),
         }
         for part, raw_per_class in init.items():
             raw = (fit_exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
@@ -191,7 +191,7 @@ class ParametricLoss(ClassificationLoss):
         if augment_ops:
             given, bounds = dict(augment or {}), resolve_bounds(augment_bounds)
             initial = {op: _table(_full(given.get(op, augment_init * bounds.get(op, 1.0)), num_classes),
-                                  0.0, num_groups, num_classes) for op in augment_ops}
+                                  0.0, num_attribute_values, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
                                                     augment_bounds, augment_max_ratio)
 
@@ -202,7 +202,7 @@ class ParametricLoss(ClassificationLoss):
             return
         if not 0 < smoothing_max < 1:
             raise InputError(f"smoothing_max={smoothing_max}; expected a number in (0, 1)")
-        eps = _table(values, 0.0, self.num_groups, self.num_classes)
+        eps = _table(values, 0.0, self.num_attribute_values, self.num_classes)
         if bool((eps < 0).any()) or bool((eps >= smoothing_max).any()):
             raise InputError(f"label smoothing {eps.tolist()} outside [0, {smoothing_max}) (smoothing_max)")
         raw = torch.atanh(eps / smoothing_max)
@@ -283,7 +283,7 @@ class ParametricLoss(ClassificationLoss):
     def label_smoothing(self) -> torch.Tensor:
         """Effective (G, K) label smoothing, in [0, smoothing_max); zeros without the part."""
         if self.raw_label_smoothing is None:
-            return torch.zeros(self.num_groups, self.num_classes, device=self.cluster.device)
+            return torch.zeros(self.num_attribute_values, self.num_classes, device=self.cluster.device)
         raw = self.raw_label_smoothing
         raw = raw * self.smoothing_shape if self.parametrization == "power_law" else raw[:, self.cluster]
         return self.smoothing_max * torch.tanh(raw)
@@ -304,7 +304,7 @@ class ParametricLoss(ClassificationLoss):
         return self.weights().to(logits.dtype)[g, targets] * ce
 
     def _group_index(self, logits: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
-        if groups is None or self.num_groups == 1:
+        if groups is None or self.num_attribute_values == 1:
             return torch.zeros(len(logits), dtype=torch.long, device=logits.device)
         return groups
 

@@ -21,15 +21,15 @@ from autobalance.losses.base import ClassificationLoss
 
 class GroupDROLoss(ClassificationLoss):
     """Args:
-        group_counts: training examples per group, an (attribute x class) table.
+        cell_counts: training examples per cell (a group of GroupDRO), an (attribute x class) table.
         step_size: eta of the exponentiated-gradient step on the group weights.
         adjustment: C of the ``C / sqrt(n_g)`` adjustment (0: none).
     """
 
-    def __init__(self, group_counts: Sequence[Sequence[int]], step_size: float = 0.01,
+    def __init__(self, cell_counts: Sequence[Sequence[int]], step_size: float = 0.01,
                  adjustment: float = 0.0) -> None:
         super().__init__()
-        counts = torch.as_tensor(group_counts, dtype=torch.float64)
+        counts = torch.as_tensor(cell_counts, dtype=torch.float64)
         self.num_classes = counts.shape[1]
         self.step_size = step_size
         self.register_buffer("adjustments", adjustment / counts.flatten().clamp(min=1).sqrt())

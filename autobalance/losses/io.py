@@ -45,7 +45,7 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "format": FORMAT,
         "class_names": list(class_names),
         "train_counts": [int(c) for c in counts],
-        "num_groups": loss.num_groups,
+        "num_attribute_values": loss.num_attribute_values,
         "scale_map": loss.scale_map,
         "cluster_size": loss.cluster_size,
         "learned_parts": list(loss.learn),
@@ -110,7 +110,7 @@ def load_loss(path: str | Path, num_classes: int | None = None,
         regularization.update(decay_reference=ref, decay_max_ratio=ratio,
                               weight_decay=_inside(decay["rows"], low, high),
                               weight_decay_rest=float(_inside([decay["rest"]], low, high)[0]))
-    return ParametricLoss(k, int(data["num_groups"]), learn=learn, scale_map="exp",
+    return ParametricLoss(k, int(data["num_attribute_values"]), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
                           augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds,
                           augment_max_ratio=None, **regularization)

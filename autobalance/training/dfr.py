@@ -66,13 +66,13 @@ def retrain_last_layer(model: torch.nn.Module, data: DataBundle, held_out: Tenso
     if not isinstance(model.head, torch.nn.Linear):
         raise InputError(f"DFR refits a linear last layer; this model's head is {type(model.head).__name__} "
                          "(set model.normalized_head=false)")
-    if held_out.group is None:
+    if held_out.attribute is None:
         raise InputError("DFR needs the held-out split's group labels: give the data a group column")
     feats = split_features(model, data, held_out)
     mean, std = feats.mean(0), feats.std(0) + 1e-8
     x = (feats - mean) / std
     y = held_out.y.cpu().numpy()
-    groups = held_out.group.cpu().numpy() * data.num_classes + y
+    groups = held_out.attribute.cpu().numpy() * data.num_classes + y
     c = choose_c(x, y, groups, seed)
     rng = np.random.default_rng(seed)
     k = data.num_classes

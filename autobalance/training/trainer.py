@@ -167,7 +167,8 @@ class Trainer:
 
     def metrics(self, predictions: torch.Tensor, split: TensorSplit) -> dict[str, Any]:
         """The metrics of ``predictions`` on ``split`` (:func:`classification_metrics`)."""
-        return classification_metrics(predictions, split.y, self.data.train_counts, split.group, self.data.num_groups)
+        return classification_metrics(predictions, split.y, self.data.train_counts, split.attribute,
+                                      self.data.num_attribute_values)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -71,12 +71,12 @@ def test_cross_fitting_folds_stratify_by_attribute_and_class(tiny_config):
     attribute = torch.arange(len(data.train)) % 2
     grouped = dataclasses.replace(data, train=TensorSplit(data.train.x, data.train.y, attribute),
                                   val=TensorSplit(data.val.x, data.val.y, torch.arange(len(data.val)) % 2),
-                                  num_groups=2)
+                                  num_attribute_values=2)
     pool = grouped.merged_train_val().train
     fold = grouped.cross_fold(2, 0, seed=0).val
     for cell in range(2 * data.num_classes):
-        in_pool = int(((pool.group * data.num_classes + pool.y) == cell).sum())
-        in_fold = int(((fold.group * data.num_classes + fold.y) == cell).sum())
+        in_pool = int(((pool.attribute * data.num_classes + pool.y) == cell).sum())
+        in_fold = int(((fold.attribute * data.num_classes + fold.y) == cell).sum())
         assert in_fold in (in_pool // 2, in_pool - in_pool // 2)
 
 

@@ -30,7 +30,7 @@ def test_waterbirds_keeps_the_official_splits_and_places(tmp_path):
     raw = load_waterbirds(str(tmp_path / "copy"), 16, tmp_path / "cache")  # the parent folder is found too
     assert (len(raw.train), len(raw.val), len(raw.test)) == (6, 4, 2)
     assert raw.train.x.shape == (6, 16, 16, 3) and raw.train.y.tolist() == [0, 1, 0, 1, 0, 1]
-    assert raw.train.group.tolist() == [0, 0, 1, 1, 0, 0]
+    assert raw.train.attribute.tolist() == [0, 0, 1, 1, 0, 0]
     assert len(list((tmp_path / "cache").glob("waterbirds-*-16.npz"))) == 1
     again = load_waterbirds(str(tmp_path / "copy"), 16, tmp_path / "cache")
     np.testing.assert_array_equal(again.test.x, raw.test.x)
@@ -41,7 +41,7 @@ def test_waterbirds_bundle_uses_the_official_validation_split(tmp_path):
     cfg = DataConfig(name="waterbirds", path=str(tmp_path / "copy"), profile="none", image_size=8,
                      cache_dir=str(tmp_path / "cache"), batch_size=4)
     data = build_data(cfg, seed=0)
-    assert data.summary["group_counts_by_class"]["val"] == [[1, 1], [1, 1]]
+    assert data.summary["cell_counts"]["val"] == [[1, 1], [1, 1]]
 
 
 def test_celeba_reads_the_label_and_attribute_columns(tmp_path):
@@ -57,8 +57,8 @@ def test_celeba_reads_the_label_and_attribute_columns(tmp_path):
     (root / "list_attr_celeba.txt").write_text("\n".join(attrs) + "\n")
     (root / "list_eval_partition.txt").write_text("\n".join(partition) + "\n")
     raw = load_celeba(str(root), "Blond_Hair", "Male", 8, tmp_path / "cache")
-    assert raw.train.y.tolist() == [0, 1] and raw.train.group.tolist() == [1, 1]
-    assert raw.test.y.tolist() == [0, 1] and raw.test.group.tolist() == [0, 0]
+    assert raw.train.y.tolist() == [0, 1] and raw.train.attribute.tolist() == [1, 1]
+    assert raw.test.y.tolist() == [0, 1] and raw.test.attribute.tolist() == [0, 0]
     assert raw.class_names == ["not Blond_Hair", "Blond_Hair"]
     with pytest.raises(ValueError, match="data.group_column='Smiling'"):
         load_celeba(str(root), "Blond_Hair", "Smiling", 8, tmp_path / "cache")

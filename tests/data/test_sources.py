@@ -98,7 +98,7 @@ def test_npz_with_groups_and_a_test_fraction(tmp_path):
     raw = load_user_file("npz", str(tmp_path / "d.npz"), None, 0.25, None, None)
     assert raw.num_classes == 3
     assert np.bincount(raw.test.y).tolist() == [5, 5, 5]
-    assert raw.train.group is not None and len(raw.train.group) == 45
+    assert raw.train.attribute is not None and len(raw.train.attribute) == 45
 
 
 def test_npz_labels_outside_the_configured_classes_fail(tmp_path):

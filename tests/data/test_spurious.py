@@ -76,11 +76,11 @@ def test_spurious_fashion_bundle_keeps_the_sources_validation_split(fashion_mnis
     cfg = DataConfig(name="spurious_fashion", path=fashion_mnist_dir, profile="none",
                      spurious=SpuriousConfig(train_size=400, val_size=80, test_size=80, correlation=0.9))
     data = build_data(cfg, seed=0)
-    counts = data.summary["group_counts_by_class"]
+    counts = data.summary["cell_counts"]
     assert counts["train"] == [[180, 20], [20, 180]]  # rows: background, columns: label
     assert counts["val"] == [[20, 20], [20, 20]] and counts["test"] == [[20, 20], [20, 20]]
-    assert data.num_groups == 2 and data.input_shape == (3, 28, 28)
-    assert data.group_counts() == [[180, 20], [20, 180]]
+    assert data.num_attribute_values == 2 and data.input_shape == (3, 28, 28)
+    assert data.cell_counts() == [[180, 20], [20, 180]]
 
 
 def test_dominoes_bundle_from_a_cifar_archive_and_a_fashion_mnist_copy(tmp_path, pickle_archive, fashion_mnist_dir):
@@ -95,4 +95,4 @@ def test_dominoes_bundle_from_a_cifar_archive_and_a_fashion_mnist_copy(tmp_path,
                      spurious=SpuriousConfig(train_size=100, val_size=40, test_size=40, fashion_path=fashion_mnist_dir))
     data = build_data(cfg, seed=0)
     assert data.input_shape == (3, 64, 32) and data.class_names == ["automobile", "truck"]
-    assert data.summary["group_counts_by_class"]["train"] == [[48, 2], [2, 48]]
+    assert data.summary["cell_counts"]["train"] == [[48, 2], [2, 48]]

@@ -40,7 +40,7 @@ def test_each_class_gets_its_own_magnitude_and_each_example_a_strength_uniform_u
 
 def test_max_ratio_bounds_the_spread_between_classes_whatever_the_raw_values():
     torch.manual_seed(0)
-    loss = ParametricLoss(5, num_groups=2, learn=("augment",), augment_ops=("translate", "noise"),
+    loss = ParametricLoss(5, num_attribute_values=2, learn=("augment",), augment_ops=("translate", "noise"),
                           augment_max_ratio=3.0)
     for _ in range(20):
         for p in loss.augmentation.parameters():

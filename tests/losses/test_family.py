@@ -65,7 +65,7 @@ def test_group_tables_select_rows_by_group():
     z, y = _batch(n=8)
     groups = torch.tensor([0, 1] * 4)
     offsets = torch.tensor([[0.0] * 5, [1.0, -1.0, 0.5, 0.0, 2.0]])
-    loss = ParametricLoss(5, num_groups=2, learn=("offsets",), offsets=offsets).double()
+    loss = ParametricLoss(5, num_attribute_values=2, learn=("offsets",), offsets=offsets).double()
     per = loss.per_example(z, y, groups)
     off = (offsets - offsets.mean(1, keepdim=True)).double()
     expected = F.cross_entropy(z + off[groups], y, reduction="none")

@@ -149,7 +149,7 @@ def test_learning_a_decay_needs_a_positive_optimizer_decay(tiny_config):
 
 def test_smoothing_per_cell_follows_the_examples_attribute():
     eps = torch.tensor([[0.0, 0.1, 0.2], [0.3, 0.0, 0.05]])  # (attribute x class)
-    loss = ParametricLoss(K, num_groups=2, learn=("label_smoothing",), label_smoothing=eps)
+    loss = ParametricLoss(K, num_attribute_values=2, learn=("label_smoothing",), label_smoothing=eps)
     logits, targets, groups = torch.randn(6, K), torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0, 0, 0, 1, 1, 1])
     log_p = logits.log_softmax(1)
     chosen = eps[groups, targets]

@@ -14,7 +14,7 @@ from autobalance.training.jtt import error_set, upsampled
 def _bundle(train: TensorSplit, val: TensorSplit, test: TensorSplit) -> DataBundle:
     dims = train.x.shape[1]
     return DataBundle(train, val, test, ["a", "b"], torch.bincount(train.y, minlength=2).tolist(),
-                      BatchTransform(torch.zeros(1, dims), torch.ones(1, dims)), num_groups=2)
+                      BatchTransform(torch.zeros(1, dims), torch.ones(1, dims)), num_attribute_values=2)
 
 
 def _spurious_split(n: int, correlation: float, seed: int) -> TensorSplit:
@@ -39,10 +39,10 @@ def test_jtt_upsamples_exactly_the_identification_models_errors():
     train = _spurious_split(200, 0.9, 0)
     data = _bundle(train, train, train)
     errors = error_set(_Predictor(), data)
-    assert torch.equal(errors, torch.nonzero(train.group != train.y).flatten())  # the minority groups
+    assert torch.equal(errors, torch.nonzero(train.attribute != train.y).flatten())  # the minority groups
     up = upsampled(data, errors, upweight=5)
     assert len(up.train) == 200 + 4 * len(errors)
-    minority = (up.train.group != up.train.y).sum()
+    minority = (up.train.attribute != up.train.y).sum()
     assert minority == 5 * len(errors)
     assert up.train_counts == torch.bincount(up.train.y, minlength=2).tolist()
 
@@ -58,7 +58,7 @@ def test_dfr_refits_the_head_on_the_core_feature():
     def worst_group_accuracy():
         with torch.no_grad():
             correct = model(test.x).argmax(1) == test.y
-        return min(float(correct[(test.group == a) & (test.y == c)].float().mean()) for a in (0, 1) for c in (0, 1))
+        return min(float(correct[(test.attribute == a) & (test.y == c)].float().mean()) for a in (0, 1) for c in (0, 1))
 
     assert worst_group_accuracy() < 0.1
     info = retrain_last_layer(model, data, val, seed=0)

@@ -28,7 +28,7 @@ class UserTable:
     path: Path
     x: np.ndarray
     labels: np.ndarray
-    group: np.ndarray | None
+    attribute: np.ndarray | None
     features: tuple
 
 
@@ -73,15 +73,15 @@ def _checked(table: UserTable, label: str, group_name: str) -> UserTable:
         raise DataError(f"{path}: the features have {len(x)} rows but {label} has {len(table.labels)}")
     if len(x) == 0:
         raise DataError(f"{path}: no rows; expected at least one example per class")
-    if table.group is not None and len(table.group) != len(table.labels):
-        raise DataError(f"{path}: {group_name} has {len(table.group)} rows but {label} has {len(table.labels)}")
+    if table.attribute is not None and len(table.attribute) != len(table.labels):
+        raise DataError(f"{path}: {group_name} has {len(table.attribute)} rows but {label} has {len(table.labels)}")
     if x.dtype != np.uint8:
         bad = ~np.isfinite(x.reshape(len(x), -1))
         if bad.any():
             row = int(np.flatnonzero(bad.any(axis=1))[0])
             raise DataError(f"{path}: the features hold {int(bad.sum())} NaN or infinite values (the first in "
                             f"row {row}); remove or impute them")
-    group = None if table.group is None else _integer_values(table.group, path, group_name)
+    group = None if table.attribute is None else _integer_values(table.attribute, path, group_name)
     return UserTable(path, x, _labels(table.labels, path, label), group, table.features)
 
 
@@ -197,7 +197,7 @@ def encoded(table: UserTable, mapping: dict, train_path: Path) -> ArraySplit:
         raise DataError(f"{table.path}: labels {unseen} do not occur in the training file {train_path} "
                         f"(its labels: {sorted(mapping)})")
     y = np.array([mapping[v] for v in (table.labels.tolist())], dtype=np.int64)
-    return ArraySplit(table.x, y, table.group)
+    return ArraySplit(table.x, y, table.attribute)
 
 
 def load_user_file(
@@ -221,10 +221,10 @@ def load_user_file(
             what = "columns" if kind == "csv" else "rows of shape"
             raise DataError(f"{test_table.path}: {what} {list(test_table.features)} differ from the training "
                             f"file's {list(train_table.features)} ({train_table.path})")
-        if (test_table.group is None) != (train_table.group is None):
-            raise DataError(f"{test_table.path}: {'has' if test_table.group is not None else 'lacks'} the group "
+        if (test_table.attribute is None) != (train_table.attribute is None):
+            raise DataError(f"{test_table.path}: {'has' if test_table.attribute is not None else 'lacks'} the group "
                             f"{'column' if kind == 'csv' else 'key'} that the training file "
-                            f"{'lacks' if test_table.group is not None else 'has'}")
+                            f"{'lacks' if test_table.attribute is not None else 'has'}")
     mapping, names = label_mapping(train_table, num_classes, class_names)
     k = num_classes or len(names)
     if len(names) != k:
