@@ -68,7 +68,7 @@ class DataConfig:
     num_classes: int | None = None
     class_names: list[str] | None = None
     label_column: str = "label"
-    group_column: str | None = None
+    attribute_column: str | None = None
     num_samples: int = 15000
     test_per_class: int = 300
     test_subset: int | None = None
@@ -382,6 +382,7 @@ RENAMED_KEYS = {
         "optim_weight_decay": "inner.weight_decay", "freeze": "export.value", "freeze_last": "export.window",
     }.items()},
     "optim.schedule": "optim.lr_schedule",
+    "data.group_column": "data.attribute_column",
 }
 """Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
 

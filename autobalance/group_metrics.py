@@ -1,9 +1,9 @@
 """Group-robustness and fairness metrics of predictions on data with a sensitive attribute.
 
 A *group* is a (class, attribute) cell, as the group-robustness field defines it (Sagawa et al.
-2020): Waterbirds' four groups are its two labels on its two backgrounds. The data's group
-column (``data.group_column``) holds the attribute ``a``; the per-attribute numbers are kept
-too, named as such.
+2020): Waterbirds' four groups are its two labels on its two backgrounds; elsewhere in the code a
+group is called a *cell*. The data's attribute column (``data.attribute_column``) holds the
+attribute ``a``; the per-attribute numbers are kept too, named as such.
 
 Fairness gaps use per-cell recall ``r[a, c] = P(pred = c | y = c, a)`` and selection rate
 ``s[a, c] = P(pred = c | a)``, each gap a spread (max - min) over the attribute values:

@@ -61,7 +61,7 @@ def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_value
     compared = spec.fairness if spec.name == "trade_off" else spec.name
     if needs_attribute(compared) and num_attribute_values < 2:
         raise ConfigError(f"objective {compared!r} compares attribute values but the data has "
-                          f"{num_attribute_values}: give the data a group column (data.group_column)")
+                          f"{num_attribute_values}: give the data an attribute column (data.attribute_column)")
     return OBJECTIVES[spec.name](spec, num_classes, num_attribute_values)
 
 

@@ -150,8 +150,8 @@ def dfr_check(cfg: RunConfig, data: DataBundle) -> None:
     if cfg.train_on_val or len(data.val) == 0 or data.val.attribute is None:
         raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
                           f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
-                          f"{'no' if data.val.attribute is None else 'a'} group column: expected train_on_val=false "
-                          "and a validation split with groups")
+                          f"{'no' if data.val.attribute is None else 'an'} attribute column: expected "
+                          "train_on_val=false and a validation split with an attribute")
 
 
 def dfr_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:

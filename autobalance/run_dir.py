@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from autobalance.config import ADDED_KEYS, ConfigError, RunConfig
+from autobalance.config import ADDED_KEYS, RENAMED_KEYS, ConfigError, RunConfig
 from autobalance.distributed import Ranks
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
@@ -24,10 +24,12 @@ FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
 
 
 def recorded_settings(saved: dict[str, Any]) -> dict[str, Any]:
-    """A saved config, flat, with each key added since it was saved set to the value that
-    reproduces how that run ran (:data:`ADDED_KEYS`), and without the nulls that runs saved
-    before each loss owned its settings recorded for the other losses' hyperparameters."""
-    flat = {k: v for k, v in flat_settings(saved).items() if not (k.startswith("loss.") and v is None)}
+    """A saved config, flat, under today's key names (:data:`RENAMED_KEYS`), with each key added
+    since it was saved set to the value that reproduces how that run ran (:data:`ADDED_KEYS`),
+    and without the nulls that runs saved before each loss owned its settings recorded for the
+    other losses' hyperparameters."""
+    flat = {RENAMED_KEYS.get(k, k): v for k, v in flat_settings(saved).items()
+            if not (k.startswith("loss.") and v is None)}
     return {**{k: v for k, v in ADDED_KEYS.items() if k.split(".")[0] in saved}, **flat}
 
 

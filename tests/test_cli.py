@@ -337,6 +337,13 @@ def test_a_users_input_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path,
     assert ("Traceback" in proc.stderr) == (code == 1)
 
 
+def test_the_attribute_columns_earlier_name_still_works(tmp_path):
+    proc = _train(["data=csv", "data.group_column=sex", "--cfg", "job"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "data.group_column is now data.attribute_column" in proc.stderr
+    assert yaml.safe_load(proc.stdout)["data"]["attribute_column"] == "sex"
+
+
 def test_an_earlier_versions_flat_search_key_still_works_under_its_new_name(tmp_path):
     proc = _train(["search.outer_lr=0.01", "search.method=cg", "optim.schedule=step", "--cfg", "job"], cwd=tmp_path,
                   timeout=60)

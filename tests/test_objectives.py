@@ -110,7 +110,7 @@ def test_group_objectives_have_correct_gradients(name):
 def test_fairness_objectives_need_an_attribute():
     from autobalance.config import ConfigError
 
-    with pytest.raises(ConfigError, match="data.group_column"):
+    with pytest.raises(ConfigError, match="data.attribute_column"):
         build_objective(ObjectiveConfig("deo"), 3)
     with pytest.raises(ConfigError, match="objective.fairness"):
         build_objective(ObjectiveConfig("trade_off", fairness="balanced_ce"), 3, num_attribute_values=2)

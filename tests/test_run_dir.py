@@ -164,3 +164,14 @@ def test_a_run_saved_with_every_losss_placeholders_resumes_under_its_own_setting
     assert config_differences(saved, cfg) == []
     saved["loss"]["gamma"] = 0.2
     assert config_differences(saved, cfg) == ["loss.gamma=0.2 (now 0.1)"]
+
+
+def test_a_run_saved_under_an_earlier_key_name_resumes_under_the_new_one():
+    """Runs saved before the vocabulary change named the attribute column data.group_column."""
+    cfg = RunConfig()
+    cfg.data.attribute_column = "Male"
+    saved = dataclasses.asdict(cfg)
+    saved["data"]["group_column"] = saved["data"].pop("attribute_column")
+    assert config_differences(saved, cfg) == []
+    saved["data"]["group_column"] = "Young"
+    assert config_differences(saved, cfg) == ["data.attribute_column='Young' (now 'Male')"]

@@ -81,7 +81,7 @@ def _waterbirds(cfg, seed, cache_dir):
 def _celeba(cfg, seed, cache_dir):
     from autobalance.data.sources.group_benchmarks import load_celeba
 
-    return load_celeba(cfg.path, cfg.label_column, cfg.group_column, cfg.image_size, cache_dir)
+    return load_celeba(cfg.path, cfg.label_column, cfg.attribute_column, cfg.image_size, cache_dir)
 
 
 def _spurious_sizes(cfg: DataConfig):
@@ -108,7 +108,7 @@ def _user_file(cfg, seed, cache_dir):
     from autobalance.data.sources.user_files import load_user_file
 
     return load_user_file(cfg.name, cfg.path, cfg.test_path, cfg.test_fraction, cfg.class_names,
-                          cfg.num_classes, cfg.label_column, cfg.group_column, seed)
+                          cfg.num_classes, cfg.label_column, cfg.attribute_column, seed)
 
 
 def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor]:

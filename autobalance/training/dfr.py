@@ -67,7 +67,8 @@ def retrain_last_layer(model: torch.nn.Module, data: DataBundle, held_out: Tenso
         raise InputError(f"DFR refits a linear last layer; this model's head is {type(model.head).__name__} "
                          "(set model.normalized_head=false)")
     if held_out.attribute is None:
-        raise InputError("DFR needs the held-out split's group labels: give the data a group column")
+        raise InputError("DFR needs the held-out split's attribute: give the data an attribute column "
+                         "(data.attribute_column)")
     feats = split_features(model, data, held_out)
     mean, std = feats.mean(0), feats.std(0) + 1e-8
     x = (feats - mean) / std

@@ -60,7 +60,7 @@ def test_celeba_reads_the_label_and_attribute_columns(tmp_path):
     assert raw.train.y.tolist() == [0, 1] and raw.train.attribute.tolist() == [1, 1]
     assert raw.test.y.tolist() == [0, 1] and raw.test.attribute.tolist() == [0, 0]
     assert raw.class_names == ["not Blond_Hair", "Blond_Hair"]
-    with pytest.raises(ValueError, match="data.group_column='Smiling'"):
+    with pytest.raises(ValueError, match="data.attribute_column='Smiling'"):
         load_celeba(str(root), "Blond_Hair", "Smiling", 8, tmp_path / "cache")
 
 

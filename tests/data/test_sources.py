@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from autobalance.data.download import extract_tar, verify_checksum
-from autobalance.data.errors import DataNotFoundError
+from autobalance.data.errors import DataError, DataNotFoundError
 from autobalance.data.sources import fashion_mnist
 from autobalance.data.sources.cifar import load_cifar
 from autobalance.data.sources.image_folder import load_image_folder
@@ -91,14 +91,21 @@ def test_missing_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
     assert str(tmp_path / "system") in str(err.value)
 
 
-def test_npz_with_groups_and_a_test_fraction(tmp_path):
+@pytest.mark.parametrize("key", ["attribute", "group"])  # "group": the key's earlier name, still read
+def test_npz_with_an_attribute_and_a_test_fraction(tmp_path, key):
     x = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
     y = np.repeat([0, 1, 2], 20)
-    np.savez(tmp_path / "d.npz", x=x, y=y, group=np.tile([0, 1], 30))
+    np.savez(tmp_path / "d.npz", x=x, y=y, **{key: np.tile([0, 1], 30)})
     raw = load_user_file("npz", str(tmp_path / "d.npz"), None, 0.25, None, None)
     assert raw.num_classes == 3
     assert np.bincount(raw.test.y).tolist() == [5, 5, 5]
     assert raw.train.attribute is not None and len(raw.train.attribute) == 45
+
+
+def test_npz_with_both_names_of_the_attribute_is_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 2)), y=[0, 1, 0, 1], attribute=[0, 1, 1, 0], group=[0, 1, 1, 0])
+    with pytest.raises(DataError, match="both an attribute and a group key"):
+        load_user_file("npz", str(tmp_path / "d.npz"), None, 0.25, None, None)
 
 
 def test_npz_labels_outside_the_configured_classes_fail(tmp_path):
@@ -118,7 +125,7 @@ def test_csv_with_label_and_group_columns(tmp_path):
     (tmp_path / "train.csv").write_text("\n".join(rows))
     (tmp_path / "test.csv").write_text("\n".join(rows[:9]))
     raw = load_user_file("csv", str(tmp_path / "train.csv"), str(tmp_path / "test.csv"), 0.2,
-                         ["even", "odd"], None, label_column="label", group_column="sex")
+                         ["even", "odd"], None, label_column="label", attribute_column="sex")
     assert raw.train.x.shape == (20, 2)
     np.testing.assert_array_equal(raw.train.x[3], [3.0, -3.0])
     assert raw.class_names == ["even", "odd"] and len(raw.test) == 8

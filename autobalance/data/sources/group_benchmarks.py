@@ -96,7 +96,7 @@ def load_celeba(path: str | None, label: str, attribute: str, image_size: int, c
     folder = _find(path, required, "celeba", CELEBA_URL)
     lines = (folder / "list_attr_celeba.txt").read_text().split("\n")
     names = lines[1].split()
-    for key, value in (("data.label_column", label), ("data.group_column", attribute)):
+    for key, value in (("data.label_column", label), ("data.attribute_column", attribute)):
         if value not in names:
             raise InputError(f"{key}={value!r} is not a CelebA attribute; expected one of {', '.join(names)}")
     table = [line.split() for line in lines[2:] if line.strip()]

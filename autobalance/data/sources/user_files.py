@@ -1,4 +1,5 @@
-"""A user's own data: ``.npz`` (keys ``x``, ``y``, optional ``group``) or CSV.
+"""A user's own data: ``.npz`` (keys ``x``, ``y``, optional ``attribute``; ``group``, its earlier
+name, is read too) or CSV (``data.attribute_column``).
 
 The test split comes from a second file or, failing that, a seeded class-stratified fraction.
 Labels may be integers or names (strings): names become classes in sorted order, and integer
@@ -66,7 +67,7 @@ def _labels(values: np.ndarray, path: Path, what: str) -> np.ndarray:
     return values.astype(str) if values.dtype.kind in "US" else _integer_values(values, path, what)
 
 
-def _checked(table: UserTable, label: str, group_name: str) -> UserTable:
+def _checked(table: UserTable, label: str, attribute_name: str) -> UserTable:
     """The table after checks that name the file: lengths, labels, finite features."""
     x, path = table.x, table.path
     if len(x) != len(table.labels):
@@ -74,26 +75,30 @@ def _checked(table: UserTable, label: str, group_name: str) -> UserTable:
     if len(x) == 0:
         raise DataError(f"{path}: no rows; expected at least one example per class")
     if table.attribute is not None and len(table.attribute) != len(table.labels):
-        raise DataError(f"{path}: {group_name} has {len(table.attribute)} rows but {label} has {len(table.labels)}")
+        raise DataError(f"{path}: {attribute_name} has {len(table.attribute)} rows but {label} has {len(table.labels)}")
     if x.dtype != np.uint8:
         bad = ~np.isfinite(x.reshape(len(x), -1))
         if bad.any():
             row = int(np.flatnonzero(bad.any(axis=1))[0])
             raise DataError(f"{path}: the features hold {int(bad.sum())} NaN or infinite values (the first in "
                             f"row {row}); remove or impute them")
-    group = None if table.attribute is None else _integer_values(table.attribute, path, group_name)
-    return UserTable(path, x, _labels(table.labels, path, label), group, table.features)
+    attribute = None if table.attribute is None else _integer_values(table.attribute, path, attribute_name)
+    return UserTable(path, x, _labels(table.labels, path, label), attribute, table.features)
 
 
 def read_npz(path: Path) -> UserTable:
     with np.load(path, allow_pickle=False) as z:
         missing = {"x", "y"} - set(z.files)
         if missing:
-            raise DataError(f"{path} lacks keys {sorted(missing)}; expected x, y and optional group")
+            raise DataError(f"{path} lacks keys {sorted(missing)}; expected x, y and optional attribute")
+        if {"attribute", "group"} <= set(z.files):
+            raise DataError(f"{path} has both an attribute and a group key (the same thing under its old name); "
+                            "keep one")
         x = z["x"]
         x = x if x.dtype == np.uint8 else x.astype(np.float32)
-        group = z["group"] if "group" in z.files else None
-        return _checked(UserTable(path, x, z["y"], group, tuple(x.shape[1:])), "key y", "key group")
+        key = next((k for k in ("attribute", "group") if k in z.files), None)
+        attribute = None if key is None else z[key]
+        return _checked(UserTable(path, x, z["y"], attribute, tuple(x.shape[1:])), "key y", f"key {key}")
 
 
 def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -126,15 +131,15 @@ def _numbers(rows: list[list[str]], columns: list[int], names: list[str], path: 
         raise
 
 
-def read_csv(path: Path, label_column: str, group_column: str | None) -> UserTable:
+def read_csv(path: Path, label_column: str, attribute_column: str | None) -> UserTable:
     names, rows = _csv_rows(path)
     if label_column not in names:
         raise DataError(f"{path}: label column {label_column!r} not in columns {names}")
-    if group_column is not None and group_column not in names:
-        raise DataError(f"{path}: group column {group_column!r} not in columns {names}")
+    if attribute_column is not None and attribute_column not in names:
+        raise DataError(f"{path}: attribute column {attribute_column!r} not in columns {names}")
     label_i = names.index(label_column)
-    group_i = names.index(group_column) if group_column else None
-    features = [i for i in range(len(names)) if i not in (label_i, group_i)]
+    attribute_i = names.index(attribute_column) if attribute_column else None
+    features = [i for i in range(len(names)) if i not in (label_i, attribute_i)]
     cells = np.array([row[label_i].strip() for row in rows])
     empty = np.flatnonzero(cells == "")
     if len(empty):
@@ -144,10 +149,10 @@ def read_csv(path: Path, label_column: str, group_column: str | None) -> UserTab
         labels = cells.astype(np.float64)
     except ValueError:
         labels = cells  # class names
-    group = _numbers(rows, [group_i], names, path)[:, 0] if group_i is not None else None
+    attribute = _numbers(rows, [attribute_i], names, path)[:, 0] if attribute_i is not None else None
     x = _numbers(rows, features, names, path).astype(np.float32)
-    return _checked(UserTable(path, x, labels, group, tuple(names[i] for i in features)),
-                    f"column {label_column!r}", f"column {group_column!r}")
+    return _checked(UserTable(path, x, labels, attribute, tuple(names[i] for i in features)),
+                    f"column {label_column!r}", f"column {attribute_column!r}")
 
 
 def stratified_holdout(split: ArraySplit, fraction: float, seed: int) -> tuple[ArraySplit, ArraySplit]:
@@ -208,11 +213,11 @@ def load_user_file(
     class_names: list[str] | None,
     num_classes: int | None,
     label_column: str = "label",
-    group_column: str | None = None,
+    attribute_column: str | None = None,
     seed: int = 0,
 ) -> RawDataset:
     def read(p: Path) -> UserTable:
-        return read_npz(p) if kind == "npz" else read_csv(p, label_column, group_column)
+        return read_npz(p) if kind == "npz" else read_csv(p, label_column, attribute_column)
 
     train_table = read(_require(path, kind))
     test_table = read(_require(test_path, kind)) if test_path else None
@@ -222,7 +227,8 @@ def load_user_file(
             raise DataError(f"{test_table.path}: {what} {list(test_table.features)} differ from the training "
                             f"file's {list(train_table.features)} ({train_table.path})")
         if (test_table.attribute is None) != (train_table.attribute is None):
-            raise DataError(f"{test_table.path}: {'has' if test_table.attribute is not None else 'lacks'} the group "
+            has = "has" if test_table.attribute is not None else "lacks"
+            raise DataError(f"{test_table.path}: {has} the attribute "
                             f"{'column' if kind == 'csv' else 'key'} that the training file "
                             f"{'lacks' if test_table.attribute is not None else 'has'}")
     mapping, names = label_mapping(train_table, num_classes, class_names)
