@@ -406,7 +406,8 @@ class RunConfig:
     name: str = "run"
     plugins: list[str] = field(default_factory=list)
     """Modules the CLI imports first: where your own registered losses, models, ... live."""
-    data: DataConfig = field(default_factory=DataConfig)
+    data: Any = field(default_factory=DataConfig)
+    """A :class:`DataConfig`, or the registered data source's own subclass (built by name)."""
     model: Any = field(default_factory=ModelConfig)
     """A :class:`ModelConfig`: the registered model's own settings class, so the schema leaves the
     section open and :func:`autobalance.configure.load_config` builds it by the model's name."""
@@ -417,7 +418,8 @@ class RunConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    objective: Any = field(default_factory=ObjectiveConfig)
+    """An :class:`ObjectiveConfig`, or the registered objective's own subclass (built by name)."""
 
     def __post_init__(self) -> None:
         require_choice("device", self.device, ("auto", "cpu", "cuda"))

@@ -6,6 +6,8 @@ every part; no part imports it."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -13,7 +15,7 @@ from omegaconf.errors import OmegaConfBaseException
 from autobalance.config import RENAMED_KEYS, ConfigError, RunConfig, require, require_choice
 from autobalance.data.augment import AUGMENTATIONS
 from autobalance.data.batching import SAMPLERS
-from autobalance.data.build import DATA_SOURCES
+from autobalance.data.build import DATA_SOURCES, data_config
 from autobalance.data.profiles import PROFILES
 from autobalance.data.splits import SPLIT_STRATEGIES
 from autobalance.hypergrad import METHODS
@@ -24,8 +26,18 @@ from autobalance.losses.family import LEARNABLE, SCALE_MAPS
 from autobalance.losses.power_law import PARAMETRIZATIONS
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS, model_config
-from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off
+from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off, objective_config
+from autobalance.registry import Registry
 from autobalance.training.lr_schedule import LR_SCHEDULES
+
+OPEN_SECTIONS: dict[str, tuple[Registry, str, Callable[..., Any]]] = {
+    "data": (DATA_SOURCES, "mnist1d", data_config),
+    "model": (MODELS, "cnn1d", model_config),
+    "loss": (LOSSES, "ce", loss_config),
+    "objective": (OBJECTIVES, "balanced_ce", objective_config),
+}
+"""Sections typed by the chosen part's own settings class (its registry entry's), built by name:
+(registry, the standard name, the builder of the settings)."""
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -38,7 +50,7 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
         name = f"{prefix}{key}"
         if key not in fields:
             return name
-        if name in ("loss", "model"):  # their own settings classes check their keys (loss_config, model_config)
+        if name in OPEN_SECTIONS:  # the chosen part's own settings class checks its keys
             continue
         nested = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
         if isinstance(value, dict) and dataclasses.is_dataclass(nested):
@@ -139,14 +151,18 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
                           "print the valid keys with `python -m autobalance.train --cfg job`")
-    loss = loss_settings(_section(cfg, values, "loss"))
-    require_choice("loss.name", loss.setdefault("name", "ce"), LOSSES.names())
-    model = _section(cfg, values, "model")
-    require_choice("model.name", model.setdefault("name", "cnn1d"), MODELS.names())
+    sections = {name: _section(cfg, values, name) for name in OPEN_SECTIONS}
+    sections["loss"] = loss_settings(sections["loss"])
+    for name, section in sections.items():
+        renamed_here = next((f"{name}.{k}" for k in section if renamed_key(f"{name}.{k}") != f"{name}.{k}"), None)
+        if renamed_here:
+            raise ConfigError(f"{renamed_here}: renamed to {renamed_key(renamed_here)}")
+        registry, standard, _ = OPEN_SECTIONS[name]
+        require_choice(f"{name}.name", section.setdefault("name", standard), registry.names())
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, "loss": {}, "model": {}})
-        merged.loss = loss_config(**loss)
-        merged.model = model_config(**model)
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, **{name: {} for name in OPEN_SECTIONS}})
+        for name, (_, _, build) in OPEN_SECTIONS.items():
+            merged[name] = build(**sections[name])
         run_cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         reason = str(e.msg).splitlines()[0] if getattr(e, "msg", None) else str(e).splitlines()[0]

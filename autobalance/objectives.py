@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -21,6 +22,7 @@ from autobalance.config import ConfigError, ObjectiveConfig, require, require_ch
 from autobalance.group_metrics import attribute_spreads, index_means
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.registry import Registry
+from autobalance.settings import build_settings
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -50,7 +52,23 @@ def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | N
 
 
 OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registry("objective.name")
-"""Validation objectives by name: ``builder(spec, num_classes, num_attribute_values)``."""
+"""Validation objectives by name: ``builder(spec, num_classes, num_attribute_values)``; an entry's
+``settings`` metadata, when given, is its :class:`ObjectiveConfig` subclass (its own settings)."""
+
+
+def register_objective(name: str, settings: type[ObjectiveConfig] = ObjectiveConfig,
+                       **metadata: Any) -> Callable[[Callable[..., Objective]], Callable[..., Objective]]:
+    """Register ``builder(spec, num_classes, num_attribute_values)`` under ``name``; ``settings``
+    (an :class:`ObjectiveConfig` subclass) adds settings of its own, set as ``objective.<key>``."""
+    if not (dataclasses.is_dataclass(settings) and issubclass(settings, ObjectiveConfig)):
+        raise TypeError(f"register_objective({name!r}): settings must be an ObjectiveConfig dataclass, "
+                        f"got {settings!r}")
+    return OBJECTIVES.register(name, settings=settings, **metadata)
+
+
+def objective_config(name: str = "balanced_ce", **values: Any) -> ObjectiveConfig:
+    """The settings of the objective ``name``: ``values`` over its standard ones, checked."""
+    return build_settings(OBJECTIVES, "objective", name, values, default=ObjectiveConfig)
 
 
 def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_values: int = 1) -> Objective:

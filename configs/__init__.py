@@ -2,10 +2,11 @@
 
 Importing this package registers the typed schema (``autobalance.config.RunConfig``) as the
 ``schema`` node that ``config.yaml`` builds on, so every key can be overridden by name and
-types are checked while Hydra composes. The ``loss`` and ``model`` sections are left open: each
-loss's and model's own settings class (``autobalance.losses.factory.register_loss``,
-``autobalance.models.register_model``) checks its keys when the config is loaded, so
-``loss.<key>=value`` or ``model.<key>=value`` reaches a setting that no YAML file lists, a plugin's too.
+types are checked while Hydra composes. The ``data``, ``model``, ``loss`` and ``objective`` sections
+are left open: the chosen part's own settings class (``register_data_source``, ``register_model``,
+``register_loss``, ``register_objective``) checks their keys when the config is loaded, so
+``loss.<key>=value`` (or ``data.``, ``model.``, ``objective.``) reaches a setting that no YAML file
+lists, a plugin's too.
 """
 
 from hydra.core.config_store import ConfigStore
@@ -17,6 +18,8 @@ from autobalance.run_dir import job_dirname, start_time
 SCHEMA = OmegaConf.structured(RunConfig)
 SCHEMA.loss = OmegaConf.create({"name": "ce"}, flags={"struct": False})
 SCHEMA.model = OmegaConf.create({"name": "cnn1d"}, flags={"struct": False})
+SCHEMA.data = OmegaConf.create({"name": "mnist1d"}, flags={"struct": False})
+SCHEMA.objective = OmegaConf.create({"name": "balanced_ce"}, flags={"struct": False})
 ConfigStore.instance().store(name="schema", node=SCHEMA)
 
 OmegaConf.register_new_resolver(

@@ -317,6 +317,79 @@ def test_a_model_of_ones_own_takes_its_own_settings_from_the_cli(tmp_path, cache
     assert "model.width=4: model=deep_mlp has no such setting (it takes normalized_head, dropout, " in other.stderr
 
 
+PLUGIN_DATA_AND_OBJECTIVE = """\
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from autobalance.config import DataConfig, ObjectiveConfig, require
+from autobalance.data.build import register_data_source
+from autobalance.data.dataset import ArraySplit, RawDataset
+from autobalance.objectives import register_objective
+
+
+@dataclass
+class BlobsConfig(DataConfig):
+    spread: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.spread > 0, "data.spread", self.spread, "> 0")
+
+
+@register_data_source("blobs", BlobsConfig)
+def blobs(cfg, seed, cache_dir):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 4)) * 3
+
+    def split(n):
+        y = np.repeat(np.arange(3), n)
+        return ArraySplit((centres[y] + cfg.spread * rng.normal(size=(len(y), 4))).astype(np.float32), y)
+
+    return RawDataset("blobs", split(200), split(50), ["a", "b", "c"], "vector")
+
+
+@dataclass
+class MarginConfig(ObjectiveConfig):
+    margin: float = 1.0
+
+
+@register_objective("hinge", MarginConfig)
+def hinge(spec, num_classes, num_attribute_values):
+    def objective(z, y, g):
+        true = z.gather(1, y[:, None])
+        return torch.relu(spec.margin - true + z).mean()
+    return objective
+"""
+
+
+def _plugin_parts_run(tmp_path, cache_dir, *overrides):
+    (tmp_path / "my_parts.py").write_text(PLUGIN_DATA_AND_OBJECTIVE)
+    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    return subprocess.run([sys.executable, "-m", "autobalance.train", f"data.cache_dir={cache_dir}", "model=mlp",
+                           "model.width=8", "optim.epochs=2", "device=cpu", "search.epochs=1",
+                           "search.warmup_epochs=0", "search.every=1", "search.compare_with=[]", "plugins=[my_parts]",
+                           "data.name=blobs", "data.rho=10", "data.n_max=200", "objective.name=hinge", *overrides],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the_cli(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = _plugin_parts_run(tmp_path, cache_dir, "data.spread=0.5", "objective.margin=2", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert (saved["data"]["name"], saved["data"]["spread"]) == ("blobs", 0.5)
+    assert (saved["objective"]["name"], saved["objective"]["margin"]) == ("hinge", 2.0)
+    assert json.loads((out / "metrics.json").read_text())["hyper_steps"] > 0
+    bad = _plugin_parts_run(tmp_path, cache_dir, "data.spread=0", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "data.spread=0.0: expected > 0" in bad.stderr
+    other = _plugin_parts_run(tmp_path, cache_dir, "objective.margn=2", f"hydra.run.dir={tmp_path / 'other'}")
+    assert other.returncode == 2
+    assert "objective.margn=2: objective=hinge has no such setting (it takes temperature, " in other.stderr
+
+
 @pytest.mark.parametrize("raised, code, shown", [
     ("InputError('loss.tau=-1: expected a positive number')", 2, "autobalance: error: loss.tau=-1: expected"),
     ("ValueError('a bug in the builder')", 1, "Traceback"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,10 +17,26 @@ from autobalance.data.errors import DataError
 from autobalance.data.profiles import long_tail_counts, subsample_per_class
 from autobalance.data.splits import train_val_split
 from autobalance.registry import Registry
+from autobalance.settings import build_settings
 
 DATA_SOURCES: Registry[Callable[[DataConfig, int, Path], RawDataset]] = Registry("data.name")
 """Data sources by name: ``loader(cfg, seed, cache_dir)``; each fails before training, naming
-every place it looked, when its data is missing."""
+every place it looked, when its data is missing. An entry's ``settings`` metadata, when given,
+is its :class:`DataConfig` subclass (settings of its own)."""
+
+
+def register_data_source(name: str, settings: type[DataConfig] = DataConfig,
+                         **metadata: Any) -> Callable[[Callable[..., RawDataset]], Callable[..., RawDataset]]:
+    """Register ``loader(cfg, seed, cache_dir)`` under ``name``; ``settings`` (a
+    :class:`DataConfig` subclass) adds settings of its own, set as ``data.<key>``."""
+    if not (dataclasses.is_dataclass(settings) and issubclass(settings, DataConfig)):
+        raise TypeError(f"register_data_source({name!r}): settings must be a DataConfig dataclass, got {settings!r}")
+    return DATA_SOURCES.register(name, settings=settings, **metadata)
+
+
+def data_config(name: str = "mnist1d", **values: Any) -> DataConfig:
+    """The settings of the data source ``name``: ``values`` over its standard ones, checked."""
+    return build_settings(DATA_SOURCES, "data", name, values, default=DataConfig)
 
 
 def load_raw(cfg: DataConfig, seed: int) -> RawDataset:
