@@ -12,7 +12,17 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from autobalance.config import RENAMED_KEYS, ConfigError, RunConfig, require, require_choice
+from autobalance.config import (
+    RENAMED_KEYS,
+    ConfigError,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    RunConfig,
+    require,
+    require_choice,
+)
 from autobalance.data.augment import AUGMENTATIONS
 from autobalance.data.batching import SAMPLERS
 from autobalance.data.build import DATA_SOURCES, data_config
@@ -30,14 +40,14 @@ from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weig
 from autobalance.registry import Registry
 from autobalance.training.lr_schedule import LR_SCHEDULES
 
-OPEN_SECTIONS: dict[str, tuple[Registry, str, Callable[..., Any]]] = {
-    "data": (DATA_SOURCES, "mnist1d", data_config),
-    "model": (MODELS, "cnn1d", model_config),
-    "loss": (LOSSES, "ce", loss_config),
-    "objective": (OBJECTIVES, "balanced_ce", objective_config),
+OPEN_SECTIONS: dict[str, tuple[Registry, type, Callable[..., Any]]] = {
+    "data": (DATA_SOURCES, DataConfig, data_config),
+    "model": (MODELS, ModelConfig, model_config),
+    "loss": (LOSSES, LossConfig, loss_config),
+    "objective": (OBJECTIVES, ObjectiveConfig, objective_config),
 }
 """Sections typed by the chosen part's own settings class (its registry entry's), built by name:
-(registry, the standard name, the builder of the settings)."""
+(registry, the base settings class, whose ``name`` is the standard choice, the settings' builder)."""
 
 
 def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
@@ -157,7 +167,8 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
         renamed_here = next((f"{name}.{k}" for k in section if renamed_key(f"{name}.{k}") != f"{name}.{k}"), None)
         if renamed_here:
             raise ConfigError(f"{renamed_here}: renamed to {renamed_key(renamed_here)}")
-        registry, standard, _ = OPEN_SECTIONS[name]
+        registry, base, _ = OPEN_SECTIONS[name]
+        standard = next(f.default for f in dataclasses.fields(base) if f.name == "name")
         require_choice(f"{name}.name", section.setdefault("name", standard), registry.names())
     try:
         merged = OmegaConf.merge(OmegaConf.structured(RunConfig), {**values, **{name: {} for name in OPEN_SECTIONS}})
