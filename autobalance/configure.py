@@ -32,8 +32,7 @@ from autobalance.hypergrad import METHODS
 from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
 from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
-from autobalance.losses.family import LEARNABLE, SCALE_MAPS
-from autobalance.losses.power_law import PARAMETRIZATIONS
+from autobalance.losses.family import check_family_settings
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS, model_config
 from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off, objective_config
@@ -112,19 +111,13 @@ def check_names(cfg: RunConfig) -> RunConfig:
     search = cfg.search
     require_choice("search.hypergrad.method", search.hypergrad.method, METHODS.names())
     family = search.family
-    require(set(family.learn) <= set(LEARNABLE), "search.family.learn", list(family.learn),
-            f"a non-empty subset of {', '.join(LEARNABLE)}")
+    check_family_settings(family.learn, family.scale_map, family.cluster_size, family.parametrization,
+                          prefix="search.family.")
     for key, names in (("augment_ops", family.augment_ops or []), ("augment_bounds", family.augment_bounds)):
         require(set(names) <= set(AUGMENT_OPS), f"search.family.{key}", names,
                 f"operations among {', '.join(AUGMENT_OPS)}")
     require(all(b > 0 for b in family.augment_bounds.values()), "search.family.augment_bounds",
             dict(family.augment_bounds), "positive largest magnitudes")
-    require_choice("search.family.scale_map", search.family.scale_map, SCALE_MAPS.names())
-    require_choice("search.family.parametrization", family.parametrization, PARAMETRIZATIONS)
-    if family.parametrization == "power_law":
-        require(family.cluster_size == 1 and family.scale_map == "exp", "search.family.parametrization",
-                family.parametrization, f"per_class with search.family.cluster_size={family.cluster_size} and "
-                f"scale_map={family.scale_map!r} (power_law needs cluster_size 1 and scale_map exp)")
     require_choice("search.family.init", search.family.init, SEARCH_STARTS.names())
     if "weight_decay" in family.learn and search.enabled:
         inner = search.inner.weight_decay

@@ -41,7 +41,7 @@ from autobalance.losses.factory import LOSSES, hyperparameters, loss_config
         ({"loss": {"name": "vs", "gamma": "high"}}, "loss.gamma='high': expected a number"),
         ({"loss": {"name": "no_such_loss"}}, "loss.name='no_such_loss': expected one of ce, focal"),
         ({"search": {"family": {"learn": ["offsets", "margins"]}}},
-         "search.family.learn=['offsets', 'margins']: expected a non-empty subset of scales, offsets, weights, "
+         "search.family.learn=['offsets', 'margins']: expected a subset of scales, offsets, weights, "
          "augment"),
         ({"search": {"family": {"augment_ops": ["rotate"]}}},
          "search.family.augment_ops=['rotate']: expected operations among translate, scale, noise"),

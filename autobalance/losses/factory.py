@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,12 +15,10 @@ import torch
 
 from autobalance.config import (
     CLASS_BALANCED_BETA,
-    SMOOTHING_MAX,
     FamilyConfig,
     LossConfig,
     require,
 )
-from autobalance.losses.augmentation import MAX_RATIO
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -28,11 +26,10 @@ from autobalance.losses.baselines import (
     LDAMLoss,
     PosthocLogitAdjustedCE,
 )
-from autobalance.losses.family import AUGMENT_INIT, ParametricLoss
+from autobalance.losses.family import ParametricLoss
 from autobalance.losses.group_dro import GroupDROLoss
 from autobalance.losses.io import load_loss
 from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
-from autobalance.losses.regularizer import DECAY_MAX_RATIO
 from autobalance.registry import Registry
 from autobalance.settings import as_registered, build_settings, setting_names
 
@@ -375,43 +372,37 @@ def _cb_start(counts, cell_counts, beta, **values):
 
 
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
-                      cell_counts: CellCounts | None = None,
-                      scale_map: str = "exp", cluster_size: int = 1, tau: float = 1.0,
-                      gamma: float = 0.2, beta: float = CLASS_BALANCED_BETA,
-                      augment_ops: Sequence[str] = (), augment_init: float = AUGMENT_INIT,
-                      augment_bounds: Mapping[str, float] | None = None,
-                      augment_max_ratio: float | None = MAX_RATIO,
-                      parametrization: str = "per_class", decay_reference: float | None = None,
-                      decay_max_ratio: float = DECAY_MAX_RATIO,
-                      smoothing_max: float = SMOOTHING_MAX) -> ParametricLoss:
+                      cell_counts: CellCounts | None = None, augment_ops: Sequence[str] = (),
+                      decay_reference: float | None = None, *, tau: float | None = None,
+                      gamma: float | None = None, beta: float | None = None, **family: Any) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
-    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); with ``cell_counts`` (the
-    training (attribute x class) table) every part is a table with one row per attribute; with
-    ``augment_ops``, per-class augmentation starting at ``augment_init`` of each bound
-    (``augment_bounds`` replace the default bounds of the operations they name; no two classes'
-    magnitudes of one operation more than ``augment_max_ratio`` apart); ``parametrization="power_law"``
-    learns one exponent per part instead of a value per class (the start projected onto it).
-    ``weight_decay`` and ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the
-    optimizer's decay) and at no smoothing, exactly today's training."""
-    start = SEARCH_STARTS[init](counts, cell_counts or [list(counts)], tau=tau, gamma=gamma, beta=beta)
-    num_attribute_values = len(cell_counts) if cell_counts else 1
-    return ParametricLoss(len(counts), num_attribute_values, learn=learn, scale_map=scale_map, counts=counts,
-                          cluster_size=cluster_size, augment_ops=augment_ops, augment_init=augment_init,
-                          augment_bounds=augment_bounds, augment_max_ratio=augment_max_ratio,
-                          parametrization=parametrization, decay_reference=decay_reference,
-                          decay_max_ratio=decay_max_ratio, smoothing_max=smoothing_max, **start)
+    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); ``family`` takes any other
+    ``search.family`` setting by its name (``parametrization="power_law"``, ``cluster_size``, ...),
+    each defaulting as :class:`~autobalance.config.FamilyConfig` does, and ``tau``, ``gamma``,
+    ``beta`` stand for its ``init_*``. The rest is :func:`family_loss`."""
+    starts = {"init_tau": tau, "init_gamma": gamma, "init_beta": beta}
+    cfg = FamilyConfig(learn=list(learn), init=init, **{k: v for k, v in starts.items() if v is not None}, **family)
+    return family_loss(cfg, counts, cell_counts, augment_ops, decay_reference)
 
 
 def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCounts | None = None,
                 augment_ops: Sequence[str] = (), decay_reference: float | None = None) -> ParametricLoss:
-    """:func:`build_search_loss` as ``search.family`` configures it (``augment_ops``: the
-    operations the search applies, resolved against the data; ``decay_reference``: the searching
-    optimizer's weight decay)."""
-    return build_search_loss(family.learn, family.init, counts, cell_counts, scale_map=family.scale_map,
-                             cluster_size=family.cluster_size, tau=family.init_tau, gamma=family.init_gamma,
-                             beta=family.init_beta, augment_ops=augment_ops, augment_init=family.augment_init,
-                             augment_bounds=dict(family.augment_bounds),
-                             augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
-                             decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
-                             smoothing_max=family.smoothing_max)
+    """The learnable family as ``search.family`` configures it: with ``cell_counts`` (the training
+    (attribute x class) table) every part is a table with one row per attribute value; with
+    ``augment_ops`` (the operations the search applies, resolved against the data), per-class
+    augmentation starting at ``augment_init`` of each bound (``augment_bounds`` replace the default
+    bounds of the operations they name; no two classes' magnitudes of one operation more than
+    ``augment_max_ratio`` apart); ``parametrization="power_law"`` learns one exponent per part
+    instead of a value per class (the start projected onto it). ``weight_decay`` and
+    ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the searching optimizer's decay)
+    and at no smoothing, exactly today's training."""
+    start = SEARCH_STARTS[family.init](counts, cell_counts or [list(counts)], tau=family.init_tau,
+                                       gamma=family.init_gamma, beta=family.init_beta)
+    num_attribute_values = len(cell_counts) if cell_counts else 1
+    return ParametricLoss(len(counts), num_attribute_values, learn=family.learn, scale_map=family.scale_map,
+                          counts=counts, cluster_size=family.cluster_size, augment_ops=augment_ops,
+                          augment_init=family.augment_init, augment_bounds=dict(family.augment_bounds),
+                          augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
+                          decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
+                          smoothing_max=family.smoothing_max, **start)

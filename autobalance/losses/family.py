@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autobalance.config import SMOOTHING_MAX
+from autobalance.config import SMOOTHING_MAX, require, require_choice
 from autobalance.errors import InputError
 from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
 from autobalance.losses.base import ClassificationLoss
@@ -82,6 +82,19 @@ def _table(values: torch.Tensor | Sequence[float] | None, default: float, groups
     if t.shape != (groups, classes):
         raise ValueError(f"initial values have shape {tuple(t.shape)}, expected ({groups}, {classes})")
     return t.clone()
+
+
+def check_family_settings(learn: Sequence[str], scale_map: str, cluster_size: int, parametrization: str,
+                          prefix: str = "") -> None:
+    """The family's settings that every use of it refuses, checked once: the configuration
+    (``prefix="search.family."``, before any data is loaded) and :class:`ParametricLoss` call it."""
+    require(set(learn) <= set(LEARNABLE), f"{prefix}learn", list(learn), f"a subset of {', '.join(LEARNABLE)}")
+    require_choice(f"{prefix}scale_map", scale_map, SCALE_MAPS.names())
+    require_choice(f"{prefix}parametrization", parametrization, PARAMETRIZATIONS)
+    if parametrization == "power_law":
+        require(cluster_size == 1 and scale_map == "exp", f"{prefix}parametrization", parametrization,
+                f"per_class with {prefix}cluster_size={cluster_size} and {prefix}scale_map={scale_map!r} "
+                "(power_law needs cluster_size 1 and scale_map exp)")
 
 
 class ParametricLoss(ClassificationLoss):
@@ -149,21 +162,13 @@ class ParametricLoss(ClassificationLoss):
         decay_max_ratio: float = DECAY_MAX_RATIO,
     ) -> None:
         super().__init__()
-        unknown = set(learn) - set(LEARNABLE)
-        if unknown:
-            raise InputError(f"unknown learnable parts {sorted(unknown)}; expected a subset of {LEARNABLE}")
+        check_family_settings(learn, scale_map, cluster_size, parametrization)
         if "augment" in learn and not augment_ops:
             raise InputError("learning 'augment' needs augment_ops: which operations to apply")
-        SCALE_MAPS[scale_map]  # noqa: B018 - refuses an unknown map by name
-        if cluster_size > 1 and counts is None:
-            raise InputError("cluster_size > 1 needs the training counts to sort classes")
-        if parametrization not in PARAMETRIZATIONS:
-            raise InputError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
+        if (cluster_size > 1 or parametrization == "power_law") and counts is None:
+            raise InputError(f"cluster_size={cluster_size}, parametrization={parametrization!r}: needs the "
+                             "training counts (counts=...) to order the classes")
         power_law = parametrization == "power_law"
-        if power_law and (counts is None or cluster_size > 1 or scale_map != "exp"):
-            raise InputError(f"the power-law parametrization needs the training counts, cluster_size=1 and "
-                             f"scale_map='exp'; got counts={counts}, cluster_size={cluster_size}, "
-                             f"scale_map={scale_map!r}")
         self.parametrization = parametrization
         self.num_classes, self.num_attribute_values, self.scale_map = num_classes, num_attribute_values, scale_map
         self.learn = tuple(p for p in LEARNABLE if p in learn)

@@ -89,7 +89,7 @@ def test_fixed_parts_are_buffers_not_parameters():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="unknown learnable parts \\['margins'\\]"):
+    with pytest.raises(ValueError, match="learn=\\['margins'\\]: expected a subset of scales"):
         ParametricLoss(3, learn=("margins",))
     with pytest.raises(ValueError, match="scale_map='tanh': expected one of sigmoid, softplus, exp"):
         ParametricLoss(3, scale_map="tanh")
