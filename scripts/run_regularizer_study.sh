@@ -34,7 +34,7 @@ EXP=${EXP:-fashion_mnist_lt_interpolation}
 SEEDS=${SEEDS:-0,1,2,3,4}
 OUT=${OUT:-experiments/regularizer/runs/${EXP%_interpolation}}
 LEARN="[scales,weight_decay,label_smoothing]"
-VS=(loss=vs loss.gamma=0.1 loss.tau=1.0)
+VS=(loss=vs "loss.gamma=${VS_GAMMA:-0.1}" loss.tau=1.0)   # VS_GAMMA: the preset's tuned gamma (CIFAR-10-LT: 0.05)
 # The second protocol's candidate: an objective that does not reward calibration, and a smoothing bound
 # whose margin cap, log((1 - eps + eps/K) / (eps/K)), stays above the LA offsets' spread (5.25 nats at
 # eps 0.05 for K = 10, against log 100 = 4.61 at rho 100).
