@@ -227,17 +227,25 @@ def temperature_ce(cfg, counts, cell_counts):
 """
 
 
+def _run_with_plugin(tmp_path, module, source, args, yaml_files=(), full_error="0", timeout=300):
+    """``python -m autobalance.train`` with one's own module (``plugins=[module]``, written from
+    ``source``) and, for each (group, name) of ``yaml_files``, a YAML file naming it on the searchpath."""
+    (tmp_path / f"{module}.py").write_text(source)
+    for group, name in yaml_files:
+        (tmp_path / "my_configs" / group).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "my_configs" / group / f"{name}.yaml").write_text(f"name: {name}\n")
+    searchpath = [f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]"] if yaml_files else []
+    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    return subprocess.run([sys.executable, "-m", "autobalance.train", *args, f"plugins=[{module}]", *searchpath],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": full_error},
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def _plugin_run(tmp_path, cache_dir, *overrides):
     """A loss of one's own: one Python file (its settings and builder) and one YAML file (``loss=``)."""
-    (tmp_path / "my_losses.py").write_text(PLUGIN_LOSS)
-    (tmp_path / "my_configs" / "loss").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "my_configs" / "loss" / "temperature_ce.yaml").write_text("name: temperature_ce\n")
-    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    return subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
-                           "plugins=[my_losses]", f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
-                           "loss=temperature_ce", *overrides],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
-                          capture_output=True, text=True, timeout=300)
+    return _run_with_plugin(tmp_path, "my_losses", PLUGIN_LOSS,
+                            [*_tiny_mnist1d(cache_dir), "search=none", "loss=temperature_ce", *overrides],
+                            yaml_files=[("loss", "temperature_ce")])
 
 
 def test_a_loss_of_ones_own_takes_its_own_hyperparameter_from_the_cli(tmp_path, cache_dir):
@@ -288,16 +296,9 @@ def deep_mlp(input_shape, cfg):
 
 def _plugin_model_run(tmp_path, cache_dir, *overrides):
     """A model of one's own: one Python file (its settings and body) and one YAML file (``model=``)."""
-    (tmp_path / "my_models.py").write_text(PLUGIN_MODEL)
-    (tmp_path / "my_configs" / "model").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "my_configs" / "model" / "deep_mlp.yaml").write_text("name: deep_mlp\n")
-    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     args = [a for a in _tiny_mnist1d(cache_dir) if not a.startswith("model.")]
-    return subprocess.run([sys.executable, "-m", "autobalance.train", *args, "search=none",
-                           "plugins=[my_models]", f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
-                           "model=deep_mlp", *overrides],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
-                          capture_output=True, text=True, timeout=300)
+    return _run_with_plugin(tmp_path, "my_models", PLUGIN_MODEL, [*args, "search=none", "model=deep_mlp", *overrides],
+                            yaml_files=[("model", "deep_mlp")])
 
 
 def test_a_model_of_ones_own_takes_its_own_settings_from_the_cli(tmp_path, cache_dir):
@@ -365,14 +366,11 @@ def hinge(spec, num_classes, num_attribute_values):
 
 
 def _plugin_parts_run(tmp_path, cache_dir, *overrides):
-    (tmp_path / "my_parts.py").write_text(PLUGIN_DATA_AND_OBJECTIVE)
-    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    return subprocess.run([sys.executable, "-m", "autobalance.train", f"data.cache_dir={cache_dir}", "model=mlp",
-                           "model.width=8", "optim.epochs=2", "device=cpu", "search.epochs=1",
-                           "search.warmup_epochs=0", "search.every=1", "search.compare_with=[]", "plugins=[my_parts]",
-                           "data.name=blobs", "data.rho=10", "data.n_max=200", "objective.name=hinge", *overrides],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
-                          capture_output=True, text=True, timeout=300)
+    return _run_with_plugin(tmp_path, "my_parts", PLUGIN_DATA_AND_OBJECTIVE,
+                            [f"data.cache_dir={cache_dir}", "model=mlp", "model.width=8", "optim.epochs=2",
+                             "device=cpu", "search.epochs=1", "search.warmup_epochs=0", "search.every=1",
+                             "search.compare_with=[]", "data.name=blobs", "data.rho=10", "data.n_max=200",
+                             "objective.name=hinge", *overrides])
 
 
 def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the_cli(tmp_path, cache_dir):
@@ -395,17 +393,14 @@ def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the
     ("ValueError('a bug in the builder')", 1, "Traceback"),
 ])
 def test_a_users_input_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, cache_dir, raised, code, shown):
-    (tmp_path / "faulty_losses.py").write_text(
-        "from autobalance.errors import InputError\n"
-        "from autobalance.losses.factory import register_loss\n\n\n"
-        "@register_loss('faulty')\n"
-        "def faulty(cfg, counts, num_attribute_values):\n"
-        f"    raise {raised}\n")
-    env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    proc = subprocess.run([sys.executable, "-m", "autobalance.train", *_tiny_mnist1d(cache_dir), "search=none",
-                           "plugins=[faulty_losses]", "loss.name=faulty", f"hydra.run.dir={tmp_path / 'run'}"],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "1"},
-                          capture_output=True, text=True, timeout=120)
+    source = ("from autobalance.errors import InputError\n"
+              "from autobalance.losses.factory import register_loss\n\n\n"
+              "@register_loss('faulty')\n"
+              "def faulty(cfg, counts, cell_counts):\n"
+              f"    raise {raised}\n")
+    proc = _run_with_plugin(tmp_path, "faulty_losses", source,
+                            [*_tiny_mnist1d(cache_dir), "search=none", "loss.name=faulty",
+                             f"hydra.run.dir={tmp_path / 'run'}"], full_error="1", timeout=120)
     assert proc.returncode == code and shown in proc.stderr
     assert ("Traceback" in proc.stderr) == (code == 1)
 
