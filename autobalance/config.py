@@ -231,6 +231,9 @@ class FamilyConfig:
     init_tau: float = 1.0
     init_gamma: float = 0.2
     init_beta: float = CLASS_BALANCED_BETA
+    init_path: str | None = None
+    """With ``init: learned``: the learned-loss file the search starts from (an earlier search's
+    ``learned_loss.yaml``, for rounds of search); its tables, projected onto this family."""
     augment_ops: list[str] | None = None
     """Per-class augmentation operations (translate, scale, noise) applied to training inputs;
     null: all that suit the input (images and 1-D inputs: all three; else noise) when ``learn``
@@ -249,6 +252,8 @@ class FamilyConfig:
 
     def __post_init__(self) -> None:
         require(bool(self.learn), "search.family.learn", list(self.learn), "a non-empty list of parts")
+        require(self.init != "learned" or bool(self.init_path), "search.family.init_path", self.init_path,
+                "a learned-loss file when search.family.init=learned")
         require(self.cluster_size >= 1, "search.family.cluster_size", self.cluster_size, ">= 1")
         require(0 < self.augment_init < 1, "search.family.augment_init", self.augment_init,
                 "a fraction of the bound in (0, 1)")
@@ -388,6 +393,7 @@ RENAMED_KEYS = {
 
 ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
               "objective.final_temperature": None, "search.family.parametrization": "per_class",
+              "search.family.init_path": None,
               "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
               "search.guard.climb": 0.25, "search.guard.backoff": 0.5}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a

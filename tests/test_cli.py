@@ -56,6 +56,25 @@ def test_main_job_searches_retrains_and_writes_everything(tmp_path, cache_dir):
     assert json.loads((tmp_path / "reuse" / "metrics.json").read_text())["method"] == "learned"
 
 
+def test_a_search_starts_where_an_earlier_search_ended(tmp_path, cache_dir):
+    """Rounds of search: the second starts from the first's learned_loss.yaml; held still (an outer
+    learning rate of 1e-30), it exports the same loss."""
+    search = [*_tiny_mnist1d(cache_dir), "search.epochs=1", "search.warmup_epochs=0", "search.every=2",
+              "search.compare_with=[]", "search.retrain=false", "search.family.parametrization=power_law",
+              "search.family.learn=[scales,offsets]"]
+    first = _train([*search, f"hydra.run.dir={tmp_path / 'round1'}"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    learned = tmp_path / "round1" / "learned_loss.yaml"
+    second = _train([*search, "search.family.init=learned", f"search.family.init_path={learned}",
+                     "search.outer.lr=1e-30", f"hydra.run.dir={tmp_path / 'round2'}"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    ended, started = (yaml.safe_load((tmp_path / d / "learned_loss.yaml").read_text()) for d in ("round1", "round2"))
+    assert ended["exponents"]["scales"] != [0.0]  # the first round moved
+    for part in ("scales", "offsets"):
+        assert started["exponents"][part] == pytest.approx(ended["exponents"][part], abs=2e-6)
+        assert np.allclose(started[part], ended[part], atol=2e-6), part
+
+
 def test_baseline_job_trains_on_train_plus_validation(tmp_path, cache_dir):
     out = tmp_path / "run"
     proc = _train([*_tiny_mnist1d(cache_dir), "search=none", "loss=la", f"hydra.run.dir={out}"],

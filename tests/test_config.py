@@ -18,6 +18,8 @@ from autobalance.losses.factory import LOSSES, hyperparameters, loss_config
         ({"foo": 1}, "foo: unknown key (no such setting in the top level)"),
         ({"search": {"typo_lr": 3}}, "search.typo_lr: unknown key (no such setting in search)"),
         ({"loss": {"name": "learned"}}, "loss.path=None: expected a learned-loss file"),
+        ({"search": {"family": {"init": "learned"}}},
+         "search.family.init_path=None: expected a learned-loss file when search.family.init=learned"),
         ({"schedule": {"name": "drw", "start_epoch": 50}, "optim": {"epochs": 10}},
          "schedule.start_epoch=50: expected < optim.epochs=10"),
         ({"search": {"outer": {"anchor": -1.0}}}, "search.outer.anchor=-1.0: expected a non-negative number"),

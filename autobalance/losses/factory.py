@@ -9,6 +9,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -19,6 +20,7 @@ from autobalance.config import (
     LossConfig,
     require,
 )
+from autobalance.errors import InputError
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -336,8 +338,8 @@ def _learned(cfg, counts, cell_counts):
 
 
 SEARCH_STARTS: Registry[Callable[..., dict[str, torch.Tensor]]] = Registry("search.family.init")
-"""The search's starting points by name, ``start(counts, cell_counts, tau=, gamma=, beta=)`` ->
-the family's initial parts; each entry's ``reads`` metadata names the ``search.family.init_*``
+"""The search's starting points by name, ``start(counts, cell_counts, tau=, gamma=, beta=, path=)``
+-> the family's initial parts; each entry's ``reads`` metadata names the ``search.family.init_*``
 values it uses."""
 
 
@@ -371,17 +373,39 @@ def _cb_start(counts, cell_counts, beta, **values):
     return {"weights": class_balanced_weights(counts, beta)}
 
 
+@SEARCH_STARTS.register("learned", reads=("path",))
+def _learned_start(counts, cell_counts, path, **values):
+    """Where an earlier search ended (rounds of search): the file's effective tables, which the
+    family then projects onto its parametrization (a power law's exponents, clusters' means)."""
+    if not Path(path).expanduser().is_file():
+        raise FileNotFoundError(f"learned loss file {path} does not exist (search.family.init_path)")
+    loaded = load_loss(path, num_classes=len(counts))
+    if loaded.num_attribute_values != len(cell_counts):
+        raise InputError(f"{path} holds a loss for {loaded.num_attribute_values} attribute values but the data "
+                         f"has {len(cell_counts)} (search.family.init_path)")
+    tables = loaded.values()
+    start = {part: tables[part] for part in ("scales", "offsets", "weights", "label_smoothing") if part in tables}
+    if "weight_decay" in tables:
+        start.update(weight_decay=tables["weight_decay"].reshape(-1),
+                     weight_decay_rest=float(tables["weight_decay_rest"]))
+    if loaded.augmentation is not None:
+        start["augment"] = {op: tables[f"augment_{op}"] for op in loaded.augmentation.ops}
+    return start
+
+
 def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
                       cell_counts: CellCounts | None = None, augment_ops: Sequence[str] = (),
                       decay_reference: float | None = None, *, tau: float | None = None,
-                      gamma: float | None = None, beta: float | None = None, **family: Any) -> ParametricLoss:
+                      gamma: float | None = None, beta: float | None = None, path: str | None = None,
+                      **family: Any) -> ParametricLoss:
     """The learnable family, initialized as a baseline: ``uniform`` (CE), ``la`` (tau),
     ``group_la`` (tau; per attribute, :func:`group_logit_adjustment`), ``cdt`` (gamma),
-    ``vs`` (gamma, tau) or ``cb`` (class-balanced weights, beta); ``family`` takes any other
-    ``search.family`` setting by its name (``parametrization="power_law"``, ``cluster_size``, ...),
-    each defaulting as :class:`~autobalance.config.FamilyConfig` does, and ``tau``, ``gamma``,
-    ``beta`` stand for its ``init_*``. The rest is :func:`family_loss`."""
-    starts = {"init_tau": tau, "init_gamma": gamma, "init_beta": beta}
+    ``vs`` (gamma, tau), ``cb`` (class-balanced weights, beta) or ``learned`` (a learned-loss
+    file's tables, path); ``family`` takes any other ``search.family`` setting by its name
+    (``parametrization="power_law"``, ``cluster_size``, ...), each defaulting as
+    :class:`~autobalance.config.FamilyConfig` does, and ``tau``, ``gamma``, ``beta``, ``path`` stand
+    for its ``init_*``. The rest is :func:`family_loss`."""
+    starts = {"init_tau": tau, "init_gamma": gamma, "init_beta": beta, "init_path": path}
     cfg = FamilyConfig(learn=list(learn), init=init, **{k: v for k, v in starts.items() if v is not None}, **family)
     return family_loss(cfg, counts, cell_counts, augment_ops, decay_reference)
 
@@ -398,7 +422,7 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
     ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the searching optimizer's decay)
     and at no smoothing, exactly today's training."""
     start = SEARCH_STARTS[family.init](counts, cell_counts or [list(counts)], tau=family.init_tau,
-                                       gamma=family.init_gamma, beta=family.init_beta)
+                                       gamma=family.init_gamma, beta=family.init_beta, path=family.init_path)
     num_attribute_values = len(cell_counts) if cell_counts else 1
     return ParametricLoss(len(counts), num_attribute_values, learn=family.learn, scale_map=family.scale_map,
                           counts=counts, cluster_size=family.cluster_size, augment_ops=augment_ops,
