@@ -18,6 +18,9 @@
 #                                                         # label-aware smoothing with each head smoothing (tail 0),
 #                                                         # seed 0, training split: validation picks it
 #   bash scripts/run_regularizer_study.sh las 0.3         # label-aware smoothing with the chosen head smoothing
+#   bash scripts/run_regularizer_study.sh search_round2   # a second round of the second protocol's search, started
+#   bash scripts/run_regularizer_study.sh retrain_round2  # from the first round's learned loss (its model trained with
+#                                                         # that loss from the first step), then its retrain
 #   EXP=fashion_mnist_lt SEEDS=0,1,2 bash scripts/run_regularizer_study.sh short
 #                                                         # the short-schedule head-to-head: the default recipe with
 #                                                         # and without the learned regularization, and the tuned VS
@@ -56,8 +59,15 @@ case $STAGE in
         search.family.parametrization=power_law "search.family.learn=$LEARN" "${extra[@]}" \
         hydra.run.dir="$OUT/online_regularized$suffix/seed$seed"
     done ;;
-  retrain|retrain_ee)
-    suffix=; [[ $STAGE == retrain_ee ]] && suffix=_ee
+  search_round2)
+    for seed in ${SEEDS//,/ }; do
+      run seed="$seed" search=online search.compare_with=[] search.family.init=learned \
+        search.family.init_path="$OUT/online_regularized_ee/seed$seed/learned_loss.yaml" \
+        search.family.parametrization=power_law "search.family.learn=$LEARN" "${EE[@]}" \
+        hydra.run.dir="$OUT/online_regularized_round2/seed$seed"
+    done ;;
+  retrain|retrain_ee|retrain_round2)
+    suffix=; [[ $STAGE == retrain_ee ]] && suffix=_ee; [[ $STAGE == retrain_round2 ]] && suffix=_round2
     for seed in ${SEEDS//,/ }; do
       run seed="$seed" search=none loss=learned \
         loss.path="$OUT/online_regularized$suffix/seed$seed/learned_loss.yaml" \
@@ -101,6 +111,6 @@ case $STAGE in
       run seed="$seed" search=none loss=vs loss.gamma=0.05 loss.tau=1.0 hydra.run.dir="$OUT/vs_tuned/seed$seed"
       run seed="$seed" search=none loss=la loss.tau=1.25 hydra.run.dir="$OUT/la_tuned/seed$seed"
     done ;;
-  *) echo "stage $STAGE: expected search, retrain, search_ee, retrain_ee, tune_vs_decay, vs_decay, tune_wb, wb," \
-       "tune_las, las or short" >&2; exit 2 ;;
+  *) echo "stage $STAGE: expected search, retrain, search_ee, retrain_ee, search_round2, retrain_round2," \
+       "tune_vs_decay, vs_decay, tune_wb, wb, tune_las, las or short" >&2; exit 2 ;;
 esac

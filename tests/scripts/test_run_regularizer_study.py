@@ -50,6 +50,18 @@ def test_the_second_protocol_searches_the_smoothed_error_with_bounded_smoothing(
     assert retrained["loss"]["path"] == str(online / "learned_loss.yaml")
 
 
+def test_a_second_round_starts_from_the_first_rounds_loss_and_is_retrained(tmp_path, cache_dir):
+    for stage in ("search_ee", "search_round2", "retrain_round2"):
+        proc = _stage(stage, tmp_path, cache_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    round1, round2 = (tmp_path / d / "seed0" for d in ("online_regularized_ee", "online_regularized_round2"))
+    family = yaml.safe_load((round2 / "config.yaml").read_text())["search"]["family"]
+    assert (family["init"], family["init_path"]) == ("learned", str(round1 / "learned_loss.yaml"))
+    assert family["learn"] == ["scales", "weight_decay", "label_smoothing"]
+    retrained = yaml.safe_load((tmp_path / "terminal_regularized_round2" / "seed0" / "config.yaml").read_text())
+    assert retrained["loss"]["path"] == str(round2 / "learned_loss.yaml")
+
+
 def test_label_aware_smoothing_runs_with_the_chosen_head_smoothing_and_no_tail_smoothing(tmp_path, cache_dir):
     proc = _stage("las", tmp_path, cache_dir, "0.2")
     assert proc.returncode == 0, proc.stderr[-3000:]
