@@ -19,6 +19,7 @@ from autobalance.bilevel import BilevelSearch
 from autobalance.config import ConfigError, FamilyConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle, TensorSplit
+from autobalance.data.progress import data_progress
 from autobalance.distributed import Ranks, current_ranks
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
@@ -385,7 +386,8 @@ def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[s
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     print(f"run directory: {out_dir}", flush=True)
-    data = dataclasses.replace(build_data(cfg.data, cfg.seed, device), ranks=ranks)
+    with data_progress(cfg.logger.progress and main):
+        data = dataclasses.replace(build_data(cfg.data, cfg.seed, device), ranks=ranks)
     print(data_line(data.summary), flush=True)
     sinks = (make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
                         dataclasses.asdict(cfg)) if main else None)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest
 from autobalance.data.errors import DataNotFoundError
+from autobalance.data.progress import decoding
 from autobalance.errors import InputError
 
 WATERBIRDS_URL = "https://worksheets.codalab.org/bundles/0xb922b6c2d39c48bab4516780e06d5649 (waterbirds_v1.0)"
@@ -45,8 +45,7 @@ def _find(path: str | None, required: Sequence[str], dataset: str, provider: str
 
 def _load_images(folder: Path, files: Sequence[str], size: int, dataset: str) -> np.ndarray:
     out = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    for i, name in enumerate(tqdm(files, desc=f"decoding {dataset} (once; cached after)", unit=" images",
-                                  mininterval=2.0, leave=False)):
+    for i, name in enumerate(decoding(files, dataset)):
         with Image.open(folder / name) as img:
             out[i] = np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR))
     return out

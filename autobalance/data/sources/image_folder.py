@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from autobalance.data.atomic import save_npz
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.download import file_digest, reading_archive, safe_members
 from autobalance.data.errors import DataError
+from autobalance.data.progress import decoding
 from autobalance.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
@@ -53,8 +53,7 @@ def _collect(entries: Iterator[tuple[tuple[str, ...], bytes]], source: Path) -> 
     """Group (split, class) -> list of (filename, image) from paths ``.../split/class/file``,
     with a progress line while decoding (tens of thousands of images take a minute)."""
     found: dict[str, dict[str, list]] = {"train": {}, "test": {}}
-    for parts, data in tqdm(entries, desc=f"decoding {source.name} (once; cached after)", unit=" images",
-                            mininterval=2.0, leave=False):
+    for parts, data in decoding(entries, source.name):
         if len(parts) < 3 or parts[-3] not in found:
             continue
         split, cls, name = parts[-3], parts[-2], parts[-1]
