@@ -3,7 +3,8 @@
 Format v2 adds the per-class augmentation magnitudes (``augmentation``: operations, bounds and
 one (G, K) table per operation); v3 the label smoothing ((G, K) ``label_smoothing`` and its bound)
 and the weight decay (``weight_decay``: the classifier rows' decays, the rest's, the reference
-and bound of their map). v1 and v2 files (neither) still load.
+and bound of their map). v1 and v2 files (neither) still load, and so do files that name the
+number of attribute values ``num_groups`` (written before the vocabulary's rename).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def load_loss(path: str | Path, num_classes: int | None = None,
         regularization.update(decay_reference=ref, decay_max_ratio=ratio,
                               weight_decay=_inside(decay["rows"], low, high),
                               weight_decay_rest=float(_inside([decay["rest"]], low, high)[0]))
-    return ParametricLoss(k, int(data["num_attribute_values"]), learn=learn, scale_map="exp",
+    attribute_values = data["num_attribute_values"] if "num_attribute_values" in data else data["num_groups"]
+    return ParametricLoss(k, int(attribute_values), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
                           augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds,
                           augment_max_ratio=None, **regularization)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -42,3 +44,18 @@ def test_an_inaturalist_sized_clustered_loss_round_trips_per_class(tmp_path):
     loaded = load_loss(path, num_classes=k)
     for part, table in loss.values().items():
         torch.testing.assert_close(loaded.values()[part], table, atol=1e-5, rtol=1e-5)
+
+
+def test_files_written_before_the_vocabulary_rename_still_load(tmp_path):
+    """They name the attribute values' count ``num_groups``: the main job's committed file, and a new
+    file written the old way."""
+    committed = Path(__file__).resolve().parents[2] / "experiments" / "main_job" / "learned_loss.yaml"
+    assert "num_groups" in yaml.safe_load(committed.read_text())
+    assert load_loss(committed, num_classes=10).num_attribute_values == 1
+    loss = ParametricLoss(3, 2, learn=("offsets",), offsets=[[0.2, 0.0, -0.2], [0.1, 0.0, -0.1]])
+    data = yaml.safe_load(save_loss(tmp_path / "new.yaml", loss, ["a", "b", "c"], [3, 2, 1]).read_text())
+    data["num_groups"] = data.pop("num_attribute_values")
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(data))
+    old = load_loss(tmp_path / "old.yaml")
+    assert old.num_attribute_values == 2
+    torch.testing.assert_close(old.values()["offsets"], loss.values()["offsets"], atol=1e-6, rtol=0)
