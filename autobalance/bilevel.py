@@ -108,7 +108,8 @@ class BilevelSearch:
                                                   self.cfg.val_sampler) for i in range(self.cfg.batches)]
         shard_mean = self.data.ranks.mean if self.data.ranks.active else None
         val_loss = model_closure(view.model, whole_batch_objective(self.objective, self.data.ranks),
-                                 val_batches, seed=draw + 1, shard_mean=shard_mean)
+                                 val_batches, seed=draw + 1, shard_mean=shard_mean,
+                                 train_mode=self.cfg.val_mode == "train")
         return [loss_closure(view.model, self.loss, [b], self.optim_cfg.weight_decay, seed=draw,
                              shard_mean=shard_mean) for b in train_batches], val_loss
 

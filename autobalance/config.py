@@ -345,6 +345,10 @@ class SearchConfig:
     batches: int = 1
     val_batch_size: int | None = None
     val_sampler: str = "class_balanced"
+    val_mode: str = "train"
+    """How the validation objective runs the model: ``train`` (BatchNorm normalizes each
+    validation batch by its own statistics, dropout on) or ``eval`` (as the model is evaluated:
+    BatchNorm's running statistics, no dropout)."""
     retrain: bool = True
     folds: int = 1
     """Cross-fitting: with k > 1, k searches, each validating on one of k stratified folds of
@@ -374,6 +378,7 @@ class SearchConfig:
         require(self.every >= 1, "search.every", self.every, "an integer >= 1")
         require(self.batches >= 1, "search.batches", self.batches, "an integer >= 1")
         require_choice("search.val_sampler", self.val_sampler, ("shuffle", "class_balanced", "group_balanced"))
+        require_choice("search.val_mode", self.val_mode, ("train", "eval"))
 
 
 RENAMED_KEYS = {
@@ -393,7 +398,7 @@ RENAMED_KEYS = {
 
 ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
               "objective.final_temperature": None, "search.family.parametrization": "per_class",
-              "search.family.init_path": None,
+              "search.family.init_path": None, "search.val_mode": "train",
               "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
               "search.guard.climb": 0.25, "search.guard.backoff": 0.5}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a

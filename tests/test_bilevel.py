@@ -246,6 +246,20 @@ def test_search_never_touches_batchnorm_statistics(tiny_config):
         assert torch.equal(b, before[n]), n
 
 
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_the_validation_objective_runs_the_model_as_search_val_mode_says(tiny_config, mode):
+    hook, trainer, _ = _hook(tiny_config, SearchConfig(enabled=True, epochs=2, warmup_epochs=0, val_mode=mode))
+    trainer.run_epoch()  # running statistics of a training epoch, unlike any one validation batch's
+    _, val = hook._closures(trainer.view())
+    model, objective = trainer.model, build_objective(ObjectiveConfig(), 10)
+    value = val(dict(model.named_parameters()), {}).detach()
+    model.train(mode == "train")
+    with torch.no_grad():
+        expected = sum(objective(model(x), y, g) for x, y, g in val.batches) / len(val.batches)
+    model.train()
+    torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_null_search_length_and_warm_up_are_fractions_of_the_full_training(tiny_config):
     tiny_config.optim.epochs = 30
     search = SearchConfig(enabled=True, retrain=True)  # epochs and warm-up left null

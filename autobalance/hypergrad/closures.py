@@ -57,13 +57,17 @@ class ModelClosure:
     mode over BatchNorm's forward-mode derivative is wrong in torch 2.13 (tested) when they
     reach the input. A wrapper around the closure drops the attribute and so gets the exact
     double backward, never the wrong fast path. Empty data is refused here, by name.
+
+    ``train_mode`` (the default) runs the model as in training: BatchNorm normalizes each batch by
+    its own statistics, dropout drops; ``train_mode=False`` runs it as it is evaluated (BatchNorm's
+    running statistics, no dropout), the model a validation objective is meant to judge.
     """
 
     def __init__(self, model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                  seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
-                 rng: RngState | None = None, penalty: PenaltyFn | None = None) -> None:
+                 rng: RngState | None = None, penalty: PenaltyFn | None = None, train_mode: bool = True) -> None:
         self.model, self.batch_loss, self.batches = model, batch_loss, list(batches)
-        self.penalty = penalty
+        self.penalty, self.train_mode = penalty, train_mode
         if not self.batches:
             raise ValueError("model_closure got no batches: the loss of empty data is undefined "
                              "(is the validation split empty?)")
@@ -79,7 +83,7 @@ class ModelClosure:
 
     def __call__(self, params: Params, hparams: Params) -> torch.Tensor:
         was_training = self.model.training
-        self.model.train()
+        self.model.train(self.train_mode)
         try:
             with torch.random.fork_rng(devices=self.devices):
                 if self.rng is None:
@@ -129,8 +133,8 @@ def mean_closure(train_loss: LossFn | Sequence[LossFn]) -> LossFn:
 
 def model_closure(model: torch.nn.Module, batch_loss: BatchLoss, batches: Sequence[Batch],
                   seed: int = 0, input_fn: InputFn | None = None, shard_mean: ShardMean | None = None,
-                  rng: RngState | None = None, penalty: PenaltyFn | None = None) -> LossFn:
-    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean, rng, penalty)
+                  rng: RngState | None = None, penalty: PenaltyFn | None = None, train_mode: bool = True) -> LossFn:
+    return ModelClosure(model, batch_loss, batches, seed, input_fn, shard_mean, rng, penalty, train_mode)
 
 
 def loss_closure(model: torch.nn.Module, loss: torch.nn.Module, batches: Sequence[Batch], applied_decay: float = 0.0,
