@@ -9,7 +9,6 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -377,9 +376,7 @@ def _cb_start(counts, cell_counts, beta, **values):
 def _learned_start(counts, cell_counts, path, **values):
     """Where an earlier search ended (rounds of search): the file's effective tables, which the
     family then projects onto its parametrization (a power law's exponents, clusters' means)."""
-    if not Path(path).expanduser().is_file():
-        raise FileNotFoundError(f"learned loss file {path} does not exist (search.family.init_path)")
-    loaded = load_loss(path, num_classes=len(counts))
+    loaded = load_loss(path, num_classes=len(counts), setting="search.family.init_path")
     if loaded.num_attribute_values != len(cell_counts):
         raise InputError(f"{path} holds a loss for {loaded.num_attribute_values} attribute values but the data "
                          f"has {len(cell_counts)} (search.family.init_path)")

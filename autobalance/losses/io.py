@@ -80,10 +80,11 @@ def save_loss(path: str | Path, loss: ParametricLoss, class_names: list[str], co
     return path
 
 
-def read_loss_file(path: str | Path) -> dict[str, Any]:
+def read_loss_file(path: str | Path, setting: str = "loss.path") -> dict[str, Any]:
+    """The file's contents; a missing file is named with the ``setting`` that gave its path."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"learned loss file {path} does not exist (loss.path)")
+        raise FileNotFoundError(f"learned loss file {path} does not exist ({setting})")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or data.get("format") not in READABLE:
         raise InputError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
@@ -91,9 +92,10 @@ def read_loss_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_loss(path: str | Path, num_classes: int | None = None,
-              learn: tuple[str, ...] = ()) -> ParametricLoss:
-    """A :class:`ParametricLoss` holding the file's values; fixed unless ``learn`` names parts."""
-    data = read_loss_file(path)
+              learn: tuple[str, ...] = (), setting: str = "loss.path") -> ParametricLoss:
+    """A :class:`ParametricLoss` holding the file's values; fixed unless ``learn`` names parts.
+    ``setting`` names where the path came from, in the errors."""
+    data = read_loss_file(path, setting)
     k = len(data["class_names"])
     if num_classes is not None and num_classes != k:
         raise InputError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
