@@ -3,6 +3,8 @@
 #   1. online searches (search=online: the full schedule on the training split, hyper-steps in its
 #      last 30 %, the searched model is the final model), power-law family from LA, one candidate
 #      per worker: learning gamma and tau (scales_offsets) or gamma alone, tau held at LA's 1 (scales);
+#      the richer families of experiments/interpolation/richer_family/, offsets held at LA's: a scale
+#      per class (class_scales) or the exponents of the scales and of the loss weights (scales_weights);
 #   2. for the candidate that validation chooses (the lower mean validation balanced error of the
 #      searched models: scripts/aggregate.py ... --tuning picks it), a retrain on train + validation
 #      with its learned loss (loss=learned), the terminal recipe (search=terminal_gamma in one job).
@@ -18,16 +20,17 @@ EXP=${EXP:-fashion_mnist_lt_interpolation}
 SEEDS=${SEEDS:-0,1,2,3,4}
 OUT=${OUT:-experiments/interpolation/${EXP%_interpolation}/runs/recipes}
 case $CANDIDATE in
-  scales_offsets) LEARN="[scales,offsets]" ;;
-  scales) LEARN="[scales]" ;;
-  *) echo "candidate $CANDIDATE: expected scales_offsets or scales" >&2; exit 2 ;;
+  scales_offsets) FAMILY=(search.family.parametrization=power_law "search.family.learn=[scales,offsets]") ;;
+  scales) FAMILY=(search.family.parametrization=power_law "search.family.learn=[scales]") ;;
+  class_scales) FAMILY=(search.family.parametrization=per_class "search.family.learn=[scales]") ;;
+  scales_weights) FAMILY=(search.family.parametrization=power_law "search.family.learn=[scales,weights]") ;;
+  *) echo "candidate $CANDIDATE: expected scales_offsets, scales, class_scales or scales_weights" >&2; exit 2 ;;
 esac
 COMMON=(+experiment="$EXP" logger.progress=false resume=true "$@")
 run() { python -m autobalance.train "${COMMON[@]}" "$@"; }
 for seed in ${SEEDS//,/ }; do
   case $STAGE in
-    1) run seed="$seed" search=online search.compare_with=[] search.family.init=la \
-         search.family.parametrization=power_law "search.family.learn=$LEARN" \
+    1) run seed="$seed" search=online search.compare_with=[] search.family.init=la "${FAMILY[@]}" \
          hydra.run.dir="$OUT/online_$CANDIDATE/seed$seed" ;;
     2) run seed="$seed" search=none loss=learned loss.path="$OUT/online_$CANDIDATE/seed$seed/learned_loss.yaml" \
          hydra.run.dir="$OUT/terminal_$CANDIDATE/seed$seed" ;;
