@@ -9,7 +9,7 @@ import copy
 
 import pytest
 import torch
-from inner_solve import central_differences, solve_inner
+from inner_solve import central_differences, solve_inner, three_class_labels
 from torch import nn
 from torch.func import functional_call
 
@@ -32,11 +32,6 @@ def _inputs(kind: str, n: int) -> torch.Tensor:
     return torch.randn(n, 4, dtype=torch.float64) if kind == "mlp" else torch.randn(n, 1, 4, 4, dtype=torch.float64)
 
 
-def _labels(x: torch.Tensor) -> torch.Tensor:
-    flat = x.reshape(len(x), -1)
-    return (flat[:, 0] > 0).long() + (flat[:, 1] > 0.8).long()
-
-
 def _loss() -> ParametricLoss:
     """Away from the start, so that every entry's hypergradient is generic."""
     return ParametricLoss(K, learn=("weight_decay", "label_smoothing"), offsets=[0.3, 0.0, -0.3],
@@ -49,14 +44,14 @@ def _problem(kind: str):
     model = _model(kind).double()
     x, xv = _inputs(kind, 24), _inputs(kind, 30)
     loss = _loss()
-    train = loss_closure(model, loss, [(x, _labels(x), None)], applied_decay=WD)
+    train = loss_closure(model, loss, [(x, three_class_labels(x), None)], applied_decay=WD)
 
     def val_loss(params, hp):
-        return nn.functional.cross_entropy(functional_call(model, params, (xv,)), _labels(xv))
+        return nn.functional.cross_entropy(functional_call(model, params, (xv,)), three_class_labels(xv))
 
     hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
     return model, hparams, train, model_closure(model, lambda z, y, g, hp: nn.functional.cross_entropy(z, y),
-                                                [(xv, _labels(xv), None)])
+                                                [(xv, three_class_labels(xv), None)])
 
 
 def _with_optimizer_decay(train):
@@ -134,7 +129,7 @@ def test_unrolled_hypergradient_matches_finite_differences_of_the_unroll(problem
 def test_forward_mode_matches_central_differences_of_a_whole_training_run(kind):
     model0, hparams, _, val = _problem(kind)
     torch.manual_seed(1)
-    batches = [(x, _labels(x), None) for x in (_inputs(kind, 12) for _ in range(6))]
+    batches = [(x, three_class_labels(x), None) for x in (_inputs(kind, 12) for _ in range(6))]
     loss = _loss()
 
     def run(hp, method=None):
@@ -174,8 +169,9 @@ def test_the_power_law_exponents_hypergradient_matches_finite_differences():
     loss = ParametricLoss(K, learn=("weight_decay", "label_smoothing"), counts=[40, 12, 3],
                           parametrization="power_law", label_smoothing=[0.2, 0.1, 0.0], decay_reference=WD,
                           weight_decay=[WD, 2 * WD, 4 * WD]).double()
-    train = loss_closure(model, loss, [(x, _labels(x), None)], applied_decay=WD)
-    val = model_closure(model, lambda z, y, g, hp: nn.functional.cross_entropy(z, y), [(xv, _labels(xv), None)])
+    train = loss_closure(model, loss, [(x, three_class_labels(x), None)], applied_decay=WD)
+    val = model_closure(model, lambda z, y, g, hp: nn.functional.cross_entropy(z, y),
+                        [(xv, three_class_labels(xv), None)])
     hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
     assert hparams["raw_label_smoothing"].shape == hparams["regularizer.raw_rows"].shape == (1, 1)
     objective = _with_optimizer_decay(train)

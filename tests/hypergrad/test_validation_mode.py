@@ -5,7 +5,7 @@ differences of the inner solve (a small CNN with BatchNorm)."""
 
 import pytest
 import torch
-from inner_solve import central_differences, solve_inner
+from inner_solve import central_differences, solve_inner, three_class_labels
 from torch import nn
 
 from autobalance.hypergrad import loss_closure, make_method, model_closure
@@ -14,11 +14,6 @@ from autobalance.models.heads import Classifier
 
 K, WD = 3, 1e-2
 HEAD = ["head.weight", "head.bias"]
-
-
-def _labels(x: torch.Tensor) -> torch.Tensor:
-    flat = x.reshape(len(x), -1)
-    return (flat[:, 0] > 0).long() + (flat[:, 1] > 0.8).long()
 
 
 def _cnn_with_running_statistics() -> nn.Module:
@@ -38,12 +33,12 @@ def _ce(z, y, g, hp):
 def test_an_eval_mode_closure_judges_the_model_as_it_is_evaluated():
     model = _cnn_with_running_statistics()
     xv = torch.randn(30, 1, 4, 4, dtype=torch.float64)
-    batch = [(xv, _labels(xv), None)]
+    batch = [(xv, three_class_labels(xv), None)]
     params = dict(model.named_parameters())
     as_evaluated = model_closure(model, _ce, batch, train_mode=False)(params, {})
     as_in_training = model_closure(model, _ce, batch)(params, {})
     model.eval()
-    torch.testing.assert_close(as_evaluated, _ce(model(xv), _labels(xv), None, {}))
+    torch.testing.assert_close(as_evaluated, _ce(model(xv), three_class_labels(xv), None, {}))
     assert abs(float((as_evaluated - as_in_training).detach())) > 1e-2
     model.train()
     model_closure(model, _ce, batch, train_mode=False)(params, {})
@@ -56,8 +51,8 @@ def problem():
     torch.manual_seed(1)
     x, xv = torch.randn(24, 1, 4, 4, dtype=torch.float64), torch.randn(30, 1, 4, 4, dtype=torch.float64)
     loss = ParametricLoss(K, learn=("scales", "offsets"), scales=[1.0, 0.8, 1.3], offsets=[0.3, 0.0, -0.3]).double()
-    train = loss_closure(model, loss, [(x, _labels(x), None)])
-    val = model_closure(model, _ce, [(xv, _labels(xv), None)], train_mode=False)
+    train = loss_closure(model, loss, [(x, three_class_labels(x), None)])
+    val = model_closure(model, _ce, [(xv, three_class_labels(xv), None)], train_mode=False)
     hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
 
     def objective(params, hp):
