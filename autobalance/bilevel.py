@@ -69,7 +69,12 @@ class BilevelSearch:
         self.phase = phase
         self.tag = {"phase": phase} if fold is None else {"phase": phase, "fold": fold}
         g = cfg.guard
-        self.guard = ObjectiveGuard(g.window, g.rise, g.climb, g.backoff) if g.enabled else None
+        self.guard = ObjectiveGuard(g.window, g.rise, g.climb, g.backoff, g.drawdown) if g.enabled else None
+        self.trail: list[tuple[int, int, dict[str, torch.Tensor]]] = []
+        """(values the guard had seen, hyper-step, the loss after it) over the last half-window."""
+        self.best: tuple[int, dict[str, torch.Tensor]] | None = None
+        """(hyper-step, the loss after it) where the guard's lowest half-window ended: where a
+        back-off returns."""
 
     def is_due(self, epoch: int, step: int) -> bool:
         return (self.first_epoch <= epoch < self.active_epochs) and step % self.cfg.every == 0
@@ -160,18 +165,27 @@ class BilevelSearch:
         return record
 
     def _watch(self, record: dict[str, Any]) -> None:
-        """The guard: back off (the outer learning rate times ``search.guard.backoff`` or less)
-        when the objective this search minimizes has been rising over its last hyper-steps."""
+        """The guard: when the objective this search minimizes has been climbing over its last
+        hyper-steps, return to the loss where it was lowest and shrink the outer learning rate
+        (times ``search.guard.backoff`` or less), the outer optimizer's moments reset."""
         if self.guard is None or "val_loss" not in record:
             return
         factor = self.guard.observe(record["val_loss"])
+        seen = len(self.guard.values)
+        loss = {n: p.detach().clone() for n, p in self.loss.named_parameters()}
+        self.trail = (self.trail + [(seen, record["hyper_step"], loss)])[-(self.guard.window // 2 + 1):]
+        self.best = next(((step, loss) for at, step, loss in self.trail if at == self.guard.best_at), self.best)
         if factor < 1.0:
             lr = self.update.scale_lr(factor)
-            record["backed_off_to_lr"] = lr
-            warnings.warn(f"the search's validation objective rose by more than {self.guard.rise:.0%} over the "
-                          f"last {self.guard.compared} hyper-steps (to {record['val_loss']:.4g} at step "
-                          f"{record['step']}): its hypergradient is not a descent direction here; outer learning "
-                          f"rate now {lr:.3g} (back-off {self.guard.backoffs})", RuntimeWarning, stacklevel=3)
+            back = "its starting loss kept"
+            if self.best is not None:
+                self.update.restore(self.best[1])
+                back = f"back to the loss after hyper-step {self.best[0]}"
+            record.update(backed_off_to_lr=lr, returned_to=None if self.best is None else self.best[0])
+            warnings.warn(f"the search's validation objective {self.guard.reason} (to {record['val_loss']:.4g} at "
+                          f"step {record['step']}): its hypergradient is not a descent direction here; {back}, "
+                          f"outer learning rate now {lr:.3g} (back-off {self.guard.backoffs})", RuntimeWarning,
+                          stacklevel=3)
 
     def climbed(self) -> tuple[float, float, int] | None:
         """(first, last, n): the objective's means over the first and last n hyper-steps, when
@@ -222,7 +236,8 @@ class BilevelSearch:
         return {**self.update.state_dict(), "method_state": self.method_state,
                 "hyper_steps": self.hyper_steps, "skipped": self.skipped, "recent": self.recent,
                 "records": self.records,
-                "guard": None if self.guard is None else self.guard.state_dict()}
+                "guard": None if self.guard is None else self.guard.state_dict(), "trail": self.trail,
+                "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.update.load_state_dict(state)
@@ -231,6 +246,7 @@ class BilevelSearch:
         self.recent, self.records = state["recent"], state["records"]
         if self.guard is not None and state.get("guard") is not None:
             self.guard.load_state_dict(state["guard"])
+        self.trail, self.best = state.get("trail", []), state.get("best")  # absent from older checkpoints
         if self.sinks is not None:
             self.sinks.jsonl.replace_phase("hyperstep", self.phase, self.records)
 

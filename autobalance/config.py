@@ -9,6 +9,7 @@ dataclass a library user can build.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,19 +319,23 @@ class GuardConfig:
     """``search.guard``: what a search does when it climbs its own validation objective
     (:mod:`autobalance.guard`): the mean of the latest ``window / 2`` hyper-steps' objective
     above the ``window / 2`` before by more than ``rise`` (relative) multiplies the outer learning
-    rate by ``backoff`` or less; a search whose last ``window / 2`` lie above its first by more
-    than ``climb`` exports the loss it started from."""
+    rate by ``backoff`` or less and returns the loss to where the objective was lowest, as does a
+    latest ``window / 2`` above the lowest mean of ``window / 2`` since the last back-off by more
+    than ``drawdown`` (a slow, steady climb); a search whose last ``window / 2`` lie above its
+    first by more than ``climb`` exports the loss it started from."""
 
     enabled: bool = True
     window: int = 20
     rise: float = 0.5
     climb: float = 0.25
     backoff: float = 0.5
+    drawdown: float = 0.75
 
     def __post_init__(self) -> None:
         require(self.window >= 2, "search.guard.window", self.window, "an integer >= 2")
         require(self.rise >= 0, "search.guard.rise", self.rise, "a non-negative number")
         require(self.climb >= 0, "search.guard.climb", self.climb, "a non-negative number")
+        require(self.drawdown >= 0, "search.guard.drawdown", self.drawdown, "a non-negative number")
         require(0 < self.backoff < 1, "search.guard.backoff", self.backoff, "in (0, 1)")
 
 
@@ -400,7 +405,7 @@ ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "searc
               "objective.final_temperature": None, "search.family.parametrization": "per_class",
               "search.family.init_path": None, "search.val_mode": "train",
               "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
-              "search.guard.climb": 0.25, "search.guard.backoff": 0.5}
+              "search.guard.climb": 0.25, "search.guard.backoff": 0.5, "search.guard.drawdown": math.inf}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

@@ -51,7 +51,8 @@ def prior_strength(cfg: OuterConfig, entries: int) -> float:
 
 class OuterUpdate:
     """The loss parameters' update from a hypergradient: :meth:`apply` sets their gradients,
-    runs the chain and steps the optimizer; :meth:`scale_lr` is the guard's back-off."""
+    runs the chain and steps the optimizer; :meth:`scale_lr` and :meth:`restore` are the guard's
+    back-off."""
 
     def __init__(self, params: dict[str, torch.nn.Parameter], cfg: OuterConfig) -> None:
         self.params = params
@@ -82,6 +83,14 @@ class OuterUpdate:
         for group in self.optimizer.param_groups:
             group["lr"] *= factor
         return self.optimizer.param_groups[0]["lr"]
+
+    def restore(self, values: dict[str, torch.Tensor]) -> None:
+        """Set the parameters to ``values`` and forget the optimizer's moments (the guard's
+        return to where its objective was lowest: the moments point the way that climbed)."""
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(values[name])
+        self.optimizer.state.clear()
 
     def state_dict(self) -> dict[str, Any]:
         return {"outer": self.optimizer.state_dict(), "start": self.start}

@@ -25,6 +25,15 @@ def test_a_rise_backs_off_in_proportion_and_compares_afresh_after():
     assert guard.climbed() == (2.0, 9.0, 2)
 
 
+def test_a_slow_steady_climb_backs_off_from_its_lowest_half_window():
+    guard = ObjectiveGuard(window=20)  # drawdown 75 %
+    values = [1.02 ** i for i in range(60)]  # 2 % a hyper-step: never 50 % between neighbouring halves
+    first = next(i for i, v in enumerate(values) if guard.observe(v) < 1.0)
+    assert guard.backoffs == 1 and "lowest" in guard.reason
+    assert guard.best_at == 10  # the lowest half-window: the first ten values
+    assert 1.02 ** (first - 4.5) > 1.75 * 1.02 ** 4.5 > 1.02 ** (first - 5.5)  # the first half-window above 1.75x
+
+
 def test_a_search_that_comes_back_down_is_not_said_to_have_climbed():
     guard = ObjectiveGuard(window=4)
     for v in (2.0, 2.0, 40.0, 200.0, 1.0, 1.0):
@@ -51,6 +60,21 @@ def test_a_runaway_search_backs_off_and_exports_its_start(search_config, tmp_pat
     assert result["exported_start"] == [True] and result["guard_backoffs"] >= 1
     records = [json.loads(line) for line in (tmp_path / "run" / "hypersteps.jsonl").read_text().splitlines()]
     assert max(abs(v) for v in records[-1]["offsets"][0]) > 1e3  # it did run away
-    assert any("backed_off_to_lr" in r for r in records)
+    backed_off = [r for r in records if "backed_off_to_lr" in r]
+    assert any(r["returned_to"] is not None for r in backed_off)
+    for r in backed_off:  # each back-off returns to the loss after the hyper-step its lowest half-window ended at
+        if r["returned_to"] is not None:
+            assert r["offsets"] == next(q["offsets"] for q in records if q["hyper_step"] == r["returned_to"])
     learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
     assert max(abs(v) for v in learned["offsets"][0]) < 5  # LA's log-prior offsets, where it started
+
+
+def test_a_resumed_guard_backs_off_where_the_uninterrupted_one_does():
+    values = [1.02 ** i for i in range(60)]
+    whole, first = ObjectiveGuard(window=20), ObjectiveGuard(window=20)
+    expected = [whole.observe(v) for v in values]
+    got = [first.observe(v) for v in values[:25]]
+    resumed = ObjectiveGuard(window=20)
+    resumed.load_state_dict(first.state_dict())
+    got += [resumed.observe(v) for v in values[25:]]
+    assert got == expected and min(expected) < 1.0 and resumed.best_at == whole.best_at
