@@ -23,6 +23,7 @@ from autobalance.group_metrics import attribute_spreads, index_means
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.registry import Registry
 from autobalance.settings import build_settings
+from autobalance.temperature_fit import fitted_inverse_temperature
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -148,6 +149,14 @@ def check_blend_weights(spec: ObjectiveConfig) -> None:
 @OBJECTIVES.register("balanced_ce")
 def _balanced_ce(spec, num_classes, num_attribute_values):
     return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
+
+
+@OBJECTIVES.register("calibrated_balanced_ce")
+def _calibrated_balanced_ce(spec, num_classes, num_attribute_values):
+    def calibrated_balanced_ce(z, y, g):
+        beta = fitted_inverse_temperature(z, y, num_classes)
+        return per_index_means(cross_entropy(beta * z, y), y, num_classes).mean()
+    return calibrated_balanced_ce
 
 
 @OBJECTIVES.register("expected_error", tempered=True)

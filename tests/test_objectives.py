@@ -121,3 +121,35 @@ def test_bad_blend_is_rejected():
 
     with pytest.raises(ConfigError, match="objective.weights"):
         build_objective(ObjectiveConfig("blend", weights={"accuracy": 1.0}), 3)
+
+
+def _scored_batch(seed=0, n=40, classes=3):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    z = torch.randn(n, classes, generator=g, dtype=torch.float64)
+    z[torch.arange(n), y] += 1.0
+    return z, y
+
+
+def test_calibrated_balanced_ce_is_the_least_balanced_ce_over_temperatures():
+    z, y = _scored_batch()
+    objective = build_objective(ObjectiveConfig("calibrated_balanced_ce"), 3)
+    plain = build_objective(ObjectiveConfig("balanced_ce"), 3)
+    grid = torch.stack([plain(b * z, y, None) for b in torch.linspace(0.05, 4.0, 800, dtype=torch.float64)])
+    value = objective(z, y, None)
+    assert value <= grid.min() + 1e-12 and value > grid.min() - 1e-5
+    # an interpolating model's confidence is out of it: scaling the logits leaves it unchanged
+    torch.testing.assert_close(objective(6 * z, y, None), value)
+    assert plain(6 * z, y, None) > plain(z, y, None) + 0.5  # where plain balanced CE rises
+
+
+def test_calibrated_balanced_ce_gradient_matches_finite_differences_under_torch_func():
+    z, y = _scored_batch(seed=1)
+    objective = build_objective(ObjectiveConfig("calibrated_balanced_ce"), 3)
+    analytic = torch.func.grad(lambda logits: objective(logits, y, None))(z)
+    eps, numeric = 1e-6, torch.zeros_like(z)
+    for i in range(z.numel()):
+        step = torch.zeros_like(z)
+        step.view(-1)[i] = eps
+        numeric.view(-1)[i] = (objective(z + step, y, None) - objective(z - step, y, None)) / (2 * eps)
+    torch.testing.assert_close(analytic, numeric, rtol=1e-6, atol=1e-9)
