@@ -10,6 +10,12 @@ a straight path says the hypergradient's sign held, not that it was large. Table
 offsets, weights and augmentation magnitudes (``augment_<op>``), whichever the search learned.
 Cross-fitted searches (``search.folds``) count each fold as one search.
 
+With ``--exponents``, each power-law search's exponents instead (gamma of the scales, tau of the
+offsets, -beta of the loss weights, recovered from the traced tables and the run's training
+counts): first, largest and last value, and on how many hyper-steps each rose, over the whole
+search and over its second half; a drift rises on nearly every step, an exponent that has found
+its level on about half.
+
     python scripts/hyperstep_drift.py experiments/interpolation/fashion_mnist_lt/runs \
         --out experiments/interpolation/fashion_mnist_lt
 """
@@ -24,12 +30,19 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
+import yaml
+
+from autobalance.losses.power_law import fit_exponents, log_relative_frequency
 
 _spec = importlib.util.spec_from_file_location("aggregate", Path(__file__).with_name("aggregate.py"))
 aggregate = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(aggregate)
 
 TABLES = ("scales", "offsets", "weights")
+EXPONENTS = {"scales": ("gamma", True, False), "offsets": ("tau", False, True), "weights": ("-beta", True, True)}
+"""Per traced table: its exponent's name, whether the table is its logarithm's exp, and whether the
+exponent ignores a constant shift (the offsets are stored with mean zero, the weights with mean one)."""
 
 
 def search_paths(trace: Path) -> list[dict[str, np.ndarray]]:
@@ -73,6 +86,49 @@ def drift(paths: list[np.ndarray]) -> dict[str, float]:
             "one_way": int(((signs == signs[0]).all(0) & (signs[0] != 0)).sum()), "classes": net.shape[1]}
 
 
+def exponent_rows(roots: list[tuple[Path, str | None]], label_by_dir: bool = False) -> list[dict]:
+    """One row per power-law search and learned part: its exponent's path summarized."""
+    rows = []
+    for row in aggregate.collect_all(roots, label_by_dir=label_by_dir):
+        directory = aggregate.run_dir(row, roots)
+        learned, trace = directory / "learned_loss.yaml", directory / "hypersteps.jsonl"
+        if not (learned.exists() and trace.exists()):
+            continue
+        exported = yaml.safe_load(learned.read_text())
+        if exported.get("parametrization") != "power_law":
+            continue
+        shape = log_relative_frequency(exported["train_counts"]).double()
+        for fold, search in enumerate(search_paths(trace)):
+            for table in exported["learned_parts"]:
+                if table not in search:
+                    continue
+                name, logarithm, shift_invariant = EXPONENTS[table]
+                values = torch.from_numpy(np.log(search[table]) if logarithm else search[table]).double()
+                path = fit_exponents(values, shape, shift_invariant).squeeze(-1).numpy()
+                rows.append({"label": row["label"], "seed": row["seed"], "fold": fold, "exponent": name,
+                             **exponent_path(path)})
+    if not rows:
+        raise SystemExit(f"no power-law search with a trace under {', '.join(str(r) for r, _ in roots)}")
+    return rows
+
+
+def exponent_path(path: np.ndarray) -> dict[str, float]:
+    """First, largest and last value of an exponent's path, and its rises (all steps, second half)."""
+    steps = np.diff(path)
+    late = steps[len(steps) // 2:]
+    return {"steps": len(steps), "first": float(path[0]), "largest": float(path.max()), "last": float(path[-1]),
+            "rises": int((steps > 0).sum()), "late_rises": int((late > 0).sum()), "late_steps": len(late)}
+
+
+def exponents_markdown(rows: list[dict]) -> list[str]:
+    lines = ["| method | seed | exponent | first | largest | last | rose on (all steps) | rose on (second half) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["label"], r["exponent"], r["seed"], r["fold"])):
+        lines.append(f"| {r['label']} | {r['seed']} | {r['exponent']} | {r['first']:.3f} | {r['largest']:.3f} "
+                     f"| {r['last']:.3f} | {r['rises']} of {r['steps']} | {r['late_rises']} of {r['late_steps']} |")
+    return lines
+
+
 def markdown(paths: dict[tuple[str, str], list]) -> list[str]:
     lines = ["| method | table | searches | hyper-steps | mean net change | mean path | straightness | "
              "classes moving one way in every search |", "|---|---|---|---|---|---|---|---|"]
@@ -88,15 +144,19 @@ def main() -> None:
     parser.add_argument("roots", nargs="+", help="run directories or RUNS.tar.gz[:GLOB] archives of them")
     parser.add_argument("--out", type=Path, help="write hyperstep_drift.md here")
     parser.add_argument("--label-by-dir", action="store_true", help="label each run by its top directory")
+    parser.add_argument("--exponents", action="store_true",
+                        help="each power-law search's exponents, step by step (hyperstep_exponents.md)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in aggregate.resolve_roots(spec, Path(scratch))]
-        lines = markdown(collect(roots, args.label_by_dir))
+        lines = (exponents_markdown(exponent_rows(roots, args.label_by_dir)) if args.exponents
+                 else markdown(collect(roots, args.label_by_dir)))
     print("\n".join(lines))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "hyperstep_drift.md").write_text("How the learned tables moved during the search "
-                                                     "(scripts/hyperstep_drift.py):\n\n" + "\n".join(lines) + "\n")
+        name, title = (("hyperstep_exponents.md", "How the power-law exponents moved during the search")
+                       if args.exponents else ("hyperstep_drift.md", "How the learned tables moved during the search"))
+        (args.out / name).write_text(f"{title} (scripts/hyperstep_drift.py):\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,31 @@ def test_a_tree_without_traces_is_refused_by_name(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no hyper-step trace"):
         hyperstep_drift.collect([(tmp_path / "empty", str(tmp_path / "empty"))])
+
+
+def test_power_law_exponents_are_recovered_from_the_traced_tables(tmp_path):
+    counts = [400, 100, 20, 4]
+    shape = [math.log(n / counts[0]) for n in counts]
+    centred = [s - sum(shape) / len(shape) for s in shape]
+    taus = [1.0, 1.1, 1.2, 1.3, 1.25, 1.35]  # rises on 4 of 5 steps, 2 of the last 3
+    gammas = [0.0, 0.05, 0.03, 0.06, 0.04, 0.05]
+    records = [_step([t * c for c in centred], [math.exp(g * s) for s in shape])
+               for t, g in zip(taus, gammas, strict=True)]
+    _search_run(tmp_path, "s0", 0, records)
+    exported = {"parametrization": "power_law", "learned_parts": ["scales", "offsets"], "train_counts": counts}
+    (tmp_path / "s0" / "learned_loss.yaml").write_text(yaml.safe_dump(exported))
+    rows = {r["exponent"]: r for r in hyperstep_drift.exponent_rows([(tmp_path, str(tmp_path))])}
+    tau, gamma = rows["tau"], rows["gamma"]
+    assert (tau["first"], tau["largest"], tau["last"]) == pytest.approx((1.0, 1.35, 1.35))
+    assert (tau["rises"], tau["steps"], tau["late_rises"], tau["late_steps"]) == (4, 5, 2, 3)
+    assert (gamma["largest"], gamma["last"]) == pytest.approx((0.06, 0.05))
+    assert (gamma["rises"], gamma["late_rises"]) == (3, 2)
+    table = hyperstep_drift.exponents_markdown(list(rows.values()))
+    assert any(line.endswith("| 0 | tau | 1.000 | 1.350 | 1.350 | 4 of 5 | 2 of 3 |") for line in table)
+
+
+def test_a_per_class_search_has_no_exponents_to_show(tmp_path):
+    _search_run(tmp_path, "s0", 0, [_step([0.1 * i], [1.0]) for i in range(3)])
+    (tmp_path / "s0" / "learned_loss.yaml").write_text(yaml.safe_dump({"parametrization": "per_class"}))
+    with pytest.raises(SystemExit, match="no power-law search"):
+        hyperstep_drift.exponent_rows([(tmp_path, str(tmp_path))])
