@@ -5,7 +5,10 @@ trained on validation), its final model (``checkpoints/search.pt``) in eval mode
 validation split: balanced error, balanced CE and calibrated balanced CE (after the fitted
 temperature) of the logits ``z - delta * log pi`` (a post-hoc logit adjustment on top of what
 training put in, pi the training class frequencies), on a grid of ``delta``, and the ``delta``
-each measure is least at.
+each measure is least at. ``--mode train`` runs the model as the search's validation objective
+does instead (training mode: BatchNorm normalizes by each class-balanced validation batch's own
+statistics; ``--batches`` such batches of the training batch size, the model a copy so its
+running statistics stay as trained).
 
 Why this bears on the offsets' drift: with a head bias, raising the offsets' exponent tau by d in
 training shifts the trained bias by about -d log pi and leaves the rest, so the last-layer
@@ -19,6 +22,7 @@ whose least value lies at delta > 0 on the final model keeps asking for a larger
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -39,18 +43,25 @@ GRID = np.round(np.arange(-1.0, 2.0001, 0.05), 2)
 MEASURES = ("balanced_error", "balanced_ce", "calibrated_balanced_ce")
 
 
-def validation_logits(run: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """The final searched model's validation logits (eval mode), labels, log pi and its config."""
+def validation_logits(run: Path, mode: str = "eval", batches: int = 20
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    """The final searched model's validation logits, labels, log pi and its seed: in eval mode on
+    the whole split, or in training mode on ``batches`` class-balanced batches."""
     cfg = load_config(OmegaConf.load(run / "config.yaml"))
     torch.manual_seed(cfg.seed)
     data = build_data(cfg.data, cfg.seed)
     model = build_model(cfg, data, torch.device("cpu"))
     model.load_state_dict(load_checkpoint(run / "checkpoints" / "search.pt")["model"])
-    model.eval()
+    if mode == "eval":
+        model.eval()
+        drawn = list(data.eval_batches(data.val))
+    else:
+        model = copy.deepcopy(model).train()
+        drawn = [data.sample_val_batch(cfg.seed, 1_000_000 + i) for i in range(batches)]
     with torch.no_grad():
-        logits = torch.cat([model(x).double() for x, _, _ in data.eval_batches(data.val)])
+        logits = torch.cat([model(x).double() for x, _, _ in drawn])
     counts = torch.tensor(data.train_counts, dtype=torch.float64)
-    return logits, data.val.y, (counts / counts.sum()).log(), {"seed": cfg.seed}
+    return logits, torch.cat([y for _, y, _ in drawn]), (counts / counts.sum()).log(), {"seed": cfg.seed, "mode": mode}
 
 
 def measure_curves(logits: torch.Tensor, y: torch.Tensor, log_prior: torch.Tensor) -> dict[str, np.ndarray]:
@@ -73,8 +84,8 @@ def least_at(curve: np.ndarray) -> float:
     return float(GRID[ties[np.argmin(np.abs(GRID[ties]))]])
 
 
-def run_row(run: Path) -> dict:
-    logits, y, log_prior, info = validation_logits(run)
+def run_row(run: Path, mode: str = "eval") -> dict:
+    logits, y, log_prior, info = validation_logits(run, mode)
     curves = measure_curves(logits, y, log_prior)
     learned = yaml.safe_load((run / "learned_loss.yaml").read_text())
     zero = int(np.flatnonzero(GRID == 0)[0])
@@ -85,11 +96,11 @@ def run_row(run: Path) -> dict:
 
 
 def markdown(rows: list[dict]) -> list[str]:
-    lines = ["| run | seed | exported tau | delta least: balanced error | balanced CE | calibrated balanced CE "
-             "| balanced error % at delta 0 | least |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | seed | model run in | exported tau | delta least: balanced error | balanced CE "
+             "| calibrated balanced CE | balanced error % at delta 0 | least |", "|---" * 9 + "|"]
     for r in rows:
         tau = (r["exponents"] or {}).get("offsets", [float("nan")])[0]
-        lines.append(f"| {r['run']} | {r['seed']} | {tau:.3f} | {r['balanced_error_least_at']:+.2f} "
+        lines.append(f"| {r['run']} | {r['seed']} | {r['mode']} mode | {tau:.3f} | {r['balanced_error_least_at']:+.2f} "
                      f"| {r['balanced_ce_least_at']:+.2f} | {r['calibrated_balanced_ce_least_at']:+.2f} "
                      f"| {r['balanced_error_at_zero']:.2f} | {r['balanced_error_least']:.2f} |")
     return lines
@@ -98,10 +109,12 @@ def markdown(rows: list[dict]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="online search run directories")
+    parser.add_argument("--mode", nargs="+", choices=("eval", "train"), default=["eval"],
+                        help="run the model as deployed (eval) or as the search's objective does (train)")
     parser.add_argument("--out", type=Path, help="write posthoc_adjustment.md and .jsonl here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = [run_row(run) for run in args.runs]
+    rows = [run_row(run, mode) for run in args.runs for mode in args.mode]
     lines = markdown(rows)
     print("\n".join(lines))
     if args.out:

@@ -1,6 +1,9 @@
 """scripts/posthoc_adjustment.py on logits whose bias towards the frequent classes is known."""
 
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,20 @@ def test_balanced_error_is_least_where_the_shift_removes_the_known_bias(bias):
 def test_ties_go_to_the_shift_nearest_zero():
     flat = posthoc_adjustment.GRID * 0.0
     assert posthoc_adjustment.least_at(flat) == 0.0
+
+
+def test_an_online_search_s_final_model_is_read_back_as_it_was_evaluated(tmp_path, cache_dir):
+    out = tmp_path / "online"
+    args = ["data.num_samples=2000", "data.test_per_class=30", "data.n_max=170", "data.rho=10",
+            f"data.cache_dir={cache_dir}", "model.width=8", "optim.epochs=3", "device=cpu", "search=online",
+            "search.compare_with=[]", "search.family.parametrization=power_law", "search.family.learn=[scales,offsets]",
+            "logger.progress=false", f"hydra.run.dir={out}"]
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    evaluated = json.loads((out / "metrics.json").read_text())["val"]["balanced_error"]
+    row = posthoc_adjustment.run_row(out, "eval")
+    assert row["balanced_error_at_zero"] == pytest.approx(evaluated)  # the same model, split and classes
+    assert row["exponents"]["offsets"][0] != 1.0  # tau moved: the search's own model was read
+    train_mode = posthoc_adjustment.run_row(out, "train")
+    assert train_mode["mode"] == "train" and 0 <= train_mode["balanced_error_at_zero"] <= 100
