@@ -405,8 +405,10 @@ def main() -> None:
                         help="also report every method's paired difference to this method's label "
                              "(same seeds), with a 95 %% interval, in paired.md; repeat it for "
                              "several references")
-    parser.add_argument("--paired-metric", default="balanced_error", choices=METRICS + GROUP_METRICS,
-                        help="the metric of the paired differences (default: balanced_error)")
+    parser.add_argument("--paired-metric", default="balanced_error",
+                        choices=(*METRICS, *GROUP_METRICS, "val_balanced_error"),
+                        help="the metric of the paired differences (default: balanced_error; "
+                             "val_balanced_error: the final model's on the validation split, for choices)")
     args = parser.parse_args()
     if any("=" not in spec for spec in args.label_dir):
         parser.error(f"--label-dir {args.label_dir}: expected PART=LABEL")

@@ -13,7 +13,8 @@ aggregate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(aggregate)
 
 
-def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: float) -> None:
+def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: float,
+         val_error: float | None = None) -> None:
     d = root / name
     d.mkdir(parents=True)
     (d / "per_class.csv").write_text("class,name,train_count,test_count,test_accuracy\n"
@@ -23,7 +24,8 @@ def _run(root: Path, name: str, cfg: dict, seed: int, error: float, seconds: flo
         "dataset": "fashion_mnist", "seed": seed, "code_version": "abc123", "wall_seconds": seconds + 5,
         "phase_seconds": {"train": seconds} if not cfg["search"]["enabled"] else {"search": seconds / 2,
                                                                                   "retrain": seconds},
-        "test": {"balanced_error": error, "few_shot_error": 2 * error, "worst_class_error": 3 * error}}))
+        "test": {"balanced_error": error, "few_shot_error": 2 * error, "worst_class_error": 3 * error},
+        **({"val": {"balanced_error": val_error}} if val_error is not None else {})}))
 
 
 def _cfg(loss: str, schedule: str = "none", search: bool = False, **loss_kw) -> dict:
@@ -232,6 +234,19 @@ def test_paired_differences_use_shared_seeds_and_a_t_interval(tmp_path):
     half = 4.302653 * 1.0 / 3 ** 0.5  # t(0.975, 2) * sd([-2, -1, -3]) / sqrt(3)
     assert (pair["low"], pair["high"]) == pytest.approx((-2.0 - half, -2.0 + half), rel=1e-5)
     assert "| -2.00 | [-4.48, +0.48] |" in aggregate.paired_markdown([pair])
+
+
+def test_paired_differences_on_validation_error_for_a_choice_made_on_validation(tmp_path, monkeypatch):
+    for seed, (ce, ab) in enumerate([(20.0, 18.0), (22.0, 21.0), (24.0, 21.0)]):
+        _run(tmp_path / "runs", f"ce{seed}", _cfg("ce"), seed, 50.0, 100.0, val_error=ce)
+        _run(tmp_path / "runs", f"ab{seed}", _cfg("ce", search=True), seed, 50.0, 100.0, val_error=ab)
+    out = tmp_path / "out"
+    monkeypatch.setattr("sys.argv", ["aggregate.py", str(tmp_path / "runs"), "--out", str(out), "--paired-with", "ce",
+                                     "--paired-metric", "val_balanced_error"])
+    aggregate.main()
+    paired = (out / "paired.md").read_text()
+    assert "val balanced error" in paired  # the test error (equal everywhere) would pair at 0.00
+    assert "| autobalance-last_layer(scales+offsets) | ce | 0,1,2 | -2.00 | [-4.48, +0.48] |" in paired
 
 
 def test_paired_differences_against_several_references_share_one_table(tmp_path, monkeypatch):
