@@ -103,9 +103,10 @@ def distinguish(rows: list[dict]) -> None:
 def relabel(rows: list[dict], by_dir: dict[str, str]) -> None:
     """Label the runs under a directory named PART (anywhere on their path) as ``by_dir[PART]``:
     for runs the config cannot tell apart by name, such as retrains with learned losses that
-    differ only in the file they load."""
+    differ only in the file they load. In an archive the member's first directory counts
+    (``RUNS.tar.gz:study/...`` is under ``study``)."""
     for row in rows:
-        parts = Path(row["dir"]).parts
+        parts = [part.rsplit(":", 1)[-1] for part in Path(row["dir"]).parts]
         for part, label in by_dir.items():
             if part in parts:
                 row["label"] = label

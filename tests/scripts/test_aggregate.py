@@ -212,6 +212,8 @@ def test_runs_are_read_from_an_archive_checked_against_its_checksum(tmp_path):
     rows = aggregate.collect(*roots[0][:1], shown_as=roots[0][1])
     assert sorted(r["seed"] for r in rows) == [0, 1]
     assert rows[0]["dir"].startswith(f"{archive}:study/runs/ce")
+    aggregate.relabel(rows, {"study": "the study's CE"})  # the member's first directory is a part too
+    assert {r["label"] for r in rows} == {"the study's CE"}
     (tmp_path / "raw_runs.tar.gz.sha256").write_text("0" * 64 + "\n")
     with pytest.raises(SystemExit, match="does not match"):
         aggregate.resolve_roots(str(archive), tmp_path / "scratch2")
