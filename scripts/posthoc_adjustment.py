@@ -7,8 +7,8 @@ temperature) of the logits ``z - delta * log pi`` (a post-hoc logit adjustment o
 training put in, pi the training class frequencies), on a grid of ``delta``, and the ``delta``
 each measure is least at. ``--mode train`` runs the model as the search's validation objective
 does instead (training mode: BatchNorm normalizes by each class-balanced validation batch's own
-statistics; ``--batches`` such batches of the training batch size, the model a copy so its
-running statistics stay as trained).
+statistics; 20 such batches of the training batch size, their logits pooled, the model a copy so
+its running statistics stay as trained).
 
 Why this bears on the offsets' drift: with a head bias, raising the offsets' exponent tau by d in
 training shifts the trained bias by about -d log pi and leaves the rest, so the last-layer
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from omegaconf import OmegaConf
 from autobalance.config import ObjectiveConfig
 from autobalance.configure import load_config
 from autobalance.data.build import build_data
+from autobalance.data.bundle import DataBundle
 from autobalance.metrics import classification_metrics
 from autobalance.objectives import build_objective
 from autobalance.pipeline import build_model
@@ -43,25 +45,28 @@ GRID = np.round(np.arange(-1.0, 2.0001, 0.05), 2)
 MEASURES = ("balanced_error", "balanced_ce", "calibrated_balanced_ce")
 
 
-def validation_logits(run: Path, mode: str = "eval", batches: int = 20
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """The final searched model's validation logits, labels, log pi and its seed: in eval mode on
-    the whole split, or in training mode on ``batches`` class-balanced batches."""
+def load_run(run: Path) -> tuple[DataBundle, torch.nn.Module, int]:
+    """A run's data (its seed's split) and its final searched model (``checkpoints/search.pt``)."""
     cfg = load_config(OmegaConf.load(run / "config.yaml"))
-    torch.manual_seed(cfg.seed)
     data = build_data(cfg.data, cfg.seed)
     model = build_model(cfg, data, torch.device("cpu"))
     model.load_state_dict(load_checkpoint(run / "checkpoints" / "search.pt")["model"])
+    return data, model, cfg.seed
+
+
+def validation_logits(data: DataBundle, model: torch.nn.Module, seed: int, mode: str = "eval",
+                      batches: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation logits and labels: in eval mode on the whole split, or in training mode on
+    ``batches`` class-balanced batches."""
     if mode == "eval":
         model.eval()
         drawn = list(data.eval_batches(data.val))
     else:
         model = copy.deepcopy(model).train()
-        drawn = [data.sample_val_batch(cfg.seed, 1_000_000 + i) for i in range(batches)]
+        drawn = [data.sample_val_batch(seed, 1_000_000 + i) for i in range(batches)]
     with torch.no_grad():
         logits = torch.cat([model(x).double() for x, _, _ in drawn])
-    counts = torch.tensor(data.train_counts, dtype=torch.float64)
-    return logits, torch.cat([y for _, y, _ in drawn]), (counts / counts.sum()).log(), {"seed": cfg.seed, "mode": mode}
+    return logits, torch.cat([y for _, y, _ in drawn])
 
 
 def measure_curves(logits: torch.Tensor, y: torch.Tensor, log_prior: torch.Tensor) -> dict[str, np.ndarray]:
@@ -84,15 +89,21 @@ def least_at(curve: np.ndarray) -> float:
     return float(GRID[ties[np.argmin(np.abs(GRID[ties]))]])
 
 
-def run_row(run: Path, mode: str = "eval") -> dict:
-    logits, y, log_prior, info = validation_logits(run, mode)
-    curves = measure_curves(logits, y, log_prior)
-    learned = yaml.safe_load((run / "learned_loss.yaml").read_text())
+def run_rows(run: Path, modes: Sequence[str] = ("eval",)) -> list[dict]:
+    """One row per mode: where each measure is least, its value without a shift, the exported exponents."""
+    data, model, seed = load_run(run)
+    counts = torch.tensor(data.train_counts, dtype=torch.float64)
+    log_prior = (counts / counts.sum()).log()
+    exponents = yaml.safe_load((run / "learned_loss.yaml").read_text()).get("exponents")
     zero = int(np.flatnonzero(GRID == 0)[0])
-    return {"run": str(run), **info, "exponents": learned.get("exponents"),
-            **{f"{m}_least_at": least_at(c) for m, c in curves.items()},
-            **{f"{m}_at_zero": float(c[zero]) for m, c in curves.items()},
-            "balanced_error_least": float(curves["balanced_error"].min())}
+    rows = []
+    for mode in modes:
+        curves = measure_curves(*validation_logits(data, model, seed, mode), log_prior)
+        rows.append({"run": str(run), "seed": seed, "mode": mode, "exponents": exponents,
+                     **{f"{m}_least_at": least_at(c) for m, c in curves.items()},
+                     **{f"{m}_at_zero": float(c[zero]) for m, c in curves.items()},
+                     "balanced_error_least": float(curves["balanced_error"].min())})
+    return rows
 
 
 def markdown(rows: list[dict]) -> list[str]:
@@ -114,7 +125,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write posthoc_adjustment.md and .jsonl here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = [run_row(run, mode) for run in args.runs for mode in args.mode]
+    rows = [row for run in args.runs for row in run_rows(run, args.mode)]
     lines = markdown(rows)
     print("\n".join(lines))
     if args.out:

@@ -50,8 +50,7 @@ def test_an_online_search_s_final_model_is_read_back_as_it_was_evaluated(tmp_pat
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     evaluated = json.loads((out / "metrics.json").read_text())["val"]["balanced_error"]
-    row = posthoc_adjustment.run_row(out, "eval")
+    row, train_mode = posthoc_adjustment.run_rows(out, ("eval", "train"))
     assert row["balanced_error_at_zero"] == pytest.approx(evaluated)  # the same model, split and classes
     assert row["exponents"]["offsets"][0] != 1.0  # tau moved: the search's own model was read
-    train_mode = posthoc_adjustment.run_row(out, "train")
     assert train_mode["mode"] == "train" and 0 <= train_mode["balanced_error_at_zero"] <= 100
