@@ -32,6 +32,12 @@ def index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> tuple[t
     return sums / divisor, counts > 0
 
 
+def per_index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of ``values`` per index in [0, size); only indices present in the batch."""
+    means, present = index_means(values, index, size)
+    return means[present]
+
+
 def rate_by(index: torch.Tensor, hits: torch.Tensor, size: int) -> torch.Tensor:
     """Mean of ``hits`` per index in [0, size); NaN where an index has no example."""
     means, present = index_means(hits.double(), index, size)

@@ -19,19 +19,13 @@ from typing import Any
 import torch
 
 from autobalance.config import ConfigError, ObjectiveConfig, require, require_choice
-from autobalance.group_metrics import attribute_spreads, index_means
+from autobalance.group_metrics import attribute_spreads, index_means, per_index_means
 from autobalance.losses.functional import cross_entropy, log_softmax
 from autobalance.registry import Registry
 from autobalance.settings import build_settings
 from autobalance.temperature_fit import fitted_inverse_temperature
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
-
-
-def per_index_means(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean of ``values`` per index in [0, size); only indices present in the batch."""
-    means, present = index_means(values, index, size)
-    return means[present]
 
 
 def cell_means(values: torch.Tensor, targets: torch.Tensor, attributes: torch.Tensor | None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from autobalance.group_metrics import index_means
+from autobalance.group_metrics import per_index_means
 
 BETA_MAX = 100.0
 """The largest inverse temperature searched: a batch the logits separate perfectly has its
@@ -25,8 +25,7 @@ def balanced_slope(beta: torch.Tensor, z: torch.Tensor, y: torch.Tensor, num_cla
     """d/d beta of balanced CE(beta * z): the class-balanced mean of ``E_p[z] - z_y``."""
     p = torch.softmax(beta * z, 1)
     per_example = (p * z).sum(1) - z.gather(1, y[:, None]).squeeze(1)
-    means, present = index_means(per_example, y, num_classes)
-    return means[present].mean()
+    return per_index_means(per_example, y, num_classes).mean()
 
 
 def fitted_inverse_temperature(z: torch.Tensor, y: torch.Tensor, num_classes: int,

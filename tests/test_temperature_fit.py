@@ -1,7 +1,7 @@
 import torch
 
+from autobalance.group_metrics import per_index_means
 from autobalance.losses.functional import cross_entropy
-from autobalance.objectives import per_index_means
 from autobalance.temperature_fit import BETA_MAX, balanced_slope, fitted_inverse_temperature
 
 
