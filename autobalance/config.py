@@ -59,10 +59,28 @@ class SpuriousConfig:
 
 
 @dataclass
+class LabelNoiseConfig:
+    """``data.label_noise``: class-conditional label noise on the training split (validation and
+    test stay clean), drawn from the run's seed (:mod:`autobalance.data.label_noise`)."""
+
+    rate: Any = 0.0
+    """The probability that a training label of a class ``classes`` names is flipped: one number, or
+    K numbers (a rate per class, ``classes`` then ignored)."""
+    classes: Any = None
+    """Which classes' labels flip: class names or indices, ``largest:N`` or ``smallest:N`` (by
+    training count); null: every class."""
+    flip_to: Any = "uniform"
+    """``uniform`` (another class, chosen uniformly) or a mapping from a class to its confusable class."""
+
+
+@dataclass
 class DataConfig:
     name: str = "mnist1d"
     path: str | None = None
     test_path: str | None = None
+    val_path: str | None = None
+    """A validation file of your own (csv and npz: a small trusted set, or an official validation
+    split), used in place of a split of the training file."""
     test_fraction: float = 0.2
     download: bool = False
     cache_dir: str = "~/.cache/autobalance"
@@ -85,6 +103,7 @@ class DataConfig:
     batch_size: int = 128
     eval_batch_size: int = 128
     spurious: SpuriousConfig = field(default_factory=SpuriousConfig)
+    label_noise: LabelNoiseConfig = field(default_factory=LabelNoiseConfig)
     image_size: int = 64
     """Side of the square images Waterbirds and CelebA are resized to."""
 
@@ -195,6 +214,9 @@ class ObjectiveConfig:
     accuracy: str = "balanced_ce"
     fairness: str = "deo"
     fairness_weight: float = 0.5
+    class_weights: Any = None
+    """Per-class costs of ``weighted_ce`` and of the ``weighted_error`` metric: a list of K numbers,
+    or a mapping from class names (or indices) to weights, the classes it leaves out weighing 1."""
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, "objective.temperature", self.temperature, "> 0")
@@ -386,6 +408,27 @@ class SearchConfig:
         require_choice("search.val_mode", self.val_mode, ("train", "eval"))
 
 
+@dataclass
+class PosthocConfig:
+    """``posthoc``: after training, logit offsets fitted on the validation split's outputs of the
+    final model to the run's validation objective (:mod:`autobalance.posthoc`), reported beside the
+    unadjusted model. Needs a validation split the final model did not train on."""
+
+    enabled: bool = False
+    parametrization: str = "per_class"
+    """``per_class`` (K free offsets), ``power_law`` (tau * log pi_k, one number) or ``attributes``
+    (a linear map from the class attributes ``attributes`` to the offsets)."""
+    attributes: list[str] = field(default_factory=lambda: ["log_frequency", "difficulty"])
+    steps: int = 300
+    lr: float = 0.05
+
+    def __post_init__(self) -> None:
+        require_choice("posthoc.parametrization", self.parametrization, ("per_class", "power_law", "attributes"))
+        require(bool(self.attributes), "posthoc.attributes", list(self.attributes), "a non-empty list")
+        require(self.steps >= 1, "posthoc.steps", self.steps, "an integer >= 1")
+        require(self.lr > 0, "posthoc.lr", self.lr, "a positive number")
+
+
 RENAMED_KEYS = {
     **{f"search.{old}": f"search.{new}" for old, new in {
         "method": "hypergrad.method", "method_options": "hypergrad.options", "damping": "hypergrad.damping",
@@ -436,6 +479,7 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     objective: Any = field(default_factory=ObjectiveConfig)
     """An :class:`ObjectiveConfig`, or the registered objective's own subclass (built by name)."""
+    posthoc: PosthocConfig = field(default_factory=PosthocConfig)
 
     def __post_init__(self) -> None:
         require_choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -445,6 +489,10 @@ class RunConfig:
         if self.schedule.name != "none" and self.schedule.start_epoch is not None:
             require(self.schedule.start_epoch < self.optim.epochs, "schedule.start_epoch",
                     self.schedule.start_epoch, f"< optim.epochs={self.optim.epochs}")
+        if self.posthoc.enabled:
+            require(not self.train_on_val or (self.search.enabled and not self.search.retrain), "posthoc.enabled",
+                    True, "false unless the final model leaves the validation split out (train_on_val=false, "
+                    "or search.retrain=false): the post-hoc offsets are fitted on it")
         if self.search.enabled:
             require(self.data.split != "none", "data.split", self.data.split,
                     "stratified or balanced when search.enabled (the search needs validation data)")

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 
 from autobalance.group_metrics import group_metrics, rate_by
 
+CVAR_ALPHA = 0.2
+"""The level of the CVaR of class errors that every evaluation reports (the worst fifth of the classes)."""
+
 
 def _nanmean(t: torch.Tensor) -> float:
     t = t[~t.isnan()]
     return float(t.mean()) if len(t) else float("nan")
+
+
+def cvar_error(per_class_accuracy: Sequence[float], alpha: float = CVAR_ALPHA) -> float:
+    """CVaR of the class errors at level ``alpha``: the mean of the worst ceil(alpha * K) class
+    errors, in percent (classes absent from the evaluation set are left out)."""
+    errors = 1.0 - torch.as_tensor(per_class_accuracy, dtype=torch.float64)
+    errors = errors[~errors.isnan()]
+    k = max(1, math.ceil(alpha * len(errors) - 1e-9))
+    return 100.0 * float(errors.topk(k).values.mean())
+
+
+def class_error_std(per_class_accuracy: Sequence[float]) -> float:
+    """The standard deviation of the class errors (population, ddof 0), in points."""
+    errors = 1.0 - torch.as_tensor(per_class_accuracy, dtype=torch.float64)
+    return 100.0 * float(errors[~errors.isnan()].std(correction=0))
+
+
+def weighted_error(per_class_accuracy: Sequence[float], class_weights: Sequence[float]) -> float:
+    """The cost-weighted error sum_k w_k e_k / sum_k w_k over the classes present, in percent."""
+    errors = 1.0 - torch.as_tensor(per_class_accuracy, dtype=torch.float64)
+    w = torch.as_tensor(class_weights, dtype=torch.float64)
+    present = ~errors.isnan()
+    return 100.0 * float((w[present] * errors[present]).sum() / w[present].sum())
 
 
 def classification_metrics(
@@ -27,7 +54,9 @@ def classification_metrics(
 
     Shot groups follow the usual convention: many > ``many_threshold`` training examples,
     few < ``few_threshold``, medium in between. Classes absent from the evaluation set are
-    ignored by the class means. With an attribute (``groups``, ``num_attribute_values`` > 1 values) the
+    ignored by the class means. ``cvar_error`` is the mean of the worst fifth of the class errors
+    (:func:`cvar_error` at :data:`CVAR_ALPHA`), ``class_error_std`` their spread. With an
+    attribute (``groups``, ``num_attribute_values`` > 1 values) the
     group metrics of :func:`autobalance.group_metrics.group_metrics` are added.
     """
     preds, targets = preds.cpu(), targets.cpu()
@@ -44,6 +73,8 @@ def classification_metrics(
         "error": 100.0 * (1.0 - float(correct.double().mean())),
         "balanced_error": 100.0 * (1.0 - _nanmean(per_class)),
         "worst_class_error": 100.0 * (1.0 - float(per_class[~per_class.isnan()].min())),
+        "cvar_error": cvar_error(per_class, CVAR_ALPHA),
+        "class_error_std": class_error_std(per_class),
         "per_class_accuracy": [float(a) for a in per_class],
         "num_examples": len(targets),
     }

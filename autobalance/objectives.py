@@ -13,7 +13,7 @@ binary attribute, as in the paper), differentiable wherever the extremes are uni
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -66,9 +66,39 @@ def objective_config(name: str = "balanced_ce", **values: Any) -> ObjectiveConfi
     return build_settings(OBJECTIVES, "objective", name, values, default=ObjectiveConfig)
 
 
-def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_values: int = 1) -> Objective:
-    """The objective ``spec`` names; ``num_attribute_values`` is the number of attribute values. With
-    ``final_temperature`` it is an :class:`AnnealedObjective`."""
+def class_weight_list(weights: Sequence[float] | Mapping[Any, float] | None,
+                      class_names: Sequence[str]) -> list[float] | None:
+    """``objective.class_weights`` as K numbers: a list is taken as it is, a mapping by class name
+    (or index), the classes it leaves out weighing 1. Refuses a wrong length, an unknown class,
+    negative weights and weights that are all zero."""
+    if weights is None:
+        return None
+    k = len(class_names)
+    if isinstance(weights, Mapping):
+        full = [1.0] * k
+        for key, value in weights.items():
+            index = (class_names.index(str(key)) if str(key) in class_names else
+                     int(key) if isinstance(key, int) and 0 <= key < k else None)
+            require(index is not None, "objective.class_weights", dict(weights),
+                    f"class names among {list(class_names)} or indices in [0, {k}); {key!r} is neither")
+            full[index] = float(value)
+    else:
+        full = [float(w) for w in weights]
+        require(len(full) == k, "objective.class_weights", full, f"{k} weights, one per class, or a mapping "
+                "from class names to weights")
+    require(min(full) >= 0 and max(full) > 0, "objective.class_weights", full,
+            "non-negative weights, not all zero")
+    return full
+
+
+def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_values: int = 1,
+                    class_names: Sequence[str] | None = None) -> Objective:
+    """The objective ``spec`` names; ``num_attribute_values`` is the number of attribute values,
+    ``class_names`` those that ``objective.class_weights`` may name. With ``final_temperature`` it
+    is an :class:`AnnealedObjective`."""
+    if spec.class_weights is not None:
+        names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+        spec = dataclasses.replace(spec, class_weights=class_weight_list(spec.class_weights, names))
     if spec.final_temperature is not None:
         return AnnealedObjective(spec, num_classes, num_attribute_values)
     compared = spec.fairness if spec.name == "trade_off" else spec.name
@@ -140,12 +170,12 @@ def check_blend_weights(spec: ObjectiveConfig) -> None:
             dict(spec.weights), f"a mapping from {', '.join(blendable)} to blend weights")
 
 
-@OBJECTIVES.register("balanced_ce")
+@OBJECTIVES.register("balanced_ce", metric="balanced_error")
 def _balanced_ce(spec, num_classes, num_attribute_values):
     return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).mean()
 
 
-@OBJECTIVES.register("calibrated_balanced_ce")
+@OBJECTIVES.register("calibrated_balanced_ce", metric="balanced_error")
 def _calibrated_balanced_ce(spec, num_classes, num_attribute_values):
     def calibrated_balanced_ce(z, y, g):
         beta = fitted_inverse_temperature(z, y, num_classes)
@@ -153,7 +183,7 @@ def _calibrated_balanced_ce(spec, num_classes, num_attribute_values):
     return calibrated_balanced_ce
 
 
-@OBJECTIVES.register("expected_error", tempered=True)
+@OBJECTIVES.register("expected_error", tempered=True, metric="balanced_error")
 def _expected_error(spec, num_classes, num_attribute_values):
     def expected_error(z, y, g):
         p_true = log_softmax(z / spec.temperature, 1).gather(1, y[:, None]).squeeze(1).exp()
@@ -161,16 +191,38 @@ def _expected_error(spec, num_classes, num_attribute_values):
     return expected_error
 
 
-@OBJECTIVES.register("worst_class", soft_maximum=True)
+@OBJECTIVES.register("worst_class", soft_maximum=True, metric="worst_class_error", cvar_metric="cvar_error")
 def _worst_class(spec, num_classes, num_attribute_values):
     return lambda z, y, g: soft_maximum(per_index_means(cross_entropy(z, y), y, num_classes),
                                         spec.temperature, spec.cvar_alpha)
 
 
+@OBJECTIVES.register("class_std", metric="class_error_std")
+def _class_std(spec, num_classes, num_attribute_values):
+    """The spread (population standard deviation) of the per-class mean CE; blend it with an
+    accuracy objective (``blend``), since alone it is least where every class is equally bad."""
+    return lambda z, y, g: per_index_means(cross_entropy(z, y), y, num_classes).std(correction=0)
+
+
+@OBJECTIVES.register("weighted_ce", metric="weighted_error")
+def _weighted_ce(spec, num_classes, num_attribute_values):
+    """The per-class mean CE weighted by ``objective.class_weights`` (the classes present)."""
+    require(spec.class_weights is not None, "objective.class_weights", spec.class_weights,
+            "per-class weights for objective=weighted_ce (a list of K numbers, or a mapping from class names)")
+    weights = torch.as_tensor(spec.class_weights, dtype=torch.float64)
+
+    def weighted_ce(z, y, g):
+        means, present = index_means(cross_entropy(z, y), y, num_classes)
+        w = weights.to(z)[present]
+        return (w * means[present]).sum() / w.sum()
+    return weighted_ce
+
+
 @OBJECTIVES.register("blend")
 def _blend(spec, num_classes, num_attribute_values):
     check_blend_weights(spec)
-    parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha), num_classes,
+    parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha,
+                                                   class_weights=spec.class_weights), num_classes,
                                    num_attribute_values) for name in spec.weights}
     return lambda z, y, g: sum(w * parts[n](z, y, g) for n, w in spec.weights.items())
 
@@ -179,7 +231,7 @@ def _group_losses(z, y, g, num_classes, num_attribute_values):
     return cell_means(cross_entropy(z, y), y, g, num_classes, num_attribute_values)
 
 
-@OBJECTIVES.register("worst_group", soft_maximum=True)
+@OBJECTIVES.register("worst_group", soft_maximum=True, metric="worst_group_error")
 def _worst_group(spec, num_classes, num_attribute_values):
     def worst_group(z, y, g):
         table, present = _group_losses(z, y, g, num_classes, num_attribute_values)
@@ -187,7 +239,7 @@ def _worst_group(spec, num_classes, num_attribute_values):
     return worst_group
 
 
-@OBJECTIVES.register("group_balanced")
+@OBJECTIVES.register("group_balanced", metric="average_group_error")
 def _group_balanced(spec, num_classes, num_attribute_values):
     def group_balanced(z, y, g):
         table, present = _group_losses(z, y, g, num_classes, num_attribute_values)
@@ -200,19 +252,20 @@ def _largest_gap(spreads: torch.Tensor, spec: ObjectiveConfig, z: torch.Tensor) 
     return soft_maximum(spreads, spec.temperature, spec.cvar_alpha) if len(spreads) else z.sum() * 0
 
 
-@OBJECTIVES.register("deo", fairness=True)
+@OBJECTIVES.register("deo", fairness=True, metric="deo")
 def _deo(spec, num_classes, num_attribute_values):
     return lambda z, y, g: attribute_spreads(*_group_losses(z, y, g, num_classes, num_attribute_values)).sum()
 
 
-@OBJECTIVES.register("equalized_odds", fairness=True, soft_maximum=True)
+@OBJECTIVES.register("equalized_odds", fairness=True, soft_maximum=True, metric="equalized_odds_difference")
 def _equalized_odds(spec, num_classes, num_attribute_values):
     def equalized_odds(z, y, g):
         return _largest_gap(attribute_spreads(*_group_losses(z, y, g, num_classes, num_attribute_values)), spec, z)
     return equalized_odds
 
 
-@OBJECTIVES.register("demographic_parity", fairness=True, soft_maximum=True)
+@OBJECTIVES.register("demographic_parity", fairness=True, soft_maximum=True,
+                     metric="demographic_parity_difference")
 def _demographic_parity(spec, num_classes, num_attribute_values):
     def demographic_parity(z, y, g):
         a = torch.zeros_like(y) if g is None else g

@@ -29,8 +29,10 @@ from autobalance.losses.family import ParametricLoss, mean_loss
 from autobalance.losses.io import save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
-from autobalance.objectives import build_objective
+from autobalance.objective_metrics import with_objective_metrics
+from autobalance.objectives import build_objective, class_weight_list
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
+from autobalance.posthoc_stage import posthoc_stage
 from autobalance.registry import Registry
 from autobalance.reporting import (
     data_line,
@@ -94,7 +96,17 @@ def _write_per_class(out_dir: Path, data: DataBundle, metrics: dict[str, Any],
                             metrics["per_group_accuracy"])
 
 
-def final_test_metrics(trainer: Trainer, data: DataBundle, out_dir: Path) -> dict[str, Any]:
+def scored(cfg: RunConfig, data: DataBundle, metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with the run objective's own (:func:`with_objective_metrics`)."""
+    return with_objective_metrics(metrics, cfg.objective, data.class_names)
+
+
+def evaluated(cfg: RunConfig, trainer: Trainer, split: TensorSplit) -> dict[str, Any]:
+    """The trainer's model on ``split``: its metrics and the run objective's."""
+    return scored(cfg, trainer.data, trainer.evaluate(split))
+
+
+def final_test_metrics(cfg: RunConfig, trainer: Trainer, data: DataBundle, out_dir: Path) -> dict[str, Any]:
     """The run's model on the test split: its metrics, with its predictions written (rank 0)
     to ``test_predictions.csv``."""
     test = data.test
@@ -102,7 +114,7 @@ def final_test_metrics(trainer: Trainer, data: DataBundle, out_dir: Path) -> dic
     if data.ranks.is_main:
         write_predictions_csv(out_dir / "test_predictions.csv", test.y.tolist(), predictions.tolist(),
                               None if test.attribute is None else test.attribute.tolist())
-    return trainer.metrics(predictions, test)
+    return scored(cfg, data, trainer.metrics(predictions, test))
 
 
 def training_fit(trainer: Trainer, split: TensorSplit) -> dict[str, Any]:
@@ -209,11 +221,13 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         start = time.perf_counter()
         extra[name] = procedure.after(cfg, trainer, data, final_data)
         phase_seconds[procedure.after_phase] = time.perf_counter() - start
-    metrics = final_test_metrics(trainer, data, out_dir)
+    metrics = final_test_metrics(cfg, trainer, data, out_dir)
     results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics,
                "train": training_fit(trainer, final_data.train), **extra}
     if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
-        results["val"] = trainer.evaluate(final_data.val)
+        results["val"] = evaluated(cfg, trainer, final_data.val)
+    if cfg.posthoc.enabled:
+        results["posthoc"] = posthoc_stage(cfg, trainer, data, final_data, scored)
     if data.ranks.is_main:
         _write_per_class(out_dir, final_data, metrics)
     print(summary_table(metrics, data.class_names, final_data.train_counts))
@@ -236,7 +250,7 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     loss = family_loss(family, data.train_counts, data.cell_counts(), augmentation_ops(family, data),
                        decay_reference=optim.weight_decay)
-    objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values)
+    objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values, data.class_names)
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
                          phase=phase)
     searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),
@@ -288,7 +302,7 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
                    epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
     fitted = final_data if s.retrain else data
-    metrics = final_test_metrics(final, data, out_dir)
+    metrics = final_test_metrics(cfg, final, data, out_dir)
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
                                "test": metrics, "train": training_fit(final, fitted.train),
                                "learned_loss": str(loss_path),
@@ -297,13 +311,16 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
                                "guard_backoffs": sum(0 if h.guard is None else h.guard.backoffs for h in hooks),
                                "exported_start": [h.climbed() is not None for h in hooks]}
     if len(fitted.val):  # the final model never trained on it (search.retrain=false or train_on_val=false)
-        results["val"] = final.evaluate(fitted.val)
+        results["val"] = evaluated(cfg, final, fitted.val)
+    if cfg.posthoc.enabled:
+        results["posthoc"] = posthoc_stage(cfg, final, data, fitted, scored)
     accuracies = {"learned loss": metrics["per_class_accuracy"]}
     for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
         baseline_cfg = dataclasses.replace(cfg, loss=loss_config(name),
                                            search=dataclasses.replace(s, enabled=False))
         results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
                                         phase_seconds).evaluate(data.test)
+        results[f"{name}_test"] = scored(cfg, data, results[f"{name}_test"])
         accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
     columns = {k: v[0].tolist() for k, v in learned.values().items() if v.shape[-1] == data.num_classes}
     results["plots"] = []
@@ -389,6 +406,8 @@ def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[s
     with data_progress(cfg.logger.progress and main):
         data = dataclasses.replace(build_data(cfg.data, cfg.seed, device), ranks=ranks)
     print(data_line(data.summary), flush=True)
+    weights = class_weight_list(cfg.objective.class_weights, data.class_names)  # names -> K numbers, checked
+    cfg = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, class_weights=weights))
     sinks = (make_sinks(cfg.logger.name, out_dir, cfg.logger.project, cfg.name, cfg.logger.mode,
                         dataclasses.asdict(cfg)) if main else None)
     try:

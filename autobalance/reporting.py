@@ -14,8 +14,9 @@ from autobalance.frequency_bins import frequency_bins
 
 GAPS = ("deo", "equalized_odds_difference", "demographic_parity_difference")
 """Fairness gaps, in percentage points."""
-HEADLINE = ("balanced_error", "few_shot_error", "worst_class_error", "worst_group_error", "average_group_error",
-            "worst_attribute_error", *GAPS)
+HEADLINE = ("balanced_error", "few_shot_error", "worst_class_error", "cvar_error", "class_error_std",
+            "weighted_error", "worst_group_error", "average_group_error", "worst_attribute_error", *GAPS,
+            "objective_error")
 """The headline numbers of a run (errors in percent, gaps in points), wherever they apply."""
 
 
@@ -94,10 +95,23 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
     lines.append("-" * len(header))
     for key in HEADLINE:
         if metrics.get(key) is not None:
-            lines.append(f"{key:>29}: {metrics[key]:.2f} {'points' if key in GAPS else '%'}")
+            lines.append(f"{_headline_label(key, metrics):>29}: {metrics[key]:.2f} "
+                         f"{_unit(metrics.get('objective_metric', '') if key == 'objective_error' else key)}")
     if "per_group_accuracy" in metrics:
         lines.append(group_table(metrics["per_group_accuracy"], class_names))
     return "\n".join(lines)
+
+
+def _headline_label(key: str, metrics: dict[str, Any]) -> str:
+    if key == "cvar_error":
+        return f"cvar_error (alpha {metrics.get('cvar_alpha', 0.2):g})"
+    if key == "objective_error":
+        return f"objective ({metrics.get('objective_metric')})"
+    return key
+
+
+def _unit(key: str) -> str:
+    return "points" if key in (*GAPS, "class_error_std") else "%"
 
 
 def group_table(per_group_accuracy: list[list[float]], class_names: list[str]) -> str:

@@ -86,7 +86,8 @@ def test_the_python_api_gives_every_loss_the_same_hyperparameters_as_the_cli(los
         cli = load_config(compose(config_name="config", overrides=["search=none", f"loss={loss}"])).loss
     api = loss_config(loss)  # what build_loss uses
     assert api == cli and type(api) is LOSSES.metadata(loss)["settings"]
-    standard = {f.name: f.default for f in dataclasses.fields(type(api))}
+    standard = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+                for f in dataclasses.fields(type(api))}
     assert all(getattr(api, key) == standard[key] for key in hyperparameters(loss))
 
 

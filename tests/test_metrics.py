@@ -50,3 +50,24 @@ def test_summary_table_columns_fit_their_names_and_show_small_decays():
     header, _, first, second = table.splitlines()[:4]
     assert header.endswith("label_smoothing weight_decay") and len(first) == len(header)
     assert first.split()[-2:] == ["0.050", "1.00e-04"] and second.split()[-1] == "3.50e-05"
+
+
+def test_cvar_spread_and_weighted_error_of_the_class_errors():
+    from autobalance.metrics import class_error_std, cvar_error, weighted_error
+
+    accuracy = [1.0, 0.9, 0.5, 0.2, float("nan")]  # errors 0, 10, 50, 80 %; the last class is absent
+    assert math.isclose(cvar_error(accuracy, 0.2), 80.0)  # ceil(0.2 * 4) = 1 class
+    assert math.isclose(cvar_error(accuracy, 0.5), 65.0)  # the worst two
+    assert math.isclose(cvar_error(accuracy, 1.0), 35.0)  # the balanced error
+    errors = torch.tensor([0.0, 10.0, 50.0, 80.0], dtype=torch.float64)
+    assert math.isclose(class_error_std(accuracy), float(errors.std(correction=0)))
+    assert math.isclose(weighted_error(accuracy, [1, 1, 2, 0, 9]), (10 + 100) / 4)
+
+
+def test_every_evaluation_reports_the_cvar_at_a_fifth_and_the_spread():
+    targets = torch.arange(10).repeat_interleave(2)
+    preds = targets.clone()
+    preds[:4] = 9  # classes 0 and 1 wrong on both examples
+    m = classification_metrics(preds, targets, [10] * 10)
+    assert m["cvar_error"] == 100.0 and math.isclose(m["balanced_error"], 20.0)
+    assert math.isclose(m["class_error_std"], 40.0)

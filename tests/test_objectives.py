@@ -153,3 +153,28 @@ def test_calibrated_balanced_ce_gradient_matches_finite_differences_under_torch_
         step.view(-1)[i] = eps
         numeric.view(-1)[i] = (objective(z + step, y, None) - objective(z - step, y, None)) / (2 * eps)
     torch.testing.assert_close(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_class_std_is_the_spread_of_the_per_class_ce():
+    torch.testing.assert_close(build_objective(ObjectiveConfig("class_std"), 3)(Z, Y, None),
+                               PER_CLASS.std(correction=0))
+
+
+def test_weighted_ce_weighs_the_per_class_ce_by_name_or_index():
+    by_name = build_objective(ObjectiveConfig("weighted_ce", class_weights={"x": 2.0, "z": 0.0}), 3,
+                              class_names=["x", "y", "z"])
+    torch.testing.assert_close(by_name(Z, Y, None), (2 * PER_CLASS[0] + PER_CLASS[1]) / 3)
+    by_index = build_objective(ObjectiveConfig("weighted_ce", class_weights=[2.0, 1.0, 0.0]), 3)
+    torch.testing.assert_close(by_index(Z, Y, None), by_name(Z, Y, None))
+    with pytest.raises(ConfigError, match="objective.class_weights=None: expected per-class weights"):
+        build_objective(ObjectiveConfig("weighted_ce"), 3)
+
+
+@pytest.mark.parametrize("spec", [ObjectiveConfig("class_std"), ObjectiveConfig("worst_class", cvar_alpha=0.4),
+                                  ObjectiveConfig("weighted_ce", class_weights=[0.5, 2.0, 1.0])])
+def test_beyond_balanced_objectives_have_correct_gradients(spec):
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(12, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = torch.arange(12) % 3
+    obj = build_objective(spec, 3)
+    assert torch.autograd.gradcheck(lambda logits: obj(logits, y, None), (z,))

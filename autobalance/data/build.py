@@ -14,6 +14,7 @@ from autobalance.config import DataConfig
 from autobalance.data.bundle import BatchTransform, DataBundle, TensorSplit
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.errors import DataError
+from autobalance.data.label_noise import confusable, flip_labels, noise_rates, noise_record
 from autobalance.data.profiles import long_tail_counts, subsample_per_class
 from autobalance.data.splits import train_val_split
 from autobalance.registry import Registry
@@ -126,7 +127,7 @@ def _user_file(cfg, seed, cache_dir):
     from autobalance.data.sources.user_files import load_user_file
 
     return load_user_file(cfg.name, cfg.path, cfg.test_path, cfg.test_fraction, cfg.class_names,
-                          cfg.num_classes, cfg.label_column, cfg.attribute_column, seed)
+                          cfg.num_classes, cfg.label_column, cfg.attribute_column, seed, cfg.val_path)
 
 
 def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,10 +169,25 @@ def _which(names: list[str], classes: list[int]) -> str:
     return f"class {names[classes[0]]!r}{more}"
 
 
+def noisy_training_split(train: ArraySplit, cfg: DataConfig, names: list[str],
+                         seed: int) -> tuple[ArraySplit, dict | None]:
+    """The training split with ``data.label_noise`` applied, and its record (None without noise)."""
+    rates = noise_rates(cfg.label_noise, np.bincount(train.y, minlength=len(names)).tolist(), names)
+    targets = confusable(cfg.label_noise.flip_to, names)
+    if not any(rates):
+        return train, None
+    noisy = flip_labels(train.y, rates, targets, seed)
+    return ArraySplit(train.x, noisy, train.attribute), noise_record(train.y, noisy, rates, cfg.label_noise.flip_to,
+                                                                      seed)
+
+
 def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -> DataBundle:
     """Seeded long-tailed training set, validation split and balanced test set on ``device``."""
     device = torch.device(device)
     raw = load_raw(cfg, seed)
+    if cfg.val_path and raw.val is None:
+        raise DataError(f"data.val_path={cfg.val_path!r}: data.name={cfg.name} does not read a validation file "
+                        "(csv and npz do)")
     raw.check_labels(cfg.num_classes)
     k = cfg.num_classes or raw.num_classes
     if k < 2:
@@ -202,6 +218,7 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
             raise DataError(f"{_which(names, emptied)}: {kept} example(s) after the long-tail profile, too few "
                             "for one to train on and one to validate; lower data.rho, raise data.n_max, or set "
                             "data.split=none")
+    train, noise = noisy_training_split(train, cfg, names, seed)
     test = raw.test if cfg.test_subset is None else _balanced_subset(raw.test, cfg.test_subset, k, seed)
     mean, std = _normalization(train.x, raw.kind)
     groups = [s.attribute for s in (train, val, test) if s.attribute is not None and len(s.attribute)]
@@ -222,6 +239,8 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
     }
     if raw.label_map is not None:
         summary["label_map"] = raw.label_map
+    if noise is not None:
+        summary["label_noise"] = noise
     if num_attribute_values > 1:
         summary["attribute_counts"] = {
             split_name: np.bincount(s.attribute, minlength=num_attribute_values).tolist()

@@ -1,5 +1,6 @@
 """The learnable loss family, the baseline zoo and training-time schedules."""
 
+from autobalance.losses import beyond_balanced  # noqa: E402,F401  (registers gce, weighted_ce, cost_la)
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,

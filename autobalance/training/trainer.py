@@ -154,13 +154,17 @@ class Trainer:
         return loss.item()
 
     @torch.no_grad()
-    def predict(self, split: TensorSplit) -> torch.Tensor:
+    def logits(self, split: TensorSplit) -> torch.Tensor:
+        """The model's logits on ``split`` as it is evaluated (eval mode, the loss's test-time
+        adjustment applied), an (N, K) tensor."""
         was_training = self.model.training
         self.model.eval()
-        preds = [self.loss.eval_logits(self.forward(x)).argmax(1) for x, _, _ in
-                 self.data.eval_batches(split)]
+        logits = [self.loss.eval_logits(self.forward(x)) for x, _, _ in self.data.eval_batches(split)]
         self.model.train(was_training)
-        return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+        return torch.cat(logits) if logits else torch.zeros(0, self.data.num_classes, device=self.device)
+
+    def predict(self, split: TensorSplit) -> torch.Tensor:
+        return self.logits(split).argmax(1)
 
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
         return self.metrics(self.predict(split), split)

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import tarfile
 from pathlib import Path
@@ -144,3 +145,22 @@ def test_the_system_fashion_mnist_has_its_published_sizes(tmp_path):
     raw = fashion_mnist.load_fashion_mnist(None, tmp_path / "cache")
     assert raw.train.x.shape == (60000, 28, 28, 1) and len(raw.test) == 10000
     assert np.bincount(raw.train.y).tolist() == [6000] * 10
+
+
+def test_a_validation_file_of_the_users_own_is_the_validation_split(tmp_path):
+    from autobalance.config import DataConfig
+    from autobalance.data.build import build_data
+
+    rows = ["x1,x2,label"] + [f"{i},{-i},{'cat' if i % 3 else 'dog'}" for i in range(60)]
+    (tmp_path / "train.csv").write_text("\n".join(rows))
+    (tmp_path / "val.csv").write_text("\n".join(["x1,x2,label", "1,2,dog", "3,4,cat", "5,6,cat"]))
+    (tmp_path / "bad_val.csv").write_text("\n".join(["x1,x2,label", "1,2,bird"]))
+    cfg = DataConfig(name="csv", path=str(tmp_path / "train.csv"), val_path=str(tmp_path / "val.csv"),
+                     profile="none", cache_dir=str(tmp_path / "cache"))
+    data = build_data(cfg, seed=0)
+    assert data.val.y.tolist() == [1, 0, 0]  # cat 0, dog 1: the file's rows, in its order
+    assert sum(data.summary["counts"]["train"]) + sum(data.summary["counts"]["test"]) == 60  # no split of it
+    with pytest.raises(ValueError, match=r"bad_val.csv: labels \['bird'\] do not occur in the training file"):
+        build_data(dataclasses.replace(cfg, val_path=str(tmp_path / "bad_val.csv")), seed=0)
+    with pytest.raises(ValueError, match="data.val_path='v.csv': data.name=mnist1d does not read a validation file"):
+        build_data(DataConfig(val_path="v.csv", cache_dir=str(tmp_path / "cache")), seed=0)

@@ -134,3 +134,22 @@ def test_label_aware_smoothing_smooths_the_head_most_and_the_rarest_class_least(
     torch.testing.assert_close(_build("las", smooth_head=head, smooth_tail=tail)(z, y), expected.mean())
     standard = _build("las")
     assert standard.label_smoothing()[0, 0] == pytest.approx(0.3) and float(standard.label_smoothing()[0, -1]) == 0.0
+
+
+def test_generalized_cross_entropy_is_zhang_and_sabuncus_formula():
+    z, y = _batch()
+    p = torch.softmax(z, 1)[torch.arange(len(y)), y]
+    for q in (0.7, 1.0):
+        torch.testing.assert_close(_build("gce", q=q)(z, y), ((1 - p**q) / q).mean())
+    torch.testing.assert_close(_build("gce", q=1e-6)(z, y), _softmax_ce(z, y).mean(), rtol=1e-4, atol=1e-5)
+
+
+def test_cost_sensitive_ce_and_logit_adjustment_with_costs():
+    z, y = _batch()
+    costs = torch.tensor([1.0, 2.0, 0.5, 1.0, 4.0, 1.0], dtype=torch.float64)
+    ce = _softmax_ce(z, y)
+    expected = (costs / costs.mean())[y] * ce  # weights normalized to mean one
+    torch.testing.assert_close(_build("weighted_ce", weights=costs.tolist())(z, y), expected.mean())
+    offsets = 1.0 * _priors().log() - costs.log()
+    torch.testing.assert_close(_build("cost_la", weights=costs.tolist())(z, y), _softmax_ce(z + offsets, y).mean())
+    torch.testing.assert_close(_build("cost_la")(z, y), _build("la")(z, y))  # equal costs: LA

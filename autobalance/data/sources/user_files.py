@@ -215,34 +215,42 @@ def load_user_file(
     label_column: str = "label",
     attribute_column: str | None = None,
     seed: int = 0,
+    val_path: str | None = None,
 ) -> RawDataset:
+    """The training file, its test file (or a stratified holdout) and, with ``val_path``, a
+    validation file of the user's own; every file after the first must match the first's
+    features and attribute, and its labels must occur in it."""
     def read(p: Path) -> UserTable:
         return read_npz(p) if kind == "npz" else read_csv(p, label_column, attribute_column)
 
     train_table = read(_require(path, kind))
-    test_table = read(_require(test_path, kind)) if test_path else None
-    if test_table is not None:
-        if test_table.features != train_table.features:
+    others = [read(_require(p, kind)) if p else None for p in (test_path, val_path)]
+    for other in others:
+        if other is None:
+            continue
+        if other.features != train_table.features:
             what = "columns" if kind == "csv" else "rows of shape"
-            raise DataError(f"{test_table.path}: {what} {list(test_table.features)} differ from the training "
+            raise DataError(f"{other.path}: {what} {list(other.features)} differ from the training "
                             f"file's {list(train_table.features)} ({train_table.path})")
-        if (test_table.attribute is None) != (train_table.attribute is None):
-            has = "has" if test_table.attribute is not None else "lacks"
-            raise DataError(f"{test_table.path}: {has} the attribute "
+        if (other.attribute is None) != (train_table.attribute is None):
+            has = "has" if other.attribute is not None else "lacks"
+            raise DataError(f"{other.path}: {has} the attribute "
                             f"{'column' if kind == 'csv' else 'key'} that the training file "
-                            f"{'lacks' if test_table.attribute is not None else 'has'}")
+                            f"{'lacks' if other.attribute is not None else 'has'}")
     mapping, names = label_mapping(train_table, num_classes, class_names)
     k = num_classes or len(names)
     if len(names) != k:
         raise DataError(f"data.class_names has {len(names)} names but data.num_classes={k}")
     train = encoded(train_table, mapping, train_table.path)
+    test_table, val_table = others
     if test_table is not None:
         test = encoded(test_table, mapping, train_table.path)
     else:
         train, test = stratified_holdout(train, test_fraction, seed)
+    val = None if val_table is None else encoded(val_table, mapping, train_table.path)
     kind_of_x = "image" if train.x.dtype == np.uint8 and train.x.ndim == 4 else "vector"
     renamed = any(str(v) != str(i) for v, i in mapping.items())
-    raw = RawDataset(Path(path).stem, train, test, names, kind_of_x,
+    raw = RawDataset(Path(path).stem, train, test, names, kind_of_x, val=val,
                      label_map={str(v): i for v, i in mapping.items()} if renamed else None)
     raw.check_labels(k)
     return raw
