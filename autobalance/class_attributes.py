@@ -12,6 +12,7 @@ comparable and a map over them has as many numbers as attributes, not classes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -54,3 +55,15 @@ def log_frequency(counts: Sequence[int]) -> list[float]:
     """log(n_k / n_max); classes without training examples count as one."""
     t = torch.as_tensor(counts, dtype=torch.float64).clamp_min(1)
     return (t / t.max()).log().tolist()
+
+
+def attribute_values(counts: Sequence[int], label_noise: Mapping | None = None,
+                     class_weights: Sequence[float] | None = None,
+                     difficulty: Sequence[float] | None = None) -> dict[str, list[float] | None]:
+    """Each attribute's K numbers in a run: from its training counts, its ``data_summary.json``
+    label-noise record, its objective's class weights and, where measured, a model's per-class
+    validation cross-entropy (None where the run has none)."""
+    return {"log_frequency": log_frequency(counts),
+            "noise_rate": None if label_noise is None else list(label_noise["rates"]),
+            "class_weight": None if class_weights is None else [math.log(max(w, 1e-12)) for w in class_weights],
+            "difficulty": None if difficulty is None else list(difficulty)}

@@ -248,8 +248,12 @@ class FamilyConfig:
     scale_map: str = "exp"
     cluster_size: int = 1
     parametrization: str = "per_class"
-    """``per_class`` (a value per class, or per cluster of ``cluster_size``) or ``power_law`` (one
-    exponent per part: scales (n_k / n_max)^gamma, offsets tau * log pi_k, weights n_k^-beta)."""
+    """``per_class`` (a value per class, or per cluster of ``cluster_size``), ``power_law`` (one
+    exponent per part: scales (n_k / n_max)^gamma, offsets tau * log pi_k, weights n_k^-beta) or
+    ``attributes`` (per part, a linear map from the class attributes ``attributes``)."""
+    attributes: list[str] = field(default_factory=lambda: ["log_frequency"])
+    """With ``parametrization: attributes``: the class attributes the map reads (log_frequency,
+    noise_rate, class_weight; :mod:`autobalance.class_attributes`)."""
     init: str = "la"
     init_tau: float = 1.0
     init_gamma: float = 0.2

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from autobalance.bilevel import BilevelSearch
+from autobalance.class_attributes import attribute_values
 from autobalance.config import ConfigError, FamilyConfig, OptimConfig, RunConfig, SearchConfig
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle, TensorSplit
@@ -249,7 +250,9 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     s, family = cfg.search, cfg.search.family
     optim = search_optim(cfg.optim, s, s.search_epochs(cfg.optim.epochs)) if s.retrain else cfg.optim
     loss = family_loss(family, data.train_counts, data.cell_counts(), augmentation_ops(family, data),
-                       decay_reference=optim.weight_decay)
+                       decay_reference=optim.weight_decay,
+                       attribute_values=attribute_values(data.train_counts, data.summary.get("label_noise"),
+                                                         cfg.objective.class_weights))
     objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values, data.class_names)
     hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
                          phase=phase)

@@ -3,13 +3,12 @@ validation outputs (:mod:`autobalance.posthoc`) and the adjusted model's validat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from autobalance.class_attributes import attribute_matrix, log_frequency
+from autobalance.class_attributes import attribute_matrix, attribute_values, log_frequency
 from autobalance.config import ConfigError, RunConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.group_metrics import index_means
@@ -19,19 +18,12 @@ from autobalance.posthoc import fit_offsets, offset_basis
 from autobalance.training.trainer import Trainer
 
 
-def class_attribute_values(cfg: RunConfig, data: DataBundle, val_logits: torch.Tensor | None) -> dict[str, Any]:
-    """Each class attribute's K numbers in this run (None where it has none): difficulty is the
-    per-class validation cross-entropy of ``val_logits``."""
-    noise = data.summary.get("label_noise")
-    weights = cfg.objective.class_weights
-    difficulty = None
-    if val_logits is not None and len(val_logits):
-        means, _ = index_means(cross_entropy(val_logits.double(), data.val.y), data.val.y, data.num_classes)
-        difficulty = means.tolist()
-    return {"log_frequency": log_frequency(data.train_counts),
-            "noise_rate": None if noise is None else noise["rates"],
-            "class_weight": None if weights is None else [math.log(max(w, 1e-12)) for w in weights],
-            "difficulty": difficulty}
+def class_attribute_values(cfg: RunConfig, data: DataBundle, val_logits: torch.Tensor) -> dict[str, Any]:
+    """Each class attribute's K numbers in this run; difficulty is the per-class validation
+    cross-entropy of ``val_logits``."""
+    difficulty, _ = index_means(cross_entropy(val_logits.double(), data.val.y), data.val.y, data.num_classes)
+    return attribute_values(data.train_counts, data.summary.get("label_noise"), cfg.objective.class_weights,
+                            difficulty.tolist())
 
 
 def posthoc_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, fitted: DataBundle,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
 
+from autobalance.class_attributes import attribute_matrix, log_frequency
 from autobalance.config import (
     CLASS_BALANCED_BETA,
     FamilyConfig,
@@ -408,7 +409,8 @@ def build_search_loss(learn: Sequence[str], init: str, counts: Sequence[int],
 
 
 def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCounts | None = None,
-                augment_ops: Sequence[str] = (), decay_reference: float | None = None) -> ParametricLoss:
+                augment_ops: Sequence[str] = (), decay_reference: float | None = None,
+                attribute_values: Mapping[str, Sequence[float] | None] | None = None) -> ParametricLoss:
     """The learnable family as ``search.family`` configures it: with ``cell_counts`` (the training
     (attribute x class) table) every part is a table with one row per attribute value; with
     ``augment_ops`` (the operations the search applies, resolved against the data), per-class
@@ -417,7 +419,13 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
     ``augment_max_ratio`` apart); ``parametrization="power_law"`` learns one exponent per part
     instead of a value per class (the start projected onto it). ``weight_decay`` and
     ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the searching optimizer's decay)
-    and at no smoothing, exactly today's training."""
+    and at no smoothing, exactly today's training. ``parametrization="attributes"`` maps the
+    attributes ``family.attributes`` (their values in ``attribute_values``; log frequency from
+    ``counts`` when not given) to each part."""
+    attributes, names = None, ()
+    if family.parametrization == "attributes":
+        values = attribute_values or {"log_frequency": log_frequency(counts)}
+        attributes, names = attribute_matrix(family.attributes, values)
     start = SEARCH_STARTS[family.init](counts, cell_counts or [list(counts)], tau=family.init_tau,
                                        gamma=family.init_gamma, beta=family.init_beta, path=family.init_path)
     num_attribute_values = len(cell_counts) if cell_counts else 1
@@ -426,4 +434,5 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
                           augment_init=family.augment_init, augment_bounds=dict(family.augment_bounds),
                           augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
                           decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
-                          smoothing_max=family.smoothing_max, **start)
+                          smoothing_max=family.smoothing_max, class_attributes=attributes, attribute_names=names,
+                          **start)

@@ -24,7 +24,7 @@ from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, reso
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.clustering import cluster_means, frequency_clusters
 from autobalance.losses.functional import cross_entropy, log_softmax
-from autobalance.losses.power_law import PARAMETRIZATIONS, fit_exponents, log_relative_frequency
+from autobalance.losses.power_law import PARAMETRIZATIONS, fit_coefficients, fit_exponents, log_relative_frequency
 from autobalance.losses.regularizer import DECAY_MAX_RATIO, ClassifierDecay, initial_raw
 from autobalance.registry import Registry
 
@@ -91,10 +91,13 @@ def check_family_settings(learn: Sequence[str], scale_map: str, cluster_size: in
     require(set(learn) <= set(LEARNABLE), f"{prefix}learn", list(learn), f"a subset of {', '.join(LEARNABLE)}")
     require_choice(f"{prefix}scale_map", scale_map, SCALE_MAPS.names())
     require_choice(f"{prefix}parametrization", parametrization, PARAMETRIZATIONS)
-    if parametrization == "power_law":
+    if parametrization in ("power_law", "attributes"):
         require(cluster_size == 1 and scale_map == "exp", f"{prefix}parametrization", parametrization,
                 f"per_class with {prefix}cluster_size={cluster_size} and {prefix}scale_map={scale_map!r} "
-                "(power_law needs cluster_size 1 and scale_map exp)")
+                f"({parametrization} needs cluster_size 1 and scale_map exp)")
+    if parametrization == "attributes":
+        require(not set(learn) & {"augment", *REGULARIZERS}, f"{prefix}learn", list(learn),
+                "scales, offsets and weights with parametrization attributes (the map gives those three parts)")
 
 
 class ParametricLoss(ClassificationLoss):
@@ -121,7 +124,11 @@ class ParametricLoss(ClassificationLoss):
             (:mod:`autobalance.losses.augmentation`); ``None`` leaves them free.
         parametrization: "per_class" (a value per class, or per cluster) or "power_law" (one
             exponent per group and part times log(n_k / n_max), :mod:`autobalance.losses.power_law`;
-            needs ``counts`` and the exp scale map; the initial tables are projected onto it).
+            needs ``counts`` and the exp scale map; the initial tables are projected onto it), or
+            "attributes" (per group and part, a linear map from ``class_attributes`` and an
+            intercept; the initial tables are projected onto it, exactly for LA's, VS's and CE's).
+        class_attributes: with "attributes", the (A, K) per-class attributes
+            (:func:`autobalance.class_attributes.attribute_matrix`), named by ``attribute_names``.
         label_smoothing: initial smoothing per class, a (K,) / (G, K) table in [0, smoothing_max);
             the part exists when given or learned (none: exactly plain CE's targets). Its map is
             ``smoothing_max * tanh(raw)`` with raw kept >= 0 by :meth:`project_`; under the power
@@ -160,9 +167,17 @@ class ParametricLoss(ClassificationLoss):
         weight_decay: torch.Tensor | Sequence[float] | None = None,
         weight_decay_rest: float | None = None,
         decay_max_ratio: float = DECAY_MAX_RATIO,
+        class_attributes: torch.Tensor | None = None,
+        attribute_names: Sequence[str] = (),
     ) -> None:
         super().__init__()
         check_family_settings(learn, scale_map, cluster_size, parametrization)
+        if parametrization == "attributes" and (class_attributes is None or class_attributes.shape[-1] != num_classes):
+            raise InputError(f"parametrization='attributes' needs class_attributes, an (A, {num_classes}) matrix; "
+                             f"got {None if class_attributes is None else tuple(class_attributes.shape)}")
+        if parametrization == "attributes" and (label_smoothing is not None or weight_decay is not None):
+            raise InputError("parametrization='attributes' maps scales, offsets and weights; label smoothing and "
+                             "a row weight decay are per_class or power_law parts")
         if "augment" in learn and not augment_ops:
             raise InputError("learning 'augment' needs augment_ops: which operations to apply")
         if (cluster_size > 1 or parametrization == "power_law") and counts is None:
@@ -178,14 +193,24 @@ class ParametricLoss(ClassificationLoss):
         self.cluster_size = cluster_size
         if power_law:
             self.register_buffer("log_frequency", log_relative_frequency(counts).float())
+        self.attribute_names = ()
+        if parametrization == "attributes":  # an intercept first: the scales' level (the other parts ignore it)
+            given = torch.as_tensor(class_attributes, dtype=torch.float32)
+            self.register_buffer("class_attributes", torch.cat([torch.ones(1, num_classes), given]))
+            self.attribute_names = ("intercept", *(attribute_names or map(str, range(len(given)))))
         init = {
             "scales": scale_inverse(_table(scales, 1.0, num_attribute_values, num_classes), scale_map),
             "offsets": _table(offsets, 0.0, num_attribute_values, num_classes),
             "weights": _table(weights, 1.0, num_attribute_values, num_classes).log(),
         }
         for part, raw_per_class in init.items():
-            raw = (fit_exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
-                   if power_law else cluster_means(raw_per_class, cluster)).float()
+            if power_law:
+                raw = fit_exponents(raw_per_class, self.log_frequency.double(), shift_invariant=part != "scales")
+            elif parametrization == "attributes":
+                raw = fit_coefficients(raw_per_class, self.class_attributes.double(), shift_invariant=part != "scales")
+            else:
+                raw = cluster_means(raw_per_class, cluster)
+            raw = raw.float()
             if part in self.learn:
                 setattr(self, f"raw_{part}", nn.Parameter(raw))
             else:
@@ -256,8 +281,17 @@ class ParametricLoss(ClassificationLoss):
         return x if self.augmentation is None else self.augmentation(x, targets, groups)
 
     def _expand(self, raw: torch.Tensor) -> torch.Tensor:
-        """Stored (G, clusters) values, or (G, 1) exponents, as a (G, K) table."""
+        """Stored (G, clusters) values, (G, 1) exponents or (G, A) coefficients, as a (G, K) table."""
+        if self.parametrization == "attributes":
+            return raw @ self.class_attributes
         return raw * self.log_frequency if self.parametrization == "power_law" else raw[:, self.cluster]
+
+    def coefficients(self) -> dict[str, dict[str, list[float]]]:
+        """With the attribute map: each part's coefficients per group, by attribute; else empty."""
+        if self.parametrization != "attributes":
+            return {}
+        return {part: {name: getattr(self, f"raw_{part}").detach()[:, i].tolist()
+                       for i, name in enumerate(self.attribute_names)} for part in PARTS}
 
     def exponents(self) -> dict[str, torch.Tensor]:
         """The power-law exponents (one per group) of scales, offsets and weights: gamma of

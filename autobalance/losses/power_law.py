@@ -13,7 +13,9 @@ import torch
 from autobalance.errors import InputError
 from autobalance.losses.priors import cdt_scales
 
-PARAMETRIZATIONS = ("per_class", "power_law")
+PARAMETRIZATIONS = ("per_class", "power_law", "attributes")
+"""``attributes``: each part a linear map from per-class attributes (:mod:`autobalance.class_attributes`),
+the power law's generalization (its one attribute is log(n_k / n_max), unstandardized)."""
 
 
 def log_relative_frequency(counts: Sequence[int]) -> torch.Tensor:
@@ -34,3 +36,11 @@ def fit_exponents(raw: torch.Tensor, shape: torch.Tensor, shift_invariant: bool)
     if shift_invariant:
         raw, shape = raw - raw.mean(dim=-1, keepdim=True), shape - shape.mean()
     return (raw @ shape / (shape @ shape)).unsqueeze(-1)
+
+
+def fit_coefficients(raw: torch.Tensor, basis: torch.Tensor, shift_invariant: bool) -> torch.Tensor:
+    """The (G, A) coefficients whose combinations of the (A, K) ``basis`` rows are closest (least
+    squares) to the (G, K) tables ``raw``; :func:`fit_exponents` for several attributes."""
+    if shift_invariant:
+        raw, basis = raw - raw.mean(dim=-1, keepdim=True), basis - basis.mean(dim=-1, keepdim=True)
+    return raw @ torch.linalg.pinv(basis)  # the least-norm solution: a row the centring zeroes gets 0

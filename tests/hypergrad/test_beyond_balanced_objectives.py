@@ -21,12 +21,19 @@ SPECS = {
 }
 
 
-def _problem(spec):
+def _attribute_map() -> ParametricLoss:
+    """Scales and offsets as linear maps from two class attributes (and an intercept)."""
+    attributes = torch.tensor([[0.0, -0.5, -1.5], [0.4, 0.0, 0.1]], dtype=torch.float64)
+    return ParametricLoss(3, learn=("scales", "offsets"), parametrization="attributes", class_attributes=attributes,
+                          offsets=[0.1, -0.2, 0.1], scales=[1.0, 0.9, 1.2])
+
+
+def _problem(spec, loss=None):
     torch.manual_seed(0)
     x, xv = torch.randn(60, 4, dtype=torch.float64), torch.randn(30, 4, dtype=torch.float64)
     y, yv = three_class_labels(x), three_class_labels(xv)
     model = nn.Linear(4, 3).double()
-    loss = ParametricLoss(3, learn=("scales", "offsets"), offsets=[0.1, -0.2, 0.1]).double()
+    loss = (loss or ParametricLoss(3, learn=("scales", "offsets"), offsets=[0.1, -0.2, 0.1])).double()
     data_loss = model_closure(model, loss_module_fn(loss), [(x, y, None)])
     objective = build_objective(spec, 3, class_names=["a", "b", "c"])
 
@@ -41,10 +48,12 @@ def _problem(spec):
     return params, hparams, train_loss, val_loss
 
 
+@pytest.mark.parametrize("family", ["per_class", "attributes"])
 @pytest.mark.parametrize("objective", sorted(SPECS))
 @pytest.mark.parametrize("method", ["cg", "last_layer"])
-def test_hypergradients_of_beyond_balanced_objectives_match_finite_differences(objective, method):
-    params, hparams, train_loss, val_loss = _problem(SPECS[objective])
+def test_hypergradients_of_beyond_balanced_objectives_match_finite_differences(objective, method, family):
+    params, hparams, train_loss, val_loss = _problem(SPECS[objective],
+                                                     _attribute_map() if family == "attributes" else None)
     options = {"max_iter": 200, "tol": 1e-12} if method == "cg" else {"subset": ("weight", "bias")}
     result = make_method(method, **options).compute(params, hparams, train_loss, val_loss)
     reference = central_differences(lambda hp: val_loss(solve_inner(lambda p: train_loss(p, hp), params), hp),

@@ -1,0 +1,62 @@
+"""The class-attribute parametrization: each part a linear map from per-class attributes (CAP),
+which holds the baselines' starts exactly and learns as many numbers as attributes."""
+
+import pytest
+import torch
+
+from autobalance.class_attributes import attribute_matrix, attribute_values
+from autobalance.config import FamilyConfig
+from autobalance.errors import InputError
+from autobalance.losses import ParametricLoss, load_loss, save_loss
+from autobalance.losses.factory import family_loss
+from autobalance.losses.priors import cdt_scales, logit_adjustment_offsets
+
+COUNTS = [500, 200, 80, 30, 10]
+NOISE = {"rates": [0.4, 0.4, 0.0, 0.0, 0.0]}
+
+
+def _family(learn=("scales", "offsets")) -> ParametricLoss:
+    family = FamilyConfig(learn=list(learn), parametrization="attributes", attributes=["log_frequency", "noise_rate"],
+                          init="vs", init_gamma=0.2)
+    return family_loss(family, COUNTS, attribute_values=attribute_values(COUNTS, NOISE))
+
+
+def test_the_map_starts_exactly_at_vs_with_one_number_per_attribute_and_part():
+    loss = _family()
+    assert loss.raw_scales.shape == (1, 3) and loss.raw_offsets.shape == (1, 3)  # an intercept, two attributes
+    la = logit_adjustment_offsets(COUNTS, 1.0)
+    torch.testing.assert_close(loss.offsets()[0].detach().double(), la - la.mean(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(loss.scales()[0].detach().double(), cdt_scales(COUNTS, 0.2), atol=1e-5, rtol=0)
+    assert list(loss.coefficients()["offsets"]) == ["intercept", "log_frequency", "noise_rate"]
+
+
+def test_a_step_on_the_noise_coefficient_moves_the_noisy_classes_apart_from_the_clean():
+    loss = _family()
+    with torch.no_grad():
+        loss.raw_offsets[0, 2] += 0.5  # the noise_rate coefficient
+    offsets = loss.offsets()[0].detach()
+    la = logit_adjustment_offsets(COUNTS, 1.0).float()
+    moved = offsets - (la - la.mean())
+    assert moved[0] == pytest.approx(moved[1], abs=1e-6) and moved[2] == pytest.approx(moved[4], abs=1e-6)
+    assert moved[0] > 0 > moved[2]
+
+
+def test_the_learned_loss_file_keeps_the_map_and_reloads_its_tables(tmp_path):
+    loss = _family()
+    with torch.no_grad():
+        loss.raw_offsets[0, 2] += 0.3
+    path = save_loss(tmp_path / "learned_loss.yaml", loss, [str(c) for c in range(5)], COUNTS)
+    text = path.read_text()
+    assert "attribute_map:" in text and "noise_rate" in text
+    reloaded = load_loss(path)
+    torch.testing.assert_close(reloaded.offsets(), loss.offsets().detach(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(reloaded.scales(), loss.scales().detach(), atol=1e-5, rtol=0)
+
+
+def test_the_map_refuses_parts_it_does_not_give_and_a_missing_matrix():
+    attributes, _ = attribute_matrix(["log_frequency"], attribute_values(COUNTS))
+    with pytest.raises(InputError, match="learn=.*scales, offsets and weights with parametrization attributes"):
+        ParametricLoss(5, learn=("offsets", "label_smoothing"), counts=COUNTS, parametrization="attributes",
+                       class_attributes=attributes)
+    with pytest.raises(InputError, match=r"needs class_attributes, an \(A, 5\) matrix"):
+        ParametricLoss(5, learn=("offsets",), counts=COUNTS, parametrization="attributes")
