@@ -452,7 +452,12 @@ ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "searc
               "objective.final_temperature": None, "search.family.parametrization": "per_class",
               "search.family.init_path": None, "search.val_mode": "train",
               "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
-              "search.guard.climb": 0.25, "search.guard.backoff": 0.5, "search.guard.drawdown": math.inf}
+              "search.guard.climb": 0.25, "search.guard.backoff": 0.5, "search.guard.drawdown": math.inf,
+              "compile": False, "data.val_path": None, "data.label_noise.rate": 0.0, "data.label_noise.classes": None,
+              "data.label_noise.flip_to": "uniform", "objective.class_weights": None,
+              "search.family.attributes": ["log_frequency"], "posthoc.enabled": False,
+              "posthoc.parametrization": "per_class", "posthoc.attributes": ["log_frequency", "difficulty"],
+              "posthoc.steps": 300, "posthoc.lr": 0.05}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""
@@ -463,6 +468,9 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    compile: bool = False
+    """``torch.compile`` the training step (:mod:`autobalance.training.compiled`); evaluation and
+    hyper-steps stay eager."""
     resume: bool = False
     train_on_val: bool = True
     eval_every: int = 1

@@ -30,7 +30,7 @@ def recorded_settings(saved: dict[str, Any]) -> dict[str, Any]:
     other losses' hyperparameters."""
     flat = {RENAMED_KEYS.get(k, k): v for k, v in flat_settings(saved).items()
             if not (k.startswith("loss.") and v is None)}
-    return {**{k: v for k, v in ADDED_KEYS.items() if k.split(".")[0] in saved}, **flat}
+    return {**ADDED_KEYS, **flat}
 
 
 def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

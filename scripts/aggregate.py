@@ -32,7 +32,7 @@ from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters
 from autobalance.results import RunResults
 from autobalance.run_dir import recorded_settings
 
-METRICS = ("balanced_error", "few_shot_error", "worst_class_error")
+METRICS = ("balanced_error", "few_shot_error", "worst_class_error", "cvar_error", "class_error_std", "objective_error")
 GROUP_METRICS = ("average_group_error", "worst_group_error", "deo", "equalized_odds_difference",
                  "demographic_parity_difference")
 """Reported for runs whose data has an attribute (a group column); errors in %, gaps in points."""
@@ -197,6 +197,7 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         if few_threshold is not None:
             row["few_shot_error"] = few_shot_error(metrics_path.parent, few_threshold)
         row["val_balanced_error"] = m.get("val", {}).get("balanced_error")
+        row["val_objective_error"] = m.get("val", {}).get("objective_error")
         row["train_error"] = m.get("train", {}).get("error")
         row["images_per_second"] = _mean_throughput(metrics_path.parent / "epochs.jsonl")
         row["loss"] = cfg["loss"]["name"] if not cfg.get("search", {}).get("enabled") else "autobalance"
@@ -205,6 +206,11 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         row["fairness_weight"] = objective.get("fairness_weight") if row["objective"] == "trade_off" else None
         row["settings"] = comparable_settings(cfg)
         rows.append(row)
+        if "posthoc" in m:  # the same model with its post-hoc offsets: a method of its own
+            posthoc = m["posthoc"]
+            rows.append({**row, "label": f"{label}+posthoc", **{k: posthoc["test"].get(k) for k in METRICS},
+                         "val_balanced_error": posthoc["val"].get("balanced_error"),
+                         "val_objective_error": posthoc["val"].get("objective_error")})
     return rows
 
 
@@ -255,6 +261,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         entry["train_seconds_total"] = sum(r["train_seconds"] for r in runs)
         entry["images_per_second"], _ = _mean_std([r["images_per_second"] for r in runs])
         entry["val_balanced_error_mean"], _ = _mean_std([r["val_balanced_error"] for r in runs])
+        entry["val_objective_error_mean"], _ = _mean_std([r["val_objective_error"] for r in runs])
         entry["train_error_mean"], _ = _mean_std([r["train_error"] for r in runs])
         entry["loss"] = runs[0]["loss"]
         entry["objective"], entry["fairness_weight"] = runs[0]["objective"], runs[0]["fairness_weight"]
@@ -352,21 +359,22 @@ def pivot(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def best_by_validation(table: list[dict]) -> list[dict]:
+def best_by_validation(table: list[dict], metric: str = "val_balanced_error") -> list[dict]:
     """Per (dataset, rho, loss): the hyperparameter setting with the lowest mean validation
-    balanced error, and the compute the whole grid took."""
+    ``metric`` (balanced error, or the objective's own error), and the compute the whole grid took."""
     best: dict[tuple, dict] = {}
+    key_of = f"{metric}_mean"
     for e in table:
-        if e["val_balanced_error_mean"] != e["val_balanced_error_mean"]:  # NaN: no validation metrics
+        if e[key_of] != e[key_of]:  # NaN: no validation metrics
             continue
         key = (e["dataset"], e["rho"], e["loss"])
         grid = best.setdefault(key, {"dataset": e["dataset"], "rho": e["rho"], "loss": e["loss"],
                                      "grid_size": 0, "tuning_seconds": 0.0, "best": None})
         grid["grid_size"] += 1
         grid["tuning_seconds"] += e["train_seconds_total"]
-        if grid["best"] is None or e["val_balanced_error_mean"] < grid["best"]["val_balanced_error_mean"]:
+        if grid["best"] is None or e[key_of] < grid["best"][key_of]:
             grid["best"] = e
-    return [{**g, "best_method": g["best"]["method"], "val_balanced_error": g["best"]["val_balanced_error_mean"],
+    return [{**g, "best_method": g["best"]["method"], "selected_by": metric, "validation": g["best"][key_of],
              "best": None} for g in best.values()]
 
 
@@ -401,13 +409,16 @@ def main() -> None:
     parser.add_argument("--label-dir", metavar="PART=LABEL", action="append", default=[],
                         help="label the runs under a directory named PART as LABEL (repeatable)")
     parser.add_argument("--tuning", action="store_true",
-                        help="also pick each loss's best setting by validation balanced error")
+                        help="also pick each loss's best setting on validation (--select-by)")
+    parser.add_argument("--select-by", default="val_balanced_error",
+                        choices=("val_balanced_error", "val_objective_error"),
+                        help="the validation metric --tuning chooses by (val_objective_error: the objective's own)")
     parser.add_argument("--paired-with", metavar="LABEL", action="append", default=[],
                         help="also report every method's paired difference to this method's label "
                              "(same seeds), with a 95 %% interval, in paired.md; repeat it for "
                              "several references")
     parser.add_argument("--paired-metric", default="balanced_error",
-                        choices=(*METRICS, *GROUP_METRICS, "val_balanced_error"),
+                        choices=(*METRICS, *GROUP_METRICS, "val_balanced_error", "val_objective_error"),
                         help="the metric of the paired differences (default: balanced_error; "
                              "val_balanced_error: the final model's on the validation split, for choices)")
     args = parser.parse_args()
@@ -433,13 +444,13 @@ def main() -> None:
     if any(e["worst_group_error_mean"] == e["worst_group_error_mean"] for e in table):
         markdown += "\n\n" + groups_markdown(table)
     if args.tuning:
-        chosen = best_by_validation(table)
+        chosen = best_by_validation(table, args.select_by)
         (args.out / "tuned.json").write_text(json.dumps([{k: v for k, v in c.items() if k != "best"}
                                                          for c in chosen], indent=2) + "\n")
-        markdown += "\n\n| dataset | rho | loss | grid size | chosen by validation | val balanced error % " \
+        markdown += f"\n\n| dataset | rho | loss | grid size | chosen by validation | {args.select_by} % " \
                     "| tuning compute (s) |\n|---|---|---|---|---|---|---|\n"
         markdown += "\n".join(f"| {c['dataset']} | {c['rho']:g} | {c['loss']} | {c['grid_size']} | "
-                               f"{c['best_method']} | {c['val_balanced_error']:.2f} | {c['tuning_seconds']:.0f} |"
+                               f"{c['best_method']} | {c['validation']:.2f} | {c['tuning_seconds']:.0f} |"
                                for c in chosen)
     if args.paired_with:
         pairs = []

@@ -33,6 +33,7 @@ from autobalance.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from autobalance.training.compiled import compiled_module
 from autobalance.training.lr_schedule import lr_at
 
 EPOCH_METRICS = ("balanced_error", "worst_group_error")
@@ -90,6 +91,7 @@ class Trainer:
         epoch_callbacks: tuple = (),
         eval_every: int = 1,
         sync_batchnorm: bool = False,
+        compile: bool = False,
     ) -> None:
         self.model, self.loss, self.data, self.optim_cfg = model, loss, data, optim
         self.seed, self.out_dir, self.sinks, self.phase = seed, out_dir, sinks, phase
@@ -100,10 +102,13 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.ranks = data.ranks
         self.train_module = data_parallel(model, self.ranks, sync_batchnorm)
+        if compile:
+            self.train_module = compiled_module(self.train_module, self.device)
         self.autocast = precision == "bf16" and self.device.type == "cuda"
         self.optimizer = torch.optim.SGD(
             [p for p in model.parameters() if p.requires_grad], lr=optim.lr,
             momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=optim.weight_decay,
+            **({"fused": True} if compile and self.device.type == "cuda" else {}),
         )
         self.named_parameters = dict(model.named_parameters())
         """The model's parameters by name, for the loss's penalty (built once: a resume copies into them)."""
@@ -134,7 +139,7 @@ class Trainer:
         ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast
                else contextlib.nullcontext())
         with ctx:
-            return (module or self.model)(x).float()
+            return (self.model if module is None else module)(x).float()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> float:
         self.model.train()

@@ -302,3 +302,27 @@ def test_weight_balancings_classifier_stage_counts_in_its_training_time(tmp_path
     (tmp_path / "wb" / "metrics.json").write_text(json.dumps(metrics))
     (row,) = aggregate.collect(tmp_path)
     assert row["train_seconds"] == pytest.approx(107.0)
+
+
+def test_a_post_hoc_stage_is_a_method_of_its_own_and_tuning_can_select_by_the_objective(tmp_path):
+    for seed in (0, 1):
+        for tau, val in ((1.0, 30.0), (2.0, 20.0)):
+            run = tmp_path / f"la{tau}" / f"seed{seed}"
+            run.mkdir(parents=True)
+            (run / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "loss": {"name": "la", "tau": tau},
+                                                              "search": {"enabled": False}, "data": {"rho": 100}}))
+            test = {"balanced_error": 15.0, "cvar_error": 40.0 + seed, "objective_error": 40.0 + seed,
+                    "per_class_accuracy": [0.9] * 10}
+            posthoc = {"test": {**test, "cvar_error": 30.0 + seed, "objective_error": 30.0 + seed},
+                       "val": {"balanced_error": 16.0, "objective_error": val - 5}}
+            (run / "metrics.json").write_text(json.dumps({
+                "dataset": "d", "seed": seed, "test": test, "val": {"balanced_error": 50 - val, "objective_error": val},
+                "posthoc": posthoc, "phase_seconds": {"train": 10.0}}))
+    rows = aggregate.collect(tmp_path)
+    labels = sorted({r["label"] for r in rows})
+    assert labels == ["la(tau=1)", "la(tau=1)+posthoc", "la(tau=2)", "la(tau=2)+posthoc"]
+    pairs = aggregate.paired_differences(rows, "la(tau=1)", "cvar_error")
+    assert {p["method"]: p["mean_difference"] for p in pairs}["la(tau=1)+posthoc"] == -10.0
+    table = aggregate.summarize([r for r in rows if "posthoc" not in r["label"]])
+    assert aggregate.best_by_validation(table, "val_objective_error")[0]["best_method"] == "la(tau=2)"
+    assert aggregate.best_by_validation(table, "val_balanced_error")[0]["best_method"] == "la(tau=1)"
