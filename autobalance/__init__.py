@@ -8,3 +8,12 @@ if (_SOURCE_CONFIGS / "__init__.py").exists() and not (Path(__file__).parent / "
     # it): the configs folder beside the package is ``autobalance.configs``, as the installed
     # package maps it (pyproject.toml, package-dir), so Hydra finds them either way.
     __path__.append(str(_SOURCE_CONFIGS.parent))
+
+
+def __getattr__(name: str):
+    """``autobalance.Search`` without importing torch at ``import autobalance`` (the CLI's configs)."""
+    if name == "Search":
+        from autobalance.search import Search
+
+        return Search
+    raise AttributeError(f"module 'autobalance' has no attribute {name!r}")

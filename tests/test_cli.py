@@ -30,6 +30,7 @@ def _tiny_mnist1d(cache_dir):
             f"data.cache_dir={cache_dir}", "model.width=8", "optim.epochs=2", "device=cpu"]
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_main_job_searches_retrains_and_writes_everything(tmp_path, cache_dir):
     out = tmp_path / "run"
     proc = _train([*_tiny_mnist1d(cache_dir), "search.epochs=1", "search.warmup_epochs=0", "search.every=2",
@@ -56,6 +57,7 @@ def test_main_job_searches_retrains_and_writes_everything(tmp_path, cache_dir):
     assert json.loads((tmp_path / "reuse" / "metrics.json").read_text())["method"] == "learned"
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_search_starts_where_an_earlier_search_ended(tmp_path, cache_dir):
     """Rounds of search: the second starts from the first's learned_loss.yaml; held still (an outer
     learning rate of 1e-30), it exports the same loss."""
@@ -75,6 +77,7 @@ def test_a_search_starts_where_an_earlier_search_ended(tmp_path, cache_dir):
         assert np.allclose(started[part], ended[part], atol=2e-6), part
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_baseline_job_trains_on_train_plus_validation(tmp_path, cache_dir):
     out = tmp_path / "run"
     proc = _train([*_tiny_mnist1d(cache_dir), "search=none", "loss=la", f"hydra.run.dir={out}"],
@@ -125,6 +128,7 @@ def test_bad_value_is_reported_in_one_line(tmp_path):
     assert "data.rho=0.5: expected a number >= 1" in proc.stderr
 
 
+@pytest.mark.slow  # a training run in a subprocess
 @pytest.mark.skipif(not SHARED_CIFAR.exists(), reason="the shared CIFAR-10 JPEG archive is absent")
 def test_cifar10_lt_runs_our_recipe_from_a_subset_of_the_jpeg_archive(tmp_path):
     subset = tmp_path / "cifar10-subset.tar.gz"
@@ -161,6 +165,7 @@ def _fake_cifar100_members(train_per_class: int, test_per_class: int) -> dict:
             "meta": {b"fine_label_names": [f"class{i}".encode() for i in range(100)]}}
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_cifar100_lt_runs_our_recipe_with_the_matrix_free_head_solve(tmp_path, pickle_archive):
     archive = pickle_archive(tmp_path / "cifar-100-python.tar.gz", "cifar-100-python",
                              _fake_cifar100_members(train_per_class=20, test_per_class=2))
@@ -186,6 +191,7 @@ def test_an_added_unknown_key_is_refused_before_anything_runs(tmp_path, override
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+@pytest.mark.slow  # a training run in a subprocess
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_an_interrupt_prints_the_resume_command_without_a_traceback(tmp_path, cache_dir, signal_name):
     import signal
@@ -267,6 +273,7 @@ def _plugin_run(tmp_path, cache_dir, *overrides):
                             yaml_files=[("loss", "temperature_ce")])
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_loss_of_ones_own_takes_its_own_hyperparameter_from_the_cli(tmp_path, cache_dir):
     out = tmp_path / "run"
     proc = _plugin_run(tmp_path, cache_dir, "loss.temperature=3", f"hydra.run.dir={out}")
@@ -320,6 +327,7 @@ def _plugin_model_run(tmp_path, cache_dir, *overrides):
                             yaml_files=[("model", "deep_mlp")])
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_model_of_ones_own_takes_its_own_settings_from_the_cli(tmp_path, cache_dir):
     import torch
 
@@ -392,6 +400,7 @@ def _plugin_parts_run(tmp_path, cache_dir, *overrides):
                              "objective.name=hinge", *overrides])
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the_cli(tmp_path, cache_dir):
     out = tmp_path / "run"
     proc = _plugin_parts_run(tmp_path, cache_dir, "data.spread=0.5", "objective.margin=2", f"hydra.run.dir={out}")
@@ -449,6 +458,7 @@ def test_a_plugin_that_cannot_be_imported_is_named(tmp_path):
     assert "plugins: cannot import 'no_such_module'" in proc.stderr
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_an_interrupted_sweep_says_how_to_resume_the_sweep(tmp_path, cache_dir):
     import signal
     import time
@@ -471,6 +481,7 @@ def test_an_interrupted_sweep_says_how_to_resume_the_sweep(tmp_path, cache_dir):
     assert command.endswith(f"resume=true hydra.sweep.dir={sweep}")
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_resume_over_a_damaged_checkpoint_with_no_previous_one_stops_in_one_line(tmp_path, cache_dir):
     out = tmp_path / "run"
     args = [*_tiny_mnist1d(cache_dir), "search=none", f"hydra.run.dir={out}"]

@@ -58,6 +58,7 @@ def two_rank_run(tmp_path_factory, cache_dir):
     return root, proc
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_torchrun_writes_one_run_directory_from_rank_zero(two_rank_run):
     root, proc = two_rank_run
     run_dirs = [p.parent for p in root.rglob("metrics.json")]
@@ -68,6 +69,7 @@ def test_torchrun_writes_one_run_directory_from_rank_zero(two_rank_run):
     assert yaml.safe_load((root / "two" / "learned_loss.yaml").read_text())["provenance"]["world_size"] == 2
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_two_ranks_learn_the_single_process_loss(two_rank_run, cache_dir):
     root, _ = two_rank_run
     single = _run(_tiny_search(cache_dir, root / "one"), root, nproc=1)
@@ -81,6 +83,7 @@ def test_two_ranks_learn_the_single_process_loss(two_rank_run, cache_dir):
     assert moved.abs().max() > 1e-3  # the search moved the loss from its start, so agreeing means something
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_an_interrupted_two_rank_run_resumes_to_the_uninterrupted_result(two_rank_run, cache_dir):
     root, _ = two_rank_run
     out = root / "resumed"
@@ -99,6 +102,7 @@ def test_an_interrupted_two_rank_run_resumes_to_the_uninterrupted_result(two_ran
     assert _learned(out) == _learned(root / "two")
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_failing_rank_stops_the_job_with_its_message(tmp_path, cache_dir):
     (tmp_path / "fail_on_rank1.py").write_text(
         "import os\nif os.environ['RANK'] == '1':\n    raise ImportError('rank 1 cannot start')\n")
@@ -108,6 +112,7 @@ def test_a_failing_rank_stops_the_job_with_its_message(tmp_path, cache_dir):
     assert "autobalance (rank 1 of 2): config error: plugins: cannot import 'fail_on_rank1'" in proc.stderr
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_submitit_job_with_two_tasks_is_one_two_rank_run(tmp_path, cache_dir):
     """hydra/launcher=slurm with tasks_per_node=2 on a cluster; submitit's local executor here."""
     args = [a for a in _tiny_search(cache_dir, tmp_path / "unused") if not a.startswith("hydra.run.dir")]

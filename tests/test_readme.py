@@ -1,9 +1,10 @@
-"""The README's library example runs as written."""
+"""The README's library examples (and the model example of docs/how-to/your-parts.md) run as written."""
 
 import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+PARTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "how-to" / "your-parts.md"
 
 
 def test_library_example_runs(capsys):
@@ -40,7 +41,7 @@ def test_the_plugin_loss_example_registers_a_loss_with_its_own_checked_hyperpara
 
 
 def test_the_plugin_model_example_registers_a_model_with_its_own_checked_settings():
-    text = README.read_text()
+    text = PARTS_PAGE.read_text()
     section = text[text.index("# my_models.py"):]
     code = section[:section.index("```")]
     check = ("\nimport torch\n"

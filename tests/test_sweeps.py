@@ -56,6 +56,7 @@ def test_launcher_presets_compose():
     assert cfg.hydra.launcher.gpus_per_node == 1
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_multirun_tunes_on_validation_and_aggregates(tmp_path, cache_dir):
     sweep = tmp_path / "sweep"
     args = [sys.executable, "-m", "autobalance.train", "-m", "+hparams_search=tune_la", "loss.tau=0.5,1.5",

@@ -40,6 +40,7 @@ def test_ties_go_to_the_shift_nearest_zero():
     assert posthoc_adjustment.least_at(flat) == 0.0
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_an_online_search_s_final_model_is_read_back_as_it_was_evaluated(tmp_path, cache_dir):
     out = tmp_path / "online"
     args = ["data.num_samples=2000", "data.test_per_class=30", "data.n_max=170", "data.rho=10",

@@ -4,6 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run_default_recipe_check.sh"
@@ -11,6 +12,7 @@ TINY = ["data.num_samples=2000", "data.test_per_class=30", "data.n_max=170", "da
         "optim.epochs=3", "device=cpu"]
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_main_job_runs_with_terminal_gamma_and_with_the_default(tmp_path, cache_dir):
     env = {**os.environ, "OUT": str(tmp_path), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(["bash", str(SCRIPT), "main_job", *TINY, f"data.cache_dir={cache_dir}"],

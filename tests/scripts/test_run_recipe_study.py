@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run_recipe_study.sh"
@@ -20,6 +21,7 @@ def _stage(stage: str, out: Path, cache_dir: str, candidate: str = "scales") -> 
                           cwd=SCRIPT.parents[1], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_stage_two_retrains_on_all_the_data_with_the_loss_stage_one_learned(tmp_path, cache_dir):
     for stage in ("1", "2"):
         proc = _stage(stage, tmp_path, cache_dir)
@@ -35,6 +37,7 @@ def test_stage_two_retrains_on_all_the_data_with_the_loss_stage_one_learned(tmp_
     assert "val" not in json.loads((retrained / "metrics.json").read_text())  # trained on train + validation
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_richer_candidates_learn_their_parts_with_the_offsets_held_at_las(tmp_path, cache_dir):
     for candidate in ("class_scales", "scales_weights"):
         proc = _stage("1", tmp_path, cache_dir, candidate)

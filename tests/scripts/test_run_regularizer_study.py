@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run_regularizer_study.sh"
@@ -19,6 +20,7 @@ def _stage(stage: str, out: Path, cache_dir: str, *values: str) -> subprocess.Co
                           cwd=SCRIPT.parents[1], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_retrain_applies_the_regularization_the_search_learned(tmp_path, cache_dir):
     for stage in ("search", "retrain"):
         proc = _stage(stage, tmp_path, cache_dir)
@@ -37,6 +39,7 @@ def test_a_vs_decay_stage_without_a_decay_is_refused_before_any_run(tmp_path, ca
     assert proc.returncode != 0 and not (tmp_path / "vs_decay").exists()
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_second_protocol_searches_the_smoothed_error_with_bounded_smoothing(tmp_path, cache_dir):
     for stage in ("search_ee", "retrain_ee"):
         proc = _stage(stage, tmp_path, cache_dir)
@@ -50,6 +53,7 @@ def test_the_second_protocol_searches_the_smoothed_error_with_bounded_smoothing(
     assert retrained["loss"]["path"] == str(online / "learned_loss.yaml")
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_a_second_round_starts_from_the_first_rounds_loss_and_is_retrained(tmp_path, cache_dir):
     for stage in ("search_ee", "search_round2", "retrain_round2"):
         proc = _stage(stage, tmp_path, cache_dir)
@@ -62,6 +66,7 @@ def test_a_second_round_starts_from_the_first_rounds_loss_and_is_retrained(tmp_p
     assert retrained["loss"]["path"] == str(round2 / "learned_loss.yaml")
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_label_aware_smoothing_runs_with_the_chosen_head_smoothing_and_no_tail_smoothing(tmp_path, cache_dir):
     proc = _stage("las", tmp_path, cache_dir, "0.2")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -69,6 +74,7 @@ def test_label_aware_smoothing_runs_with_the_chosen_head_smoothing_and_no_tail_s
     assert (loss["name"], loss["smooth_head"], loss["smooth_tail"]) == ("las", 0.2, 0.0)
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_short_head_to_head_runs_the_four_methods_on_each_seed(tmp_path, cache_dir):
     proc = _stage("short", tmp_path, cache_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
