@@ -457,7 +457,7 @@ ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "searc
               "data.label_noise.flip_to": "uniform", "objective.class_weights": None,
               "search.family.attributes": ["log_frequency"], "posthoc.enabled": False,
               "posthoc.parametrization": "per_class", "posthoc.attributes": ["log_frequency", "difficulty"],
-              "posthoc.steps": 300, "posthoc.lr": 0.05}
+              "posthoc.steps": 300, "posthoc.lr": 0.05, "optimized_metric": "objective_error"}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""
@@ -475,6 +475,11 @@ class RunConfig:
     train_on_val: bool = True
     eval_every: int = 1
     name: str = "run"
+    optimized_metric: str = "objective_error"
+    """What the job returns to a sweeper: this key of the final model's validation metrics
+    (``objective_error``: the exact metric of the run's objective; ``balanced_error``,
+    ``worst_group_error``, ...), never a test metric. A run whose final model trains on validation
+    (``train_on_val=true``) has none, and an optimizing sweeper refuses it by name."""
     plugins: list[str] = field(default_factory=list)
     """Modules the CLI imports first: where your own registered losses, models, ... live."""
     data: Any = field(default_factory=DataConfig)

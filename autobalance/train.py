@@ -55,6 +55,9 @@ def hydra_main(cfg: DictConfig) -> float:
         for module in cfg.get("plugins") or []:
             _import_plugin(module)  # registers the user's parts before names are checked
         run_cfg = load_config(cfg)
+        if _optimizing_sweeper(hydra_cfg) and run_cfg.train_on_val and run_cfg.search.retrain:
+            raise ConfigError("train_on_val=true: the final model trains on the validation split, so a sweep "
+                              f"cannot be tuned on its {run_cfg.optimized_metric}; expected train_on_val=false")
         configure_threads(_concurrent_jobs(hydra_cfg))
         if hydra_cfg.mode == RunMode.MULTIRUN and hydra_cfg.job.override_dirname:
             run_cfg.name = f"{run_cfg.name}[{hydra_cfg.job.override_dirname}]"  # one W&B name per job
@@ -72,7 +75,24 @@ def hydra_main(cfg: DictConfig) -> float:
                    f"  {sweep_resume_command(hydra_cfg.sweep.dir)}\n"
                    f"or this job alone with:\n  {resume_command(out_dir)}")
         _fail(f"interrupted; checkpoints are kept at the end of each epoch. {how}", 130)
-    return results["test"]["balanced_error"]
+    return optimized_value(results, run_cfg.optimized_metric)
+
+
+def optimized_value(results: dict, metric: str) -> float | None:
+    """What a sweep minimizes: the final model's validation ``metric``; None (nothing to tune on)
+    when it trained on the validation split. A test metric is never returned."""
+    val = results.get("val")
+    if val is None:
+        return None
+    if metric not in val:
+        raise ConfigError(f"optimized_metric={metric!r}: expected a key of the validation metrics "
+                          f"({', '.join(k for k, v in val.items() if isinstance(v, float))})")
+    return float(val[metric])
+
+
+def _optimizing_sweeper(hydra_cfg) -> bool:
+    """Whether a sweeper picks trials by the value the job returns (Optuna, not the basic grid)."""
+    return hydra_cfg.mode == RunMode.MULTIRUN and "optuna" in str(hydra_cfg.sweeper.get("_target_", "")).lower()
 
 
 def _fail(message: str, code: int) -> None:

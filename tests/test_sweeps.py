@@ -85,3 +85,45 @@ def test_a_resumed_sweep_names_its_jobs_as_the_first_run_did():
     # job directories are named by the overrides, less these keys: resume=true must not rename them
     excluded = _compose(["seed=1", "resume=true"]).hydra.job.config.override_dirname.exclude_keys
     assert {"resume", "device", "logger"} <= set(excluded)
+
+
+TINY_MNIST1D = ["optim.epochs=1", "data.num_samples=3000", "data.test_per_class=50", "data.n_max=50", "data.rho=10",
+                "logger.progress=false"]
+
+
+@pytest.mark.slow  # two training runs under the Optuna sweeper
+def test_the_optuna_preset_tunes_on_the_validation_objective_never_on_test(tmp_path, cache_dir):
+    import yaml
+
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", "-m", "+hparams_search=optuna_vs",
+                           "hydra.sweeper.n_trials=2", f"data.cache_dir={cache_dir}", *TINY_MNIST1D,
+                           f"hydra.sweep.dir={sweep}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    jobs = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
+    assert len(jobs) == 2
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"]
+    assert best == min(j["val"]["objective_error"] for j in jobs)  # the validation objective's exact metric
+
+
+def test_an_optimizing_sweep_refuses_a_run_that_trains_on_validation(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", "-m", "+hparams_search=optuna_vs",
+                           "hydra.sweeper.n_trials=1", "train_on_val=true", *TINY_MNIST1D,
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "train_on_val=true: the final model trains on the validation split" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_job_returns_a_validation_metric_never_a_test_one():
+    from autobalance.config import ConfigError
+    from autobalance.train import optimized_value
+
+    results = {"test": {"objective_error": 1.0, "balanced_error": 1.0},
+               "val": {"objective_error": 30.0, "balanced_error": 20.0}}
+    assert optimized_value(results, "objective_error") == 30.0
+    assert optimized_value(results, "balanced_error") == 20.0
+    assert optimized_value({"test": results["test"]}, "objective_error") is None
+    with pytest.raises(ConfigError, match="optimized_metric='deo': expected a key of the validation metrics"):
+        optimized_value(results, "deo")
