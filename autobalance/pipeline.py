@@ -45,7 +45,7 @@ from autobalance.reporting import (
     write_per_group_csv,
     write_predictions_csv,
 )
-from autobalance.run_dir import code_provenance, prepare_run_dir, record_code_version
+from autobalance.run_dir import code_provenance, lock_run_dir, prepare_run_dir, record_code_version, unlock_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
 from autobalance.training.dfr import retrain_last_layer
 from autobalance.training.jtt import error_set, upsampled
@@ -399,6 +399,19 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
 def _run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks) -> dict[str, Any]:
     main = ranks.is_main
     start = time.perf_counter()
+    lock = None
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = lock_run_dir(out_dir)
+    try:
+        return _locked_run(cfg, out_dir, ranks, epoch_callbacks, start)
+    finally:
+        if lock is not None:
+            unlock_run_dir(lock)
+
+
+def _locked_run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks, start: float) -> dict[str, Any]:
+    main = ranks.is_main
     if main:
         prepare_run_dir(out_dir, cfg)
         record_code_version(out_dir, code_version(), cfg.resume)

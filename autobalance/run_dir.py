@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,58 @@ def prepare_run_dir(out_dir: Path, cfg: RunConfig) -> None:
             raise ConfigError(f"resume=true, but the run in {out_dir} was made with other settings: "
                               f"{'; '.join(differences)}; resume with its settings or start a new directory")
     saved_path.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+LOCK = "run.lock"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def lock_run_dir(out_dir: Path) -> Path:
+    """Claim ``out_dir`` for this process: ``run.lock`` holds its process id and host. A second run
+    into the same directory stops at once naming the first; a lock whose process has ended (a run
+    killed without cleaning up) is taken over, and said. Returns the lock's path (release it with
+    :func:`unlock_run_dir`)."""
+    path = Path(out_dir) / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                holder = {}
+            pid, host = holder.get("pid"), holder.get("host")
+            if host not in (None, me["host"]):
+                raise ConfigError(f"{out_dir} is in use by process {pid} on {host} ({path}); if that run has ended, "
+                                  "delete the lock, or choose another output directory (hydra.run.dir=...)") from None
+            if isinstance(pid, int) and pid != me["pid"] and _process_alive(pid):
+                raise ConfigError(f"{out_dir} is in use by process {pid}, a run still going ({path}); wait for it, or "
+                                  "choose another output directory (hydra.run.dir=...)") from None
+            print(f"{out_dir}: taking over the lock of process {pid}, which has ended", flush=True)
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return path
+
+
+def unlock_run_dir(path: Path) -> None:
+    """Release a lock :func:`lock_run_dir` took (this process's only)."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, json.JSONDecodeError):
+        pass
 
 
 def record_code_version(out_dir: Path, version: str, resume: bool) -> list[str]:

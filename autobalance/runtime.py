@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autobalance.errors import InputError
+
 
 def resolve_device(name: str) -> torch.device:
     """cpu, or the current CUDA device by index (under torchrun, the one of this local rank)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device=cuda but no CUDA device is visible; use device=auto or cpu")
+        raise InputError("device=cuda but no CUDA device is visible; use device=auto or cpu")
     return torch.device("cuda", torch.cuda.current_device()) if name == "cuda" else torch.device(name)
 
 

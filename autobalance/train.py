@@ -6,6 +6,7 @@ import importlib
 import shlex
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import hydra
@@ -34,6 +35,8 @@ def main() -> None:
         if old != new and ranks.is_main:
             print(f"autobalance: {old.split('=')[0]} is now {new.split('=')[0]}", file=sys.stderr)
     sys.argv[1:] = translated
+    if ranks.is_main:
+        _check_output_dir(translated)
     if ranks.active:
         start_process_group(ranks)
         agree_on_start_time(ranks)
@@ -93,6 +96,21 @@ def optimized_value(results: dict, metric: str) -> float | None:
 def _optimizing_sweeper(hydra_cfg) -> bool:
     """Whether a sweeper picks trials by the value the job returns (Optuna, not the basic grid)."""
     return hydra_cfg.mode == RunMode.MULTIRUN and "optuna" in str(hydra_cfg.sweeper.get("_target_", "")).lower()
+
+
+def _check_output_dir(args: list[str]) -> None:
+    """Stop in one line, before Hydra writes anything, when the run's (or sweep's) directory cannot
+    be created: the part of ``hydra.run.dir`` / ``hydra.sweep.dir`` before any interpolation, or
+    the current directory, where ``outputs/`` and ``multirun/`` go."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
+    target = Path(given[0].split("${")[0] or ".") if given else Path.cwd()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as e:
+        _fail(f"error: cannot write the output directory {target} ({e.strerror or e}); choose a writable one "
+              "with hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)", 2)
 
 
 def _fail(message: str, code: int) -> None:

@@ -494,3 +494,12 @@ def test_a_resume_over_a_damaged_checkpoint_with_no_previous_one_stops_in_one_li
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"autobalance: error: checkpoint {checkpoint} cannot be read")
     assert "no previous checkpoint is kept" in last
+
+
+def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = _train([f"hydra.run.dir={blocker / 'run'}"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"autobalance: error: cannot write the output directory "
+                                                            f"{blocker / 'run'}")

@@ -175,3 +175,29 @@ def test_a_run_saved_under_an_earlier_key_name_resumes_under_the_new_one():
     assert config_differences(saved, cfg) == []
     saved["data"]["group_column"] = "Young"
     assert config_differences(saved, cfg) == ["data.attribute_column='Young' (now 'Male')"]
+
+
+def test_a_run_directory_belongs_to_one_run_and_a_dead_runs_lock_is_taken_over(tmp_path, capsys):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from autobalance.run_dir import LOCK, lock_run_dir, unlock_run_dir
+
+    lock = tmp_path / LOCK
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": __import__("socket").gethostname()}))
+    with pytest.raises(ConfigError, match=f"is in use by process {os.getppid()}, a run still going"):
+        lock_run_dir(tmp_path)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(json.dumps({"pid": int(ended.stdout), "host": __import__("socket").gethostname()}))
+    assert lock_run_dir(tmp_path) == lock
+    assert f"taking over the lock of process {int(ended.stdout)}" in capsys.readouterr().out
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    unlock_run_dir(lock)
+    assert not lock.exists()
+
+
+def test_a_run_releases_its_lock_when_it_ends(tiny_config, tmp_path):
+    run(tiny_config, tmp_path)
+    assert not (tmp_path / "run.lock").exists()

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from autobalance.runtime import available_cpus, configure_threads
@@ -22,3 +23,15 @@ def test_threads_are_shared_among_concurrent_jobs_unless_the_user_chose(monkeypa
         assert configure_threads(2) == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_missing_gpu_is_an_input_error_naming_the_way_out(monkeypatch):
+    import torch
+
+    from autobalance.errors import InputError
+    from autobalance.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="device=cuda but no CUDA device is visible; use device=auto or cpu"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"

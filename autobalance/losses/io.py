@@ -87,8 +87,12 @@ def read_loss_file(path: str | Path, setting: str = "loss.path") -> dict[str, An
     """The file's contents; a missing file is named with the ``setting`` that gave its path."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"learned loss file {path} does not exist ({setting})")
-    data = yaml.safe_load(path.read_text())
+        raise InputError(f"learned loss file {path} does not exist ({setting})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not a learned-loss file: it does not read as YAML ({type(e).__name__}; "
+                         f"{setting})") from None
     if not isinstance(data, dict) or data.get("format") not in READABLE:
         raise InputError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
     return data

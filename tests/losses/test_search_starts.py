@@ -63,7 +63,10 @@ def test_a_learned_start_for_other_data_is_refused_by_name(tmp_path):
         build_search_loss(["scales"], "learned", [100, 50, 20, 5], path=path, decay_reference=DECAY)
     with pytest.raises(InputError, match=r"1 attribute values but the data has 2 \(search.family.init_path\)"):
         build_search_loss(["scales"], "learned", COUNTS, [COUNTS, COUNTS], path=path, decay_reference=DECAY)
-    with pytest.raises(FileNotFoundError, match=r"missing.yaml does not exist \(search.family.init_path\)"):
+    with pytest.raises(InputError, match=r"missing.yaml does not exist \(search.family.init_path\)"):
         build_search_loss(["scales"], "learned", COUNTS, path=str(tmp_path / "missing.yaml"))
+    (tmp_path / "broken.yaml").write_text("scales: [1, 2\n  - 3")
+    with pytest.raises(InputError, match=r"broken.yaml is not a learned-loss file: it does not read as YAML"):
+        build_search_loss(["scales"], "learned", COUNTS, path=str(tmp_path / "broken.yaml"))
     with pytest.raises(InputError, match=r"label smoothing .* outside \[0, 0.02\)"):  # the file's exceed the bound
         build_search_loss(["scales"], "learned", COUNTS, path=path, decay_reference=DECAY, smoothing_max=0.02)
