@@ -88,6 +88,14 @@ class DataConfig:
     class_names: list[str] | None = None
     label_column: str = "label"
     attribute_column: str | None = None
+    encoding: str | None = None
+    """The text encoding of CSV files; null tries UTF-8, then Windows-1252, then Latin-1."""
+    missing: str = "error"
+    """Missing CSV cells: ``error`` (named by row and column), ``drop`` their rows, or ``mean`` (the
+    training file's column mean; a categorical column's most frequent category)."""
+    unknown_category: str = "ignore"
+    """A category of a test or validation file that the training file lacks: ``ignore`` (encoded
+    as all zeros) or ``error``."""
     num_samples: int = 15000
     test_per_class: int = 300
     test_subset: int | None = None
@@ -110,6 +118,8 @@ class DataConfig:
     def __post_init__(self) -> None:
 
         require(self.rho >= 1, "data.rho", self.rho, "a number >= 1")
+        require_choice("data.missing", self.missing, ("error", "drop", "mean"))
+        require_choice("data.unknown_category", self.unknown_category, ("ignore", "error"))
         require(0 < self.val_fraction < 1, "data.val_fraction", self.val_fraction, "in (0, 1)")
         require(self.val_per_class >= 1, "data.val_per_class", self.val_per_class, ">= 1")
         require(self.batch_size >= 2, "data.batch_size", self.batch_size, "an integer >= 2")
@@ -457,7 +467,8 @@ ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "searc
               "data.label_noise.flip_to": "uniform", "objective.class_weights": None,
               "search.family.attributes": ["log_frequency"], "posthoc.enabled": False,
               "posthoc.parametrization": "per_class", "posthoc.attributes": ["log_frequency", "difficulty"],
-              "posthoc.steps": 300, "posthoc.lr": 0.05, "optimized_metric": "objective_error"}
+              "posthoc.steps": 300, "posthoc.lr": 0.05, "optimized_metric": "objective_error",
+              "data.encoding": None, "data.missing": "error", "data.unknown_category": "ignore"}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""

@@ -135,6 +135,11 @@ def data_line(summary: dict[str, Any]) -> str:
         pairs = [f"{label} -> {index}" for label, index in summary["label_map"].items()]
         shown = ", ".join(pairs[:10]) + (f", ... ({len(pairs)} in data_summary.json)" if len(pairs) > 10 else "")
         line += f"\nlabels as classes: {shown}"
+    if "attribute_map" in summary:
+        line += "\nattribute values: " + ", ".join(f"{v} -> {i}" for v, i in summary["attribute_map"].items())
+    if "feature_encoding" in summary:
+        columns = summary["feature_encoding"]["categorical_columns"]
+        line += "\ncategorical features one-hot: " + ", ".join(f"{c} ({len(v)} categories)" for c, v in columns.items())
     return line
 
 

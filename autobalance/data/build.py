@@ -127,7 +127,8 @@ def _user_file(cfg, seed, cache_dir):
     from autobalance.data.sources.user_files import load_user_file
 
     return load_user_file(cfg.name, cfg.path, cfg.test_path, cfg.test_fraction, cfg.class_names,
-                          cfg.num_classes, cfg.label_column, cfg.attribute_column, seed, cfg.val_path)
+                          cfg.num_classes, cfg.label_column, cfg.attribute_column, seed, cfg.val_path,
+                          cfg.encoding, cfg.missing, cfg.unknown_category)
 
 
 def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,8 +136,8 @@ def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
         mean, std = flat.mean(0), flat.std(0)
         shape = (1, -1, 1, 1)
-    else:
-        mean, std = x.mean(0), x.std(0)
+    else:  # in float64: the squares of features near 1e30 overflow float32
+        mean, std = x.astype(np.float64).mean(0), x.astype(np.float64).std(0)
         shape = (1, *x.shape[1:])
     std = np.where(std > 1e-8, std, 1.0)
     return (torch.tensor(mean, dtype=torch.float32).reshape(shape),
@@ -239,6 +240,10 @@ def build_data(cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -
     }
     if raw.label_map is not None:
         summary["label_map"] = raw.label_map
+    if raw.attribute_map is not None:
+        summary["attribute_map"] = raw.attribute_map
+    if raw.feature_encoding is not None:
+        summary["feature_encoding"] = raw.feature_encoding
     if noise is not None:
         summary["label_noise"] = noise
     if num_attribute_values > 1:

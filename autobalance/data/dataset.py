@@ -48,6 +48,10 @@ class RawDataset:
     val: ArraySplit | None = None
     label_map: dict[str, int] | None = None
     """{label as the user's file writes it: class index}, when the two differ."""
+    feature_encoding: dict | None = None
+    """How a table's categorical columns were encoded (their categories), when it has any."""
+    attribute_map: dict[str, int] | None = None
+    """{attribute value as the user's file writes it: index}, when the values are names."""
 
     @property
     def num_classes(self) -> int:

@@ -11,7 +11,6 @@ training file lacks is refused by name. Every problem is one error naming the fi
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.errors import DataError, DataNotFoundError
+from autobalance.data.sources.csv_table import FeatureEncoder, csv_rows
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _checked(table: UserTable, label: str, attribute_name: str) -> UserTable:
             row = int(np.flatnonzero(bad.any(axis=1))[0])
             raise DataError(f"{path}: the features hold {int(bad.sum())} NaN or infinite values (the first in "
                             f"row {row}); remove or impute them")
-    attribute = None if table.attribute is None else _integer_values(table.attribute, path, attribute_name)
+    attribute = None if table.attribute is None else _labels(table.attribute, path, attribute_name)
     return UserTable(path, x, _labels(table.labels, path, label), attribute, table.features)
 
 
@@ -96,63 +96,88 @@ def read_npz(path: Path) -> UserTable:
                             "keep one")
         x = z["x"]
         x = x if x.dtype == np.uint8 else x.astype(np.float32)
+        y = z["y"]
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise DataError(f"{path}: key y has shape {y.shape}; expected one label per row, shape (N,) or (N, 1)")
         key = next((k for k in ("attribute", "group") if k in z.files), None)
         attribute = None if key is None else z[key]
-        return _checked(UserTable(path, x, z["y"], attribute, tuple(x.shape[1:])), "key y", f"key {key}")
+        if attribute is not None and attribute.ndim == 2 and attribute.shape[1] == 1:
+            attribute = attribute[:, 0]
+        return _checked(UserTable(path, x, y, attribute, tuple(x.shape[1:])), "key y", f"key {key}")
 
 
-def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header's column names and the data rows, refusing an empty file, a header without
-    rows and rows of the wrong length (by line)."""
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
-    if not rows:
-        raise DataError(f"{path} is empty; expected a header row naming the columns, then one row per example")
-    names = [h.strip() for h in rows[0]]
-    if len(rows) == 1:
-        raise DataError(f"{path}: a header ({', '.join(names)}) and no rows; expected one row per example")
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(names):
-            raise DataError(f"{path}, line {line}: {len(row)} values but the header names {len(names)} columns")
-    return names, rows[1:]
-
-
-def _numbers(rows: list[list[str]], columns: list[int], names: list[str], path: Path) -> np.ndarray:
-    try:
-        return np.array([[float(row[i]) for i in columns] for row in rows], dtype=np.float64).reshape(
-            len(rows), len(columns))
-    except ValueError:
-        for line, row in enumerate(rows, start=2):
-            for i in columns:
-                try:
-                    float(row[i])
-                except ValueError:
-                    raise DataError(f"{path}, line {line}, column {names[i]!r}: {row[i]!r} is not a number") from None
-        raise
-
-
-def read_csv(path: Path, label_column: str, attribute_column: str | None) -> UserTable:
-    names, rows = _csv_rows(path)
+def read_csv(path: Path, label_column: str, attribute_column: str | None, encoder: FeatureEncoder,
+             encoding: str | None = None) -> UserTable:
+    """One CSV file through ``encoder`` (fitted on it first when it is the training file)."""
+    names, rows = csv_rows(path, encoding)
     if label_column not in names:
         raise DataError(f"{path}: label column {label_column!r} not in columns {names}")
     if attribute_column is not None and attribute_column not in names:
         raise DataError(f"{path}: attribute column {attribute_column!r} not in columns {names}")
-    label_i = names.index(label_column)
-    attribute_i = names.index(attribute_column) if attribute_column else None
-    features = [i for i in range(len(names)) if i not in (label_i, attribute_i)]
-    cells = np.array([row[label_i].strip() for row in rows])
+    features = [n for n in names if n not in (label_column, attribute_column)]
+    if not encoder.columns:
+        encoder.fit(path, names, rows, features)
+    elif set(features) != set(encoder.columns):
+        raise DataError(f"{path}: columns {features} differ from the training file's {encoder.columns}")
+    cells = np.array([row[names.index(label_column)] for row in rows])
     empty = np.flatnonzero(cells == "")
     if len(empty):
         raise DataError(f"{path}, line {int(empty[0]) + 2}, column {label_column!r}: no label ({len(empty)} rows "
                         "have none); give every row its class")
+    x, keep = encoder.transform(path, names, rows)
+    cells = cells[keep]
     try:
         labels = cells.astype(np.float64)
     except ValueError:
         labels = cells  # class names
-    attribute = _numbers(rows, [attribute_i], names, path)[:, 0] if attribute_i is not None else None
-    x = _numbers(rows, features, names, path).astype(np.float32)
-    return _checked(UserTable(path, x, labels, attribute, tuple(names[i] for i in features)),
+    attribute = None
+    if attribute_column is not None:
+        values = np.array([row[names.index(attribute_column)] for row in rows])[keep]
+        try:
+            attribute = values.astype(np.float64)
+        except ValueError:
+            attribute = values  # attribute values by name
+    return _checked(UserTable(path, x.astype(np.float32), labels, attribute, tuple(encoder.columns)),
                     f"column {label_column!r}", f"column {attribute_column!r}")
+
+
+def _same_dtype(other: UserTable, train: UserTable) -> np.ndarray:
+    """``other``'s features in the training file's dtype: float features of whole numbers in
+    [0, 255] become uint8 images; any other mismatch is refused naming both files."""
+    x = other.x
+    if x.dtype == train.x.dtype:
+        return x
+    if train.x.dtype == np.uint8 and x.size and np.all((x >= 0) & (x <= 255) & (x == np.round(x))):
+        return x.astype(np.uint8)
+    if train.x.dtype != np.uint8 and x.dtype == np.uint8:
+        return x.astype(train.x.dtype)
+    raise DataError(f"{other.path}: features of dtype {x.dtype} where the training file {train.path} has "
+                    f"{train.x.dtype} images (0..255); save both with one dtype")
+
+
+def _attribute_mapping(train: UserTable) -> dict[str, int] | None:
+    """{attribute value as written: index} for attribute values given as names (sorted), else None."""
+    if train.attribute is None or train.attribute.dtype.kind != "U":
+        return None
+    return {value: i for i, value in enumerate(sorted(set(train.attribute.tolist())))}
+
+
+def _attribute_indices(table: UserTable, mapping: dict[str, int] | None, train_path: Path) -> np.ndarray | None:
+    """The table's attribute as int64 indices; a named value the training file lacks is refused."""
+    if table.attribute is None:
+        return None
+    if mapping is None:
+        if table.attribute.dtype.kind == "U":
+            raise DataError(f"{table.path}: attribute values are names where the training file {train_path} has "
+                            "numbers")
+        return table.attribute
+    unseen = sorted(set(table.attribute.astype(str).tolist()) - set(mapping))
+    if unseen:
+        raise DataError(f"{table.path}: attribute values {unseen} do not occur in the training file {train_path} "
+                        f"(its values: {sorted(mapping)})")
+    return np.array([mapping[v] for v in table.attribute.astype(str).tolist()], dtype=np.int64)
 
 
 def stratified_holdout(split: ArraySplit, fraction: float, seed: int) -> tuple[ArraySplit, ArraySplit]:
@@ -216,12 +241,18 @@ def load_user_file(
     attribute_column: str | None = None,
     seed: int = 0,
     val_path: str | None = None,
+    encoding: str | None = None,
+    missing: str = "error",
+    unknown_category: str = "ignore",
 ) -> RawDataset:
     """The training file, its test file (or a stratified holdout) and, with ``val_path``, a
     validation file of the user's own; every file after the first must match the first's
-    features and attribute, and its labels must occur in it."""
+    features, dtype and attribute, and its labels and attribute values must occur in it. CSV
+    features go through one :class:`FeatureEncoder`, fitted on the training file."""
+    encoder = FeatureEncoder(missing, unknown_category)
+
     def read(p: Path) -> UserTable:
-        return read_npz(p) if kind == "npz" else read_csv(p, label_column, attribute_column)
+        return read_npz(p) if kind == "npz" else read_csv(p, label_column, attribute_column, encoder, encoding)
 
     train_table = read(_require(path, kind))
     others = [read(_require(p, kind)) if p else None for p in (test_path, val_path)]
@@ -237,6 +268,10 @@ def load_user_file(
             raise DataError(f"{other.path}: {has} the attribute "
                             f"{'column' if kind == 'csv' else 'key'} that the training file "
                             f"{'lacks' if other.attribute is not None else 'has'}")
+        other.x = _same_dtype(other, train_table)
+    attribute_map = _attribute_mapping(train_table)
+    for table in (train_table, *[o for o in others if o is not None]):
+        table.attribute = _attribute_indices(table, attribute_map, train_table.path)
     mapping, names = label_mapping(train_table, num_classes, class_names)
     k = num_classes or len(names)
     if len(names) != k:
@@ -251,6 +286,7 @@ def load_user_file(
     kind_of_x = "image" if train.x.dtype == np.uint8 and train.x.ndim == 4 else "vector"
     renamed = any(str(v) != str(i) for v, i in mapping.items())
     raw = RawDataset(Path(path).stem, train, test, names, kind_of_x, val=val,
-                     label_map={str(v): i for v, i in mapping.items()} if renamed else None)
+                     label_map={str(v): i for v, i in mapping.items()} if renamed else None,
+                     feature_encoding=encoder.record(), attribute_map=attribute_map)
     raw.check_labels(k)
     return raw
