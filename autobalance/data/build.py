@@ -136,8 +136,10 @@ def _normalization(x: np.ndarray, kind: str) -> tuple[torch.Tensor, torch.Tensor
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
         mean, std = flat.mean(0), flat.std(0)
         shape = (1, -1, 1, 1)
-    else:  # in float64: the squares of features near 1e30 overflow float32
-        mean, std = x.astype(np.float64).mean(0), x.astype(np.float64).std(0)
+    else:
+        mean, std = x.mean(0), x.std(0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):  # squares near 1e30 overflow float32
+            mean, std = x.astype(np.float64).mean(0), x.astype(np.float64).std(0)
         shape = (1, *x.shape[1:])
     std = np.where(std > 1e-8, std, 1.0)
     return (torch.tensor(mean, dtype=torch.float32).reshape(shape),
