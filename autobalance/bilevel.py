@@ -35,6 +35,8 @@ from autobalance.outer_update import OuterUpdate
 from autobalance.training.lr_schedule import lr_at
 from autobalance.training.trainer import StepView
 
+MIN_GUARD_WINDOW = 10
+"""The shortest window the guard is fitted to when a search is shorter than ``search.guard.window``."""
 INNER_OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "nesterov", "momentum_buffers")
 """What the search passes each call about the real optimizer; never carried between calls."""
 
@@ -45,11 +47,14 @@ class BilevelSearch:
     def __init__(self, loss: ParametricLoss, data: DataBundle, cfg: SearchConfig,
                  objective: Objective, optim: OptimConfig, seed: int = 0,
                  sinks: Sinks | None = None, total_epochs: int | None = None, fold: int | None = None,
-                 phase: str = "search") -> None:
+                 phase: str = "search", expected_hyper_steps: int | None = None) -> None:
         """``optim`` is the schedule the searching trainer runs; ``total_epochs`` the full
         training length that null search lengths are fractions of (default ``optim.epochs``);
         ``fold`` tags the hyper-step records of one cross-fitted search, ``phase`` names the
-        trainer's phase they belong to (the key a resume replaces them by)."""
+        trainer's phase they belong to (the key a resume replaces them by).
+        ``expected_hyper_steps``: how many the search will take; a search shorter than the
+        guard's window but of at least :data:`MIN_GUARD_WINDOW` hyper-steps is watched with a window
+        that fits it (fewer are too noisy to tell a climb from their batches' noise)."""
         self.loss, self.data, self.cfg, self.objective = loss, data, cfg, objective
         self.optim_cfg, self.seed, self.sinks = optim, seed, sinks
         total = optim.epochs if total_epochs is None else total_epochs
@@ -69,7 +74,9 @@ class BilevelSearch:
         self.phase = phase
         self.tag = {"phase": phase} if fold is None else {"phase": phase, "fold": fold}
         g = cfg.guard
-        self.guard = ObjectiveGuard(g.window, g.rise, g.climb, g.backoff, g.drawdown) if g.enabled else None
+        fits = expected_hyper_steps is not None and expected_hyper_steps >= MIN_GUARD_WINDOW
+        window = min(g.window, expected_hyper_steps // 2 * 2) if fits else g.window
+        self.guard = ObjectiveGuard(window, g.rise, g.climb, g.backoff, g.drawdown) if g.enabled else None
         self.trail: list[tuple[int, int, dict[str, torch.Tensor]]] = []
         """(values the guard had seen, hyper-step, the loss after it) over the last half-window."""
         self.best: tuple[int, dict[str, torch.Tensor]] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -254,8 +255,11 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
                        attribute_values=attribute_values(data.train_counts, data.summary.get("label_noise"),
                                                          cfg.objective.class_weights))
     objective = build_objective(cfg.objective, data.num_classes, data.num_attribute_values, data.class_names)
-    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=cfg.optim.epochs, fold=fold,
-                         phase=phase)
+    total = cfg.optim.epochs
+    steps_per_epoch = math.ceil(len(data.train) / data.batch_size)
+    expected = (s.search_epochs(total) - s.first_hyper_epoch(total)) * steps_per_epoch // s.every
+    hook = BilevelSearch(loss, data, s, objective, optim, cfg.seed, sinks, total_epochs=total, fold=fold,
+                         phase=phase, expected_hyper_steps=expected)
     searcher = train(cfg, data, out_dir, sinks, device, phase, phase_seconds, loss=loss, hooks=(hook,),
                      epoch_callbacks=epoch_callbacks, optim=optim)
     if hook.hyper_steps == 0:

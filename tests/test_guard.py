@@ -69,6 +69,20 @@ def test_a_runaway_search_backs_off_and_exports_its_start(search_config, tmp_pat
     assert max(abs(v) for v in learned["offsets"][0]) < 5  # LA's log-prior offsets, where it started
 
 
+def test_a_search_shorter_than_the_guards_window_is_watched_with_a_window_that_fits(search_config, tmp_path):
+    from autobalance.pipeline import run
+
+    search_config.search.outer.lr = 1e6  # the absurd outer lr, the standard window of 20
+    search_config.search.outer.clip = None
+    search_config.search.every = 2
+    with pytest.warns(RuntimeWarning, match="exporting the loss it started from"):
+        result = run(search_config, tmp_path / "run")
+    assert result["hyper_steps"] < search_config.search.guard.window
+    assert result["exported_start"] == [True]
+    learned = yaml.safe_load((tmp_path / "run" / "learned_loss.yaml").read_text())
+    assert max(abs(v) for v in learned["offsets"][0]) < 5
+
+
 def test_a_resumed_guard_backs_off_where_the_uninterrupted_one_does():
     values = [1.02 ** i for i in range(60)]
     whole, first = ObjectiveGuard(window=20), ObjectiveGuard(window=20)
