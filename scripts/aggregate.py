@@ -33,6 +33,10 @@ from autobalance.results import RunResults
 from autobalance.run_dir import recorded_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error", "cvar_error", "class_error_std", "objective_error")
+METRIC_HEADERS = {"balanced_error": "balanced error %", "few_shot_error": "few-shot error %",
+                  "worst_class_error": "worst-class error %", "cvar_error": "CVaR error %",
+                  "class_error_std": "class-error std (points)", "objective_error": "objective error"}
+"""The main table's columns; those after the first three appear where a run reports them."""
 GROUP_METRICS = ("average_group_error", "worst_group_error", "deo", "equalized_odds_difference",
                  "demographic_parity_difference")
 """Reported for runs whose data has an attribute (a group column); errors in %, gaps in points."""
@@ -308,12 +312,13 @@ def to_markdown(table: list[dict]) -> str:
     """The main table; with a final training error in the runs (runs since the interpolation
     study), also that error, averaged over seeds."""
     fit = any(e["train_error_mean"] == e["train_error_mean"] for e in table)
-    lines = ["| dataset | rho | method | seeds | balanced error % | few-shot error % | worst-class error % "
-             "| train s | x ERM time | images/s |" + (" final training error % |" if fit else ""),
-             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if fit else "")]
+    shown = [k for k in METRICS if k in METRICS[:3] or any(e[f"{k}_mean"] == e[f"{k}_mean"] for e in table)]
+    lines = ["| dataset | rho | method | seeds | " + " | ".join(METRIC_HEADERS[k] for k in shown)
+             + " | train s | x ERM time | images/s |" + (" final training error % |" if fit else ""),
+             "|---|---|---|---|" + "---|" * len(shown) + "---|---|---|" + ("---|" if fit else "")]
     for e in table:
         cells = [f"{e[f'{k}_mean']:.2f} ± {e[f'{k}_std']:.2f}" if e[f"{k}_mean"] == e[f"{k}_mean"] else "none"
-                 for k in METRICS]  # NaN: no class below the few-shot threshold
+                 for k in shown]  # NaN: no class below the few-shot threshold
         ratio = "-" if e["time_vs_erm"] is None else f"{e['time_vs_erm']:.2f}"
         speed = "-" if e["images_per_second"] != e["images_per_second"] else f"{e['images_per_second']:,.0f}"
         fitted = "" if not fit else " - |" if e["train_error_mean"] != e["train_error_mean"] \
