@@ -156,16 +156,27 @@ def job_dirname(number: int, overrides: str, max_length: int = 120) -> str:
 
 
 _START: list[datetime] = []
+START_ENV = "AUTOBALANCE_START_TIME"
+"""The command's start time, ISO-formatted, for the processes it starts (a joblib sweep's workers)."""
 
 
 def start_time(pattern: str) -> str:
-    """The job's start time, formatted (``${start_time:...}`` in the run directories' names):
-    Hydra's ``now``, except that every rank of a torchrun job names the same directory."""
+    """The command's start time, formatted (``${start_time:...}`` in the run and sweep directories'
+    names): the same in every process of one command, so that every rank of a torchrun job and
+    every worker of a joblib sweep names the directory the command printed."""
     if not _START:
-        _START.append(datetime.now())
+        inherited = os.environ.get(START_ENV)  # set by the command (autobalance.train.main)
+        _START.append(datetime.fromisoformat(inherited) if inherited else datetime.now())
     return _START[0].strftime(pattern)
+
+
+def mark_start_time() -> None:
+    """Fix the command's start time for this process and the processes it starts."""
+    _START[:] = [datetime.now()]
+    os.environ[START_ENV] = _START[0].isoformat()
 
 
 def agree_on_start_time(ranks: Ranks) -> None:
     """Take rank 0's clock as the job's start time, on every rank."""
     _START[:] = [ranks.broadcast_object(datetime.now())]
+    os.environ[START_ENV] = _START[0].isoformat()

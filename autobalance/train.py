@@ -19,7 +19,7 @@ from autobalance.configure import load_config, renamed
 from autobalance.data.errors import DataNotFoundError
 from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
 from autobalance.errors import InputError
-from autobalance.run_dir import agree_on_start_time
+from autobalance.run_dir import agree_on_start_time, mark_start_time
 from autobalance.runtime import available_cpus, configure_threads
 from autobalance.training.checkpoint import CheckpointError
 
@@ -37,6 +37,7 @@ def main() -> None:
     sys.argv[1:] = translated
     if ranks.is_main:
         _check_output_dir(translated)
+    mark_start_time()  # a joblib sweep's workers name the sweep folder this process prints
     if ranks.active:
         start_process_group(ranks)
         agree_on_start_time(ranks)

@@ -127,3 +127,20 @@ def test_the_job_returns_a_validation_metric_never_a_test_one():
     assert optimized_value({"test": results["test"]}, "objective_error") is None
     with pytest.raises(ConfigError, match="optimized_metric='deo': expected a key of the validation metrics"):
         optimized_value(results, "deo")
+
+
+@pytest.mark.slow  # two training runs in joblib workers
+def test_a_joblib_sweep_writes_its_jobs_into_the_folder_it_prints_and_that_folder_aggregates(tmp_path, cache_dir):
+    import re
+
+    proc = subprocess.run([sys.executable, "-m", "autobalance.train", "-m", "hydra/launcher=local",
+                           "hydra.launcher.n_jobs=2", "seed=0,1", "search=none", f"data.cache_dir={cache_dir}",
+                           *TINY_MNIST1D], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = re.search(r"sweep output dir : (\S+)", proc.stdout + proc.stderr).group(1)
+    sweep = tmp_path / printed
+    assert len(list(sweep.glob("*/metrics.json"))) == 2
+    assert [p.name for p in (tmp_path / "multirun").iterdir()] == [sweep.name]  # no second folder
+    table = subprocess.run([sys.executable, str(SCRIPTS / "aggregate.py"), str(sweep), "--out", str(tmp_path / "t")],
+                           capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0 and "| ce | 2 |" in table.stdout
