@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -28,7 +29,7 @@ import scipy.stats
 import yaml
 
 from autobalance.configure import renamed_key
-from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters
+from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters, loss_config
 from autobalance.results import RunResults
 from autobalance.run_dir import recorded_settings
 
@@ -169,12 +170,20 @@ def collect_all(roots: list[tuple[Path, str | None]], few_threshold: int | None 
                 label_by_dir: bool = False) -> list[dict]:
     """:func:`collect` over several (root, shown as) pairs, whose runs' labels are told apart
     together (an archive of earlier runs beside new ones)."""
-    rows = [r for root, shown_as in roots for r in _rows(root, few_threshold, label_by_dir, shown_as)]
+    rows = standalone_first([r for root, shown_as in roots for r in _rows(root, few_threshold, label_by_dir, shown_as)])
     if not label_by_dir:
         distinguish(rows)
     for row in rows:
         del row["settings"]
+        row.pop("compared", None)
     return rows
+
+
+def standalone_first(rows: list[dict]) -> list[dict]:
+    """Without the rows of a search's compared baselines that a run of its own already gives
+    (same data, label and seed): those runs count once."""
+    own = {(r["dataset"], r["rho"], r["label"], r["seed"]) for r in rows if not r.get("compared")}
+    return [r for r in rows if not (r.get("compared") and (r["dataset"], r["rho"], r["label"], r["seed"]) in own)]
 
 
 def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: str | None) -> list[dict]:
@@ -210,6 +219,12 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         row["fairness_weight"] = objective.get("fairness_weight") if row["objective"] == "trade_off" else None
         row["settings"] = comparable_settings(cfg)
         rows.append(row)
+        for name in results.compared:  # search.compare_with: same seed, data and schedule as the search
+            baseline = {**cfg, "search": {"enabled": False}, "loss": dataclasses.asdict(loss_config(name))}
+            rows.append({**row, "label": label_of(baseline), "loss": name, "objective": "", "compared": True,
+                         "train_seconds": results.phase_seconds.get(name), "val_balanced_error": None,
+                         "val_objective_error": None, "images_per_second": None,
+                         **{k: m[f"{name}_test"].get(k) for k in METRICS + GROUP_METRICS}})
         if "posthoc" in m:  # the same model with its post-hoc offsets: a method of its own
             posthoc = m["posthoc"]
             rows.append({**row, "label": f"{label}+posthoc", **{k: posthoc["test"].get(k) for k in METRICS},

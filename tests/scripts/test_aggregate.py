@@ -326,3 +326,22 @@ def test_a_post_hoc_stage_is_a_method_of_its_own_and_tuning_can_select_by_the_ob
     table = aggregate.summarize([r for r in rows if "posthoc" not in r["label"]])
     assert aggregate.best_by_validation(table, "val_objective_error")[0]["best_method"] == "la(tau=2)"
     assert aggregate.best_by_validation(table, "val_balanced_error")[0]["best_method"] == "la(tau=1)"
+
+
+def test_the_baselines_beside_a_search_are_rows_a_sweep_can_pair_with(tmp_path):
+    for seed in (0, 1):
+        run = tmp_path / f"job{seed}"
+        run.mkdir()
+        (run / "config.yaml").write_text(yaml.safe_dump({
+            "seed": seed, "loss": {"name": "ce"}, "data": {"rho": 100},
+            "search": {"enabled": True, "family": {"learn": ["offsets"]}, "hypergrad": {"method": "last_layer"},
+                       "compare_with": ["la", "ce"]}}))
+        (run / "metrics.json").write_text(json.dumps({
+            "dataset": "d", "seed": seed, "test": {"balanced_error": 10.0 + seed},
+            "la_test": {"balanced_error": 11.0 + seed}, "ce_test": {"balanced_error": 15.0},
+            "phase_seconds": {"search": 5.0, "retrain": 10.0, "la": 10.0, "ce": 9.0}}))
+    rows = aggregate.collect(tmp_path)
+    assert sorted({r["label"] for r in rows}) == ["autobalance-last_layer(offsets)", "ce", "la(tau=1)"]
+    pairs = {p["method"]: p["mean_difference"] for p in aggregate.paired_differences(rows, "ce")}
+    assert pairs == {"autobalance-last_layer(offsets)": -4.5, "la(tau=1)": -3.5}
+    assert {r["label"]: r["train_seconds"] for r in rows if r["seed"] == 0}["la(tau=1)"] == 10.0
