@@ -153,7 +153,7 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
     if unknown:
         section = unknown.rsplit(".", 1)[0] if "." in unknown else "the top level"
         raise ConfigError(f"{unknown}: unknown key (no such setting in {section}); "
-                          "print the valid keys with `python -m autobalance.train --cfg job`")
+                          "print the valid keys with `python -m autobalance.show_config`")
     sections = {name: _section(cfg, values, name) for name in OPEN_SECTIONS}
     sections["loss"] = loss_settings(sections["loss"])
     for name, section in sections.items():

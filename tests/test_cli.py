@@ -503,3 +503,14 @@ def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"autobalance: error: cannot write the output directory "
                                                             f"{blocker / 'run'}")
+
+
+def test_help_says_what_the_program_does_and_show_config_prints_every_typed_default(tmp_path):
+    help_text = subprocess.run([sys.executable, "-m", "autobalance.train", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert help_text.startswith("autobalance: learn the loss function") and "show_config" in help_text
+    shown = subprocess.run([sys.executable, "-m", "autobalance.show_config", "+experiment=fashion_mnist_lt",
+                            "search=none", "loss=vs"], capture_output=True, text=True, timeout=60)
+    settings = yaml.safe_load(shown.stdout)
+    assert settings["data"]["rho"] == 100.0 and settings["data"]["val_fraction"] == 0.2
+    assert settings["loss"] == {"name": "vs", "gamma": 0.2, "tau": 1.0}
