@@ -118,12 +118,13 @@ def test_labels_of_shape_n_by_one_and_a_float_test_file_for_uint8_images(tmp_pat
         build_data(cfg, 0)
 
 
+@pytest.mark.slow  # a training run in a subprocess
 def test_the_cli_trains_on_a_gzipped_categorical_table_and_records_the_encoding(tmp_path, cache_dir):
     (tmp_path / "adult.csv.gz").write_bytes(gzip.compress(("\n".join(ROWS) + "\n").encode()))
     proc = subprocess.run([sys.executable, "-m", "autobalance.train", "data=csv", "data.path=adult.csv.gz",
                            "data.attribute_column=sex", "model=mlp", "search=none", "optim.epochs=1",
                            "data.batch_size=8", f"data.cache_dir={cache_dir}", "logger.progress=false",
-                           "hydra.run.dir=run"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                           "hydra.run.dir=run"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "categorical features one-hot: workclass (3 categories)" in proc.stdout
     summary = json.loads((tmp_path / "run" / "data_summary.json").read_text())
