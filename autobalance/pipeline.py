@@ -115,7 +115,7 @@ def final_test_metrics(cfg: RunConfig, trainer: Trainer, data: DataBundle, out_d
     predictions = trainer.predict(test)
     if data.ranks.is_main:
         write_predictions_csv(out_dir / "test_predictions.csv", test.y.tolist(), predictions.tolist(),
-                              None if test.attribute is None else test.attribute.tolist())
+                              None if test.attribute is None else test.attribute.tolist(), data.class_names)
     return scored(cfg, data, trainer.metrics(predictions, test))
 
 
@@ -232,7 +232,7 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         results["posthoc"] = posthoc_stage(cfg, trainer, data, final_data, scored)
     if data.ranks.is_main:
         _write_per_class(out_dir, final_data, metrics)
-    print(summary_table(metrics, data.class_names, final_data.train_counts))
+    print(summary_table(metrics, data.class_names, final_data.train_counts, counts_title=_fit_on(cfg, data)))
     return results
 
 
@@ -334,7 +334,8 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     if data.ranks.is_main:
         results["plots"] = [str(p) for p in _plots(hooks[0], learned, data, final_data, accuracies, out_dir)]
         _write_per_class(out_dir, final_data, metrics, columns)
-    print(summary_table(metrics, data.class_names, final_data.train_counts, columns))
+    print(summary_table(metrics, data.class_names, final_data.train_counts, columns,
+                        counts_title=_fit_on(cfg, data) if s.retrain else "train"))
     for name in s.compare_with:
         theirs = results[f"{name}_test"]["balanced_error"]
         print(f"{name.upper() + ' balanced_error':>24}: {theirs:.2f} % (learned loss "
@@ -342,6 +343,11 @@ def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, de
     print(f"learned loss: {loss_path}")
     print("plots: " + ", ".join(results["plots"]))
     return results
+
+
+def _fit_on(cfg: RunConfig, data: DataBundle) -> str:
+    """What the per-class table's counts are: the training split, or training + validation."""
+    return "train+val" if cfg.train_on_val and len(data.val) else "train"
 
 
 def _check_replicas(ranks: Ranks, learned: ParametricLoss) -> float:

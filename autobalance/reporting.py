@@ -63,18 +63,22 @@ def write_per_group_csv(path: Path, class_names: list[str], counts: dict[str, li
 
 
 def write_predictions_csv(path: Path, labels: list[int], predictions: list[int],
-                          attributes: list[int] | None = None) -> None:
+                          attributes: list[int] | None = None, class_names: list[str] | None = None) -> None:
     """The final model's test predictions, one row per test example (in the test split's order),
-    for metrics of your own (fairlearn's, for instance)."""
+    for metrics of your own (fairlearn's, for instance): class indices and, with ``class_names``,
+    the classes' names as the data names them."""
+    names = class_names is not None
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["index", "label", "prediction", *(["attribute"] if attributes is not None else [])])
+        w.writerow(["index", "label", "prediction", *(["label_name", "prediction_name"] if names else []),
+                    *(["attribute"] if attributes is not None else [])])
         for i, (y, p) in enumerate(zip(labels, predictions, strict=True)):
-            w.writerow([i, y, p, *([attributes[i]] if attributes is not None else [])])
+            w.writerow([i, y, p, *([class_names[y], class_names[p]] if names else []),
+                        *([attributes[i]] if attributes is not None else [])])
 
 
 def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts: list[int],
-                  extra: dict[str, list[float]] | None = None) -> str:
+                  extra: dict[str, list[float]] | None = None, counts_title: str = "train") -> str:
     """A fixed-width table, per class up to 20 classes and per frequency-rank bin (means over
     its classes) beyond, followed by the headline metrics."""
     extra = extra or {}
@@ -83,12 +87,12 @@ def summary_table(metrics: dict[str, Any], class_names: list[str], train_counts:
     width = 30 if binned else 14
     widths = {k: max(9, len(k)) for k in extra}
     small = {k: 0 < float(np.abs(np.asarray(v)).max()) < 0.01 for k, v in extra.items()}  # weight decays
-    header = (f"{'classes' if binned else 'class':>{width}} {'train':>7} {'test acc':>9}"
+    header = (f"{'classes' if binned else 'class':>{width}} {counts_title:>9} {'test acc':>9}"
               + "".join(f" {k:>{widths[k]}}" for k in extra))
     lines = [header, "-" * len(header)]
     accuracy = np.asarray(metrics["per_class_accuracy"])
     for label, idx in bins:
-        train = f"{np.mean(np.asarray(train_counts)[idx]):>7.0f}"
+        train = f"{np.mean(np.asarray(train_counts)[idx]):>9.0f}"
         row = f"{label[:width]:>{width}} {train} {accuracy[idx].mean():>9.3f}"
         lines.append(row + "".join(f" {np.asarray(v)[idx].mean():>{widths[k]}.{'2e' if small[k] else '3f'}}"
                                    for k, v in extra.items()))

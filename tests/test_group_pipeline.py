@@ -65,6 +65,9 @@ def test_a_runs_saved_predictions_give_fairlearns_gaps(data_dirs, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "test_predictions.csv")))
     assert len(rows) == 160
     y, pred, a = ([int(r[k]) for r in rows] for k in ("label", "prediction", "attribute"))
+    names = json.loads((tmp_path / "data_summary.json").read_text())["class_names"]
+    assert [r["label_name"] for r in rows] == [names[t] for t in y]  # the classes as the data names them
+    assert [r["prediction_name"] for r in rows] == [names[p] for p in pred]
     assert result["test"]["equalized_odds_difference"] == pytest.approx(
         100 * equalized_odds_difference(y, pred, sensitive_features=a))
     assert result["test"]["demographic_parity_difference"] == pytest.approx(
