@@ -118,7 +118,7 @@ def _image_folder(cfg, seed, cache_dir):
     if not cfg.path or not Path(cfg.path).expanduser().exists():
         raise DataNotFoundError("image_folder", [cfg.path or ""],
                                 "your own images: data.path=DIR_OR_TAR_GZ with train/ and test/")
-    return load_image_folder(Path(cfg.path).expanduser(), cache_dir)
+    return load_image_folder(Path(cfg.path).expanduser(), cache_dir, test_fraction=cfg.test_fraction, seed=seed)
 
 
 @DATA_SOURCES.register("npz")
