@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from autobalance.config import ModelConfig, require
+from autobalance.config import ConfigError, ModelConfig, require
 from autobalance.models.heads import Classifier, NormedLinear
 from autobalance.models.resnet_cifar import ResNetCifarBody
 from autobalance.models.small_nets import MLP, ConvNet1d, ConvNet28
@@ -65,23 +65,23 @@ class MLPConfig(WidthConfig):
     width: int = 128
 
 
-@register_model("resnet32", ResNetConfig)
+@register_model("resnet32", ResNetConfig, takes="images (C, H, W)", ranks=(3,))
 def _resnet32(input_shape, settings):
     return ResNetCifarBody(input_shape[0], 5, settings.width)
 
 
-@register_model("resnet8", ResNetConfig)
+@register_model("resnet8", ResNetConfig, takes="images (C, H, W)", ranks=(3,))
 def _resnet8(input_shape, settings):
     """ResNet-32's stages with one block each: a CIFAR ResNet a CPU trains in minutes per epoch."""
     return ResNetCifarBody(input_shape[0], 1, settings.width)
 
 
-@register_model("cnn28", WidthConfig)
+@register_model("cnn28", WidthConfig, takes="images (C, H, W)", ranks=(3,))
 def _cnn28(input_shape, settings):
     return ConvNet28(input_shape[0], settings.width)
 
 
-@register_model("cnn1d", WidthConfig)
+@register_model("cnn1d", WidthConfig, takes="sequences (L,)", ranks=(1,))
 def _cnn1d(input_shape, settings):
     return ConvNet1d(input_shape[-1], settings.width)
 
@@ -103,6 +103,12 @@ def create_model(model: str | ModelConfig, input_shape: tuple[int, ...], num_cla
     (torch.Size([2, 4]), 16)
     """
     cfg = model_config(model, **settings) if isinstance(model, str) else as_registered(MODELS, "model", model)
+    meta = MODELS.metadata(cfg.name)
+    if "ranks" in meta and len(input_shape) not in meta["ranks"]:
+        rank = len(input_shape)
+        fits = sorted(n for n in MODELS.names() if rank in MODELS.metadata(n).get("ranks", (rank,)))
+        raise ConfigError(f"model.name={cfg.name!r} takes {meta['takes']}, but the data's examples have shape "
+                          f"{tuple(input_shape)}: expected a model for them ({', '.join(fits)})")
     body = MODELS[cfg.name](input_shape, cfg)
     return Classifier(body, body.out_dim, num_classes, cfg.normalized_head, cfg.dropout)
 

@@ -50,3 +50,16 @@ def test_each_model_owns_its_standard_width_and_checks_it():
         model_config("resnet8", width=0)
     with pytest.raises(ConfigError, match="model.depth=3: model=mlp has no such setting"):
         model_config("mlp", depth=3)
+
+
+def test_a_model_that_cannot_take_the_datas_examples_is_refused_naming_those_that_can():
+    import pytest
+
+    from autobalance.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.name='resnet32' takes images \(C, H, W\), but the data's examples "
+                                          r"have shape \(14,\): expected a model for them \(cnn1d, mlp\)"):
+        create_model("resnet32", (14,), 3)
+    with pytest.raises(ConfigError, match=r"model.name='cnn1d' takes sequences"):
+        create_model("cnn1d", (3, 8, 8), 3)
+    assert create_model("mlp", (1, 8, 8), 3, width=4)(torch.zeros(2, 1, 8, 8)).shape == (2, 3)  # images flattened
