@@ -27,7 +27,7 @@ LABEL=$METHOD
 EXTRA=()
 case $METHOD in
   ce|la|group_dro|gce) RECIPE=(search=none loss="$METHOD") ;;
-  vs) RECIPE=(search=none loss=vs "loss.${1}" "loss.${2}"); LABEL="vs_${1}_${2}"; shift 2 ;;
+  vs) RECIPE=(search=none loss=vs "loss.${1}" "loss.${2}"); LABEL="vs_${1/=/}_${2/=/}"; shift 2 ;;  # no "=" in a path
   learned) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]") ;;
   *) echo "method $METHOD: expected ce, la, group_dro, gce, vs or learned" >&2; exit 2 ;;
 esac
