@@ -141,6 +141,8 @@ def test_the_fashion_mnist_stand_in_reads_as_the_real_files_do(fashion_mnist_dir
 
 
 @pytest.mark.real_data
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="needs the system's Fashion-MNIST: apt-get install dataset-fashion-mnist")
 def test_the_system_fashion_mnist_has_its_published_sizes(tmp_path):
     raw = fashion_mnist.load_fashion_mnist(None, tmp_path / "cache")
     assert raw.train.x.shape == (60000, 28, 28, 1) and len(raw.test) == 10000
