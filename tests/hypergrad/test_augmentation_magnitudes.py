@@ -45,7 +45,8 @@ def _problem(batchnorm: bool):
     return model, hparams, train_loss, val_loss
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["cnn", "cnn_batchnorm"])
+@pytest.fixture(scope="module", params=[False, pytest.param(True, marks=pytest.mark.slow)],
+                ids=["cnn", "cnn_batchnorm"])
 def problem(request):
     model, hparams, train_loss, val_loss = _problem(request.param)
     params = solve_inner(lambda p: train_loss(p, hparams), dict(model.named_parameters()))

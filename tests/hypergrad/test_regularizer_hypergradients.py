@@ -60,7 +60,7 @@ def _with_optimizer_decay(train):
     return objective
 
 
-@pytest.fixture(scope="module", params=["mlp", "cnn_batchnorm"])
+@pytest.fixture(scope="module", params=["mlp", pytest.param("cnn_batchnorm", marks=pytest.mark.slow)])
 def problem(request):
     model, hparams, train, val = _problem(request.param)
     params = solve_inner(lambda p: _with_optimizer_decay(train)(p, hparams), dict(model.named_parameters()))

@@ -61,7 +61,7 @@ def problem():
     return model, hparams, objective, train, val
 
 
-@pytest.mark.parametrize("method", ["cg", "last_layer"])
+@pytest.mark.parametrize("method", [pytest.param("cg", marks=pytest.mark.slow), "last_layer"])
 def test_implicit_hypergradients_of_an_eval_mode_objective_match_finite_differences(problem, method):
     model, hparams, objective, train, val = problem
     names = HEAD if method == "last_layer" else None
