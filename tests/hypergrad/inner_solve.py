@@ -56,3 +56,29 @@ def three_class_labels(x: torch.Tensor) -> torch.Tensor:
     """Labels 0-2 that the first two input entries decide: a learnable, unbalanced toy task."""
     flat = x.reshape(len(x), -1)
     return (flat[:, 0] > 0).long() + (flat[:, 1] > 0.8).long()
+
+
+def linear_problem(loss, objective, weight_decay: float = 1e-2):
+    """A linear model on the three-class toy task (seed 0: 60 training and 30 validation inputs)
+    trained with ``loss`` plus an L2 term and validated by ``objective``: the inner solution, the
+    loss's parameters and the two closures the hypergradient methods take."""
+    from torch import nn
+    from torch.func import functional_call
+
+    from autobalance.hypergrad import loss_module_fn, model_closure
+
+    torch.manual_seed(0)
+    x, xv = torch.randn(60, 4, dtype=torch.float64), torch.randn(30, 4, dtype=torch.float64)
+    y, yv = three_class_labels(x), three_class_labels(xv)
+    model = nn.Linear(4, 3).double()
+    data_loss = model_closure(model, loss_module_fn(loss), [(x, y, None)])
+
+    def train_loss(params, hp):
+        return data_loss(params, hp) + weight_decay / 2 * sum((p**2).sum() for p in params.values())
+
+    def val_loss(params, hp):
+        return objective(functional_call(model, params, (xv,)), yv, None)
+
+    hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
+    params = solve_inner(lambda p: train_loss(p, hparams), dict(model.named_parameters()))
+    return params, hparams, train_loss, val_loss

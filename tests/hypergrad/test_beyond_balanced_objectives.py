@@ -4,12 +4,10 @@ float64: the same check every other objective passes."""
 
 import pytest
 import torch
-from inner_solve import central_differences, solve_inner, three_class_labels
-from torch import nn
-from torch.func import functional_call
+from inner_solve import central_differences, linear_problem, solve_inner
 
 from autobalance.config import ObjectiveConfig
-from autobalance.hypergrad import loss_module_fn, make_method, model_closure
+from autobalance.hypergrad import make_method
 from autobalance.losses import ParametricLoss
 from autobalance.objectives import build_objective
 
@@ -29,23 +27,8 @@ def _attribute_map() -> ParametricLoss:
 
 
 def _problem(spec, loss=None):
-    torch.manual_seed(0)
-    x, xv = torch.randn(60, 4, dtype=torch.float64), torch.randn(30, 4, dtype=torch.float64)
-    y, yv = three_class_labels(x), three_class_labels(xv)
-    model = nn.Linear(4, 3).double()
     loss = (loss or ParametricLoss(3, learn=("scales", "offsets"), offsets=[0.1, -0.2, 0.1])).double()
-    data_loss = model_closure(model, loss_module_fn(loss), [(x, y, None)])
-    objective = build_objective(spec, 3, class_names=["a", "b", "c"])
-
-    def train_loss(params, hp):
-        return data_loss(params, hp) + WD / 2 * sum((p**2).sum() for p in params.values())
-
-    def val_loss(params, hp):
-        return objective(functional_call(model, params, (xv,)), yv, None)
-
-    hparams = {n: p.detach().clone() for n, p in loss.named_parameters()}
-    params = solve_inner(lambda p: train_loss(p, hparams), dict(model.named_parameters()))
-    return params, hparams, train_loss, val_loss
+    return linear_problem(loss, build_objective(spec, 3, class_names=["a", "b", "c"]), WD)
 
 
 @pytest.mark.parametrize("family", ["per_class", "attributes"])
