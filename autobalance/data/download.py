@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import shutil
 import tarfile
+import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterator
@@ -52,10 +53,20 @@ def safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
 
 
 def extract_tar(path: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
+    """Extract ``path`` into ``dest`` once: into a fresh temporary folder renamed to ``dest`` when
+    complete, so that processes reading ``dest`` side by side never see a half-written file (a
+    second extraction of the same archive finds ``dest`` and returns it)."""
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     with tarfile.open(path) as archive:
         for member in safe_members(archive):
-            archive.extract(member, dest, filter="data")
+            archive.extract(member, scratch, filter="data")
+    try:
+        scratch.rename(dest)
+    except OSError:  # another process finished first: its copy is the same archive's
+        shutil.rmtree(scratch, ignore_errors=True)
     return dest
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
-from autobalance.data.download import download, extract_tar, reading_archive, verify_checksum
+from autobalance.data.download import download, extract_tar, file_digest, reading_archive, verify_checksum
 from autobalance.data.errors import DataNotFoundError
 from autobalance.data.sources.image_folder import load_image_folder
 
@@ -77,7 +77,7 @@ def load_cifar(
     spec = SPECS[name]
     searched: list[Path | str] = []
     candidates = [Path(path).expanduser()] if path else []
-    candidates.append(cache_dir / spec.folder)
+    candidates += [cache_dir / spec.folder, cache_dir / f"{spec.name}-{spec.md5[:16]}"]  # earlier and downloaded copies
     for cand in candidates:
         searched.append(cand)
         if (cand / spec.test_file).exists():
@@ -86,15 +86,16 @@ def load_cifar(
             return _read_pickles(cand / spec.folder, spec)
         if cand.is_file():
             with reading_archive(cand):
-                if _is_pickle_archive(cand, spec):
-                    return _read_pickles(extract_tar(cand, cache_dir) / spec.folder, spec)
+                if _is_pickle_archive(cand, spec):  # extracted once per archive (its digest names the folder)
+                    dest = cache_dir / f"{spec.name}-{file_digest(cand)[:16]}"
+                    return _read_pickles(extract_tar(cand, dest) / spec.folder, spec)
                 return load_image_folder(cand, cache_dir, spec.name)
         if (cand / "train").is_dir() and (cand / "test").is_dir():
             return load_image_folder(cand, cache_dir, spec.name)
     if allow_download:
         archive = download(spec.url, cache_dir / Path(spec.url).name, spec.md5, "md5")
         verify_checksum(archive, spec.md5, "md5")
-        return _read_pickles(extract_tar(archive, cache_dir) / spec.folder, spec)
+        return _read_pickles(extract_tar(archive, cache_dir / f"{spec.name}-{spec.md5[:16]}") / spec.folder, spec)
     raise DataNotFoundError(
         name, searched, f"{spec.url} (md5 {spec.md5}); set data.path=FILE_OR_DIR or data.download=true"
     )
