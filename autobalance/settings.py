@@ -46,7 +46,7 @@ def build_settings(registry: Registry, section: str, name: str, values: Mapping[
         if key in takes or key == "name":
             continue
         if len(takes) > LISTED:
-            raise ConfigError(f"{section}.{key}: unknown key (no such setting in {section}={name}); print the "
+            raise ConfigError(f"{section}.{key}: unknown key (no such setting in {section}); print the "
                               "valid keys with `python -m autobalance.show_config`")
         raise ConfigError(f"{section}.{key}={value!r}: {section}={name} has no such setting (it takes "
                           f"{', '.join(takes) or none_taken})")

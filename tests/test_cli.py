@@ -413,7 +413,7 @@ def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the
     assert bad.returncode == 2 and "data.spread=0.0: expected > 0" in bad.stderr
     other = _plugin_parts_run(tmp_path, cache_dir, "objective.margn=2", f"hydra.run.dir={tmp_path / 'other'}")
     assert other.returncode == 2
-    assert ("objective.margn: unknown key (no such setting in objective=hinge); print the valid keys with "
+    assert ("objective.margn: unknown key (no such setting in objective); print the valid keys with "
             "`python -m autobalance.show_config`") in other.stderr
 
 
