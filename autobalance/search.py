@@ -35,7 +35,7 @@ from autobalance.losses.factory import family_loss
 from autobalance.losses.family import ParametricLoss
 from autobalance.losses.io import save_loss
 from autobalance.objectives import build_objective
-from autobalance.training.trainer import StepView
+from autobalance.training.trainer import StepView, step_view
 
 RECENT = 8
 """How many of the loop's latest training batches a hyper-step may draw from."""
@@ -74,20 +74,6 @@ class _LoopHook(BilevelSearch):
         state = {"lr": view.lr, "momentum": view.momentum, "weight_decay": view.weight_decay,
                  "nesterov": view.nesterov}
         return state if view.momentum_buffers is None else {**state, "momentum_buffers": dict(view.momentum_buffers)}
-
-
-def _view(step: int, model: nn.Module, optimizer: torch.optim.Optimizer) -> StepView:
-    group = optimizer.param_groups[0]
-    buffers: dict[str, torch.Tensor] | None = {}
-    for name, p in model.named_parameters():
-        buf = optimizer.state.get(p, {}).get("momentum_buffer")
-        if p.requires_grad and buf is None:
-            buffers = None
-            break
-        if buf is not None:
-            buffers[name] = buf
-    return StepView(0, step, model, float(group["lr"]), float(group.get("momentum", 0.0)),
-                    float(group.get("weight_decay", 0.0)), bool(group.get("nesterov", False)), buffers)
 
 
 class Search:
@@ -154,7 +140,7 @@ class Search:
             optim = OptimConfig(lr=float(group["lr"]), momentum=float(group.get("momentum", 0.0)),
                                 weight_decay=float(group.get("weight_decay", 0.0)), lr_schedule="constant")
             self.hook = _LoopHook(self.loss, self.batches, self.cfg, self.objective, optim, self.seed)
-        return self.hook.hyper_step(_view(self.steps, self.model, optimizer))
+        return self.hook.hyper_step(step_view(0, self.steps, self.model, optimizer))
 
     @property
     def records(self) -> list[dict[str, Any]]:

@@ -57,6 +57,22 @@ class StepView:
     momentum_buffers: Mapping[str, torch.Tensor] | None
 
 
+def step_view(epoch: int, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> StepView:
+    """What a hook sees of a training at one step: ``optimizer``'s first group's settings and its
+    momentum buffers by parameter name (None until SGD has made one for every trained parameter)."""
+    group = optimizer.param_groups[0]
+    buffers: dict[str, torch.Tensor] | None = {}
+    for name, p in model.named_parameters():
+        buf = optimizer.state.get(p, {}).get("momentum_buffer") if p.requires_grad else None
+        if p.requires_grad and buf is None:
+            buffers = None
+            break
+        if buf is not None:
+            buffers[name] = buf
+    return StepView(epoch, step, model, float(group["lr"]), float(group.get("momentum", 0.0)),
+                    float(group.get("weight_decay", 0.0)), bool(group.get("nesterov", False)), buffers)
+
+
 class StepHook(Protocol):
     def before_step(self, view: StepView, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> None:
         """Sees the step's batch and the training as the step will find it (the RNG too)."""
@@ -122,17 +138,7 @@ class Trainer:
 
     def view(self) -> StepView:
         """The training as a hook may see it now."""
-        group = self.optimizer.param_groups[0]
-        buffers = {}
-        for name, p in self.named_parameters.items():
-            buf = self.optimizer.state.get(p, {}).get("momentum_buffer") if p.requires_grad else None
-            if p.requires_grad and buf is None:
-                buffers = None
-                break
-            if buf is not None:
-                buffers[name] = buf
-        return StepView(self.epoch, self.step, self.model, group["lr"], group["momentum"], group["weight_decay"],
-                        group["nesterov"], buffers)
+        return step_view(self.epoch, self.step, self.model, self.optimizer)
 
     def forward(self, x: torch.Tensor, module: torch.nn.Module | None = None) -> torch.Tensor:
         """The model's logits on ``x`` at the trainer's precision (float32 out)."""
