@@ -14,12 +14,15 @@ from omegaconf import OmegaConf
 
 from autobalance.config import ConfigError
 from autobalance.configure import load_config, renamed
+from autobalance.plugins import import_plugins, plugins_in
 
 
 def resolved_settings(overrides: list[str]) -> str:
     """The validated configuration of ``overrides`` as YAML."""
+    overrides = [renamed(o) for o in overrides]
+    import_plugins(plugins_in(overrides))
     with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[renamed(o) for o in overrides])
+        cfg = compose(config_name="config", overrides=overrides)
     run_cfg = load_config(cfg)
     return OmegaConf.to_yaml(OmegaConf.create(dataclasses.asdict(run_cfg)))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ from autobalance.configure import load_config, renamed
 from autobalance.data.errors import DataNotFoundError
 from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
 from autobalance.errors import InputError
+from autobalance.plugins import import_plugins, plugins_in
 from autobalance.run_dir import agree_on_start_time, mark_start_time
 from autobalance.runtime import available_cpus, configure_threads
 from autobalance.training.checkpoint import CheckpointError
@@ -37,6 +37,10 @@ def main() -> None:
     sys.argv[1:] = translated
     if ranks.is_main:
         _check_output_dir(translated)
+    try:
+        import_plugins(plugins_in(translated))  # their parts are options of the config groups
+    except ConfigError as e:
+        _fail(f"config error: {e}", 2)
     mark_start_time()  # a joblib sweep's workers name the sweep folder this process prints
     if ranks.active:
         start_process_group(ranks)
@@ -56,8 +60,7 @@ def hydra_main(cfg: DictConfig) -> float:
     signal.signal(signal.SIGTERM, _interrupt)
     start_process_group(ranks_from_env())  # a launcher's tasks (submitit) join here; torchrun's in main()
     try:
-        for module in cfg.get("plugins") or []:
-            _import_plugin(module)  # registers the user's parts before names are checked
+        import_plugins(cfg.get("plugins") or [])  # a preset's plugins too, before names are checked
         run_cfg = load_config(cfg)
         if _optimizing_sweeper(hydra_cfg) and run_cfg.train_on_val and run_cfg.search.retrain:
             raise ConfigError("train_on_val=true: the final model trains on the validation split, so a sweep "
@@ -120,13 +123,6 @@ def _fail(message: str, code: int) -> None:
     where = f" (rank {ranks.rank} of {ranks.world_size})" if ranks.active else ""
     print(f"autobalance{where}: {message}", file=sys.stderr)
     sys.exit(code)
-
-
-def _import_plugin(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except ImportError as err:
-        raise ConfigError(f"plugins: cannot import {module!r} ({err}); is its folder on PYTHONPATH?") from None
 
 
 def _concurrent_jobs(hydra_cfg) -> int:

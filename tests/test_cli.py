@@ -246,31 +246,26 @@ class TemperatureConfig(LossConfig):
         require(self.temperature > 0, "loss.temperature", self.temperature, "> 0")
 
 
-@register_loss("temperature_ce", TemperatureConfig)
+@register_loss("temperature_ce", TemperatureConfig, grid={"temperature": "2,3"})
 def temperature_ce(cfg, counts, cell_counts):
     return ParametricLoss(len(counts), learn=(), scales=[1 / cfg.temperature] * len(counts))
 """
 
 
-def _run_with_plugin(tmp_path, module, source, args, yaml_files=(), full_error="0", timeout=300):
+def _run_with_plugin(tmp_path, module, source, args, full_error="0", timeout=300):
     """``python -m autobalance.train`` with one's own module (``plugins=[module]``, written from
-    ``source``) and, for each (group, name) of ``yaml_files``, a YAML file naming it on the searchpath."""
+    ``source``): the parts it registers are options of their config groups, no YAML file needed."""
     (tmp_path / f"{module}.py").write_text(source)
-    for group, name in yaml_files:
-        (tmp_path / "my_configs" / group).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "my_configs" / group / f"{name}.yaml").write_text(f"name: {name}\n")
-    searchpath = [f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]"] if yaml_files else []
     env_path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    return subprocess.run([sys.executable, "-m", "autobalance.train", *args, f"plugins=[{module}]", *searchpath],
+    return subprocess.run([sys.executable, "-m", "autobalance.train", *args, f"plugins=[{module}]"],
                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": full_error},
                           capture_output=True, text=True, timeout=timeout)
 
 
 def _plugin_run(tmp_path, cache_dir, *overrides):
-    """A loss of one's own: one Python file (its settings and builder) and one YAML file (``loss=``)."""
+    """A loss of one's own: one Python file (its settings and builder), ``loss=`` its name."""
     return _run_with_plugin(tmp_path, "my_losses", PLUGIN_LOSS,
-                            [*_tiny_mnist1d(cache_dir), "search=none", "loss=temperature_ce", *overrides],
-                            yaml_files=[("loss", "temperature_ce")])
+                            [*_tiny_mnist1d(cache_dir), "search=none", "loss=temperature_ce", *overrides])
 
 
 @pytest.mark.slow  # a training run in a subprocess
@@ -280,6 +275,19 @@ def test_a_loss_of_ones_own_takes_its_own_hyperparameter_from_the_cli(tmp_path, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["method"] == "temperature_ce"
     assert yaml.safe_load((out / "config.yaml").read_text())["loss"] == {"name": "temperature_ce", "temperature": 3.0}
+
+
+@pytest.mark.slow  # two training runs in a subprocess
+def test_a_loss_of_ones_own_is_a_baseline_and_has_a_tuning_sweep(tmp_path, cache_dir):
+    """Its registration's ``grid`` makes ``+hparams_search=tune_temperature_ce``: a validation sweep."""
+    sweep = tmp_path / "sweep"
+    proc = _run_with_plugin(tmp_path, "my_losses", PLUGIN_LOSS,
+                            ["-m", *_tiny_mnist1d(cache_dir), "+hparams_search=tune_temperature_ce",
+                             f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    configs = [yaml.safe_load(p.read_text()) for p in sorted(sweep.glob("*/config.yaml"))]
+    assert sorted(c["loss"]["temperature"] for c in configs) == [2.0, 3.0]
+    assert all(c["search"]["enabled"] is False and c["train_on_val"] is False for c in configs)
 
 
 def test_a_loss_of_ones_own_checks_its_hyperparameter_and_knows_its_keys(tmp_path, cache_dir):
@@ -321,10 +329,9 @@ def deep_mlp(input_shape, cfg):
 
 
 def _plugin_model_run(tmp_path, cache_dir, *overrides):
-    """A model of one's own: one Python file (its settings and body) and one YAML file (``model=``)."""
+    """A model of one's own: one Python file (its settings and body), ``model=`` its name."""
     args = [a for a in _tiny_mnist1d(cache_dir) if not a.startswith("model.")]
-    return _run_with_plugin(tmp_path, "my_models", PLUGIN_MODEL, [*args, "search=none", "model=deep_mlp", *overrides],
-                            yaml_files=[("model", "deep_mlp")])
+    return _run_with_plugin(tmp_path, "my_models", PLUGIN_MODEL, [*args, "search=none", "model=deep_mlp", *overrides])
 
 
 @pytest.mark.slow  # a training run in a subprocess

@@ -7,15 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import autobalance.configs  # noqa: F401 - stores the groups generated from the registries
 import pytest
 from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
 
 from autobalance.configure import load_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-BASELINES = sorted(p.stem for p in (CONFIGS / "baseline").glob("*.yaml"))
-GRIDS = sorted(p.stem for p in (CONFIGS / "hparams_search").glob("*.yaml") if not p.stem.startswith("optuna"))
+
+
+def _options(group):
+    """A config group's options, YAML files and those generated from the registries alike."""
+    with initialize_config_module(config_module="autobalance.configs", version_base="1.3"):
+        return GlobalHydra.instance().config_loader().get_group_options(group)
+
+
+BASELINES = _options("baseline")
+GRIDS = [name for name in _options("hparams_search") if not name.startswith("optuna")]
 
 
 def _compose(overrides):
