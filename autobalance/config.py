@@ -485,6 +485,10 @@ class RunConfig:
     resume: bool = False
     train_on_val: bool = True
     eval_every: int = 1
+    eval_test_per_epoch: bool = False
+    """Evaluate the test split with validation every ``eval_every`` epochs (into ``epochs.jsonl``
+    and the loggers); by default it is read once, by the final model, so that no tool can pick a
+    checkpoint or a setting on it."""
     name: str = "run"
     optimized_metric: str = "objective_error"
     """What the job returns to a sweeper: this key of the final model's validation metrics

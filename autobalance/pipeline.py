@@ -71,6 +71,7 @@ def make_trainer(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks |
     return Trainer(model, loss.to(device), data, optim, seed=cfg.seed, out_dir=out_dir, sinks=sinks,
                    schedule=schedule, precision=cfg.precision, progress=cfg.logger.progress and data.ranks.is_main,
                    phase=phase, hooks=hooks, epoch_callbacks=epoch_callbacks, eval_every=cfg.eval_every,
+                   eval_test=cfg.eval_test_per_epoch,
                    sync_batchnorm=cfg.model.sync_batchnorm, compile=cfg.compile)
 
 

@@ -21,7 +21,7 @@ from autobalance.distributed import Ranks
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
 CODE_VERSIONS = "code_versions.json"
-FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every")
+FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every", "eval_test_per_epoch")
 """Keys that may change between a run and its resumption: they do not change what is computed."""
 
 

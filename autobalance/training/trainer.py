@@ -37,7 +37,8 @@ from autobalance.training.compiled import compiled_module
 from autobalance.training.lr_schedule import lr_at
 
 EPOCH_METRICS = ("balanced_error", "worst_group_error")
-"""Evaluated every ``eval_every`` epochs on validation and test (the second with an attribute)."""
+"""Evaluated every ``eval_every`` epochs on validation (and test, with ``eval_test``); the second
+with an attribute."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Trainer:
         hooks: tuple[StepHook, ...] = (),
         epoch_callbacks: tuple = (),
         eval_every: int = 1,
+        eval_test: bool = False,
         sync_batchnorm: bool = False,
         compile: bool = False,
     ) -> None:
@@ -114,7 +116,7 @@ class Trainer:
         self.schedule = schedule or LossSchedule("none", data.train_counts,
                                                  default_sampler=data.sampler)
         self.progress, self.hooks, self.epoch_callbacks = progress, hooks, epoch_callbacks
-        self.eval_every = eval_every
+        self.eval_every, self.eval_test = eval_every, eval_test
         self.device = next(model.parameters()).device
         self.ranks = data.ranks
         self.train_module = data_parallel(model, self.ranks, sync_batchnorm)
@@ -219,7 +221,7 @@ class Trainer:
         last = self.epoch + 1 == self.optim_cfg.epochs
         if last or (self.epoch + 1) % self.eval_every == 0:
             for name, split in (("val", self.data.val), ("test", self.data.test)):
-                if len(split):
+                if len(split) and (name == "val" or self.eval_test):
                     metrics = self.evaluate(split)
                     record.update({f"{name}_{key}": metrics[key] for key in EPOCH_METRICS if key in metrics})
         for hook in self.hooks:

@@ -49,7 +49,7 @@ def test_run_writes_readable_outputs(tiny_config, tmp_path):
 
 
 def test_the_run_reports_the_final_models_fit_on_the_data_it_trained_on(tiny_config, tmp_path):
-    tiny_config.optim.epochs = 2
+    tiny_config.train_on_val = False  # validation held out: evaluated every epoch
     result = run(tiny_config, tmp_path)
     data = build_data(tiny_config.data, tiny_config.seed).merged_train_val()  # train_on_val=true
     model = build_model(tiny_config, data, torch.device("cpu"))
@@ -73,9 +73,19 @@ def test_non_finite_loss_stops_training(tiny_config, tmp_path):
 def test_eval_every_skips_intermediate_evaluations_but_not_the_last(tiny_config, tmp_path):
     tiny_config.optim.epochs = 3
     tiny_config.eval_every = 2
+    tiny_config.eval_test_per_epoch = True
     run(tiny_config, tmp_path)
     records = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
     assert ["test_balanced_error" in r for r in records] == [False, True, True]
+
+
+def test_the_test_split_is_read_once_at_the_end_unless_asked_per_epoch(tiny_config, tmp_path):
+    tiny_config.train_on_val = False  # validation held out: evaluated every epoch
+    result = run(tiny_config, tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert all("val_balanced_error" in r for r in records)
+    assert not any(key.startswith("test_") for r in records for key in r)
+    assert "balanced_error" in result["test"]
 
 
 def test_a_divergence_with_a_loss_far_from_ce_names_the_loss_first(tiny_config, tmp_path):
