@@ -10,6 +10,7 @@ from typing import Any
 
 from autobalance.hypergrad.closures import averaged_over_shards, mean_closure
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
+from autobalance.hypergrad.methods import register_method
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, select, unflatten
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
@@ -42,3 +43,8 @@ class FiniteDifferenceHypergradient:
         grads = {n: direct[n] - self.eta * (plus[n] - minus[n]) / (2 * eps) for n in hparams}
         diagnostics = {"method": self.name, "iterations": 0, "epsilon": eps, "val_loss": val_value}
         return make_result(grads, all_finite(grads.values()), diagnostics, start, state)
+
+
+@register_method("finite_difference")
+def _finite_difference(subset, damping, **options) -> FiniteDifferenceHypergradient:
+    return FiniteDifferenceHypergradient(**options)

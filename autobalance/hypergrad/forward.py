@@ -29,6 +29,7 @@ import torch
 from autobalance.errors import InputError
 from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.implicit import all_finite, validation_gradients
+from autobalance.hypergrad.methods import register_method
 from autobalance.hypergrad.primitives import flatten, leaf_copy, select, unflatten, vjp
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
@@ -114,3 +115,8 @@ class ForwardModeHypergradient:
         diagnostics = {"method": self.name, "iterations": 0, "val_loss": val_value,
                        "tangent_norm": float(state["tangents"].norm())}
         return make_result(grads, all_finite(grads.values()), diagnostics, start, kept)
+
+
+@register_method("forward")
+def _forward(subset, damping, **options) -> ForwardModeHypergradient:
+    return ForwardModeHypergradient(**options)

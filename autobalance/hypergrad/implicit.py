@@ -8,6 +8,7 @@ with H_S the training-loss Hessian over a chosen parameter subset S.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 
 from autobalance.hypergrad.closures import averaged_over_shards, mean_closure
+from autobalance.hypergrad.methods import register_method
 from autobalance.hypergrad.primitives import (
     HessianOperator,
     detached,
@@ -25,7 +27,13 @@ from autobalance.hypergrad.primitives import (
     mixed_product,
     select,
 )
-from autobalance.hypergrad.solvers import IdentitySolver
+from autobalance.hypergrad.solvers import (
+    CGSolver,
+    IdentitySolver,
+    LastLayerSolver,
+    MinresSolver,
+    NeumannSolver,
+)
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
 
@@ -89,3 +97,17 @@ class ImplicitHypergradient:
         diagnostics = {"method": self.name, **info, "hvp_calls": 0 if hvp is None else hvp.calls,
                        "hessian_params": sum(params[n].numel() for n in subset), "val_loss": val_value}
         return make_result(grads, finite, diagnostics, start, state)
+
+
+def _implicit(solver: type, name: str, subset, damping, **options) -> ImplicitHypergradient:
+    return ImplicitHypergradient(solver(**options), subset, damping, name)
+
+
+for _name, _solver in {"identity": IdentitySolver, "neumann": NeumannSolver, "cg": CGSolver,
+                       "minres": MinresSolver}.items():
+    register_method(_name)(functools.partial(_implicit, _solver, _name))
+
+
+@register_method("last_layer")
+def _last_layer(subset, damping, **options) -> ImplicitHypergradient:
+    return ImplicitHypergradient(LastLayerSolver(**options), subset or ("head",), damping, "last_layer")

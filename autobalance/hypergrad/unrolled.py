@@ -26,6 +26,7 @@ import torch
 from autobalance.errors import InputError
 from autobalance.hypergrad.closures import averaged_over_shards
 from autobalance.hypergrad.implicit import all_finite
+from autobalance.hypergrad.methods import register_method
 from autobalance.hypergrad.primitives import grad_dict, leaf_copy, vjp
 from autobalance.hypergrad.types import HypergradResult, LossFn, Params, make_result
 
@@ -156,3 +157,8 @@ class UnrolledHypergradient:
             for n, s in zip(hp, second[len(leaf) :], strict=True):
                 alpha_bar[n] = alpha_bar[n] + s
         return alpha_bar, val
+
+
+@register_method("unrolled")
+def _unrolled(subset, damping, **options) -> UnrolledHypergradient:
+    return UnrolledHypergradient(**options)
