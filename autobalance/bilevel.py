@@ -28,6 +28,7 @@ from autobalance.distributed import whole_batch_objective
 from autobalance.guard import ObjectiveGuard
 from autobalance.hypergrad import SGDStep, loss_closure, make_method, model_closure
 from autobalance.hypergrad.closures import RngState
+from autobalance.legacy import current_search_state
 from autobalance.logging.sinks import Sinks
 from autobalance.losses.family import ParametricLoss
 from autobalance.objectives import AnnealedObjective, Objective
@@ -247,13 +248,14 @@ class BilevelSearch:
                 "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = current_search_state(state)
         self.update.load_state_dict(state)
         self.method_state = state["method_state"]
         self.hyper_steps, self.skipped = state["hyper_steps"], state["skipped"]
         self.recent, self.records = state["recent"], state["records"]
-        if self.guard is not None and state.get("guard") is not None:
+        if self.guard is not None and state["guard"] is not None:
             self.guard.load_state_dict(state["guard"])
-        self.trail, self.best = state.get("trail", []), state.get("best")  # absent from older checkpoints
+        self.trail, self.best = state["trail"], state["best"]
         if self.sinks is not None:
             self.sinks.jsonl.replace_phase("hyperstep", self.phase, self.records)
 

@@ -9,7 +9,6 @@ dataclass a library user can build.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -442,36 +441,6 @@ class PosthocConfig:
         require(self.steps >= 1, "posthoc.steps", self.steps, "an integer >= 1")
         require(self.lr > 0, "posthoc.lr", self.lr, "a positive number")
 
-
-RENAMED_KEYS = {
-    **{f"search.{old}": f"search.{new}" for old, new in {
-        "method": "hypergrad.method", "method_options": "hypergrad.options", "damping": "hypergrad.damping",
-        "learn": "family.learn", "scale_map": "family.scale_map", "cluster_size": "family.cluster_size",
-        "init": "family.init", "init_tau": "family.init_tau", "init_gamma": "family.init_gamma",
-        "init_beta": "family.init_beta", "outer_optimizer": "outer.optimizer", "outer_lr": "outer.lr",
-        "outer_momentum": "outer.momentum", "outer_weight_decay": "outer.weight_decay", "anchor": "outer.anchor",
-        "clip": "outer.clip", "optim_milestones": "inner.milestones", "optim_decay": "inner.decay",
-        "optim_weight_decay": "inner.weight_decay", "freeze": "export.value", "freeze_last": "export.window",
-    }.items()},
-    "optim.schedule": "optim.lr_schedule",
-    "data.group_column": "data.attribute_column",
-}
-"""Keys of earlier versions and their names now; the CLI translates them, config errors name them."""
-
-ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "search.outer.prior_width": None,
-              "objective.final_temperature": None, "search.family.parametrization": "per_class",
-              "search.family.init_path": None, "search.val_mode": "train",
-              "search.guard.enabled": False, "search.guard.window": 20, "search.guard.rise": 0.5,
-              "search.guard.climb": 0.25, "search.guard.backoff": 0.5, "search.guard.drawdown": math.inf,
-              "compile": False, "data.val_path": None, "data.label_noise.rate": 0.0, "data.label_noise.classes": None,
-              "data.label_noise.flip_to": "uniform", "objective.class_weights": None,
-              "search.family.attributes": ["log_frequency"], "posthoc.enabled": False,
-              "posthoc.parametrization": "per_class", "posthoc.attributes": ["log_frequency", "difficulty"],
-              "posthoc.steps": 300, "posthoc.lr": 0.05, "optimized_metric": "objective_error",
-              "data.encoding": None, "data.missing": "error", "data.unknown_category": "ignore"}
-"""Keys added since runs were recorded, with the value that reproduces how those runs ran: a
-saved config without the key is read as holding that value (on resume, and when tables compare
-old and new runs)."""
 
 
 @dataclass

@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from autobalance.config import (
-    RENAMED_KEYS,
     ConfigError,
     DataConfig,
     LossConfig,
@@ -29,6 +28,7 @@ from autobalance.data.build import DATA_SOURCES, data_config
 from autobalance.data.profiles import PROFILES
 from autobalance.data.splits import SPLIT_STRATEGIES
 from autobalance.hypergrad import METHODS
+from autobalance.legacy import renamed_key
 from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
 from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
@@ -67,27 +67,6 @@ def _unknown_key(values: dict, schema: type, prefix: str = "") -> str | None:
             if found:
                 return found
     return None
-
-
-def renamed(override: str) -> str:
-    """A command-line override with an earlier version's key given its name now
-    (``search.outer_lr=0.01`` -> ``search.outer.lr=0.01``), so old commands and scripts keep
-    working; any other override unchanged.
-
-    >>> renamed("search.outer_lr=0.01"), renamed("+optim.schedule=step"), renamed("seed=3")
-    ('search.outer.lr=0.01', '+optim.lr_schedule=step', 'seed=3')
-    """
-    key, sep, value = override.partition("=")
-    new = renamed_key(key.removeprefix("+"))
-    return f"{'+' if key.startswith('+') else ''}{new}={value}" if sep and new != key.removeprefix("+") else override
-
-
-def renamed_key(key: str) -> str:
-    """``key`` under its name now (a sub-key of a renamed key follows it)."""
-    for old, new in RENAMED_KEYS.items():
-        if key == old or key.startswith(old + "."):
-            return new + key[len(old):]
-    return key
 
 
 def check_names(cfg: RunConfig) -> RunConfig:

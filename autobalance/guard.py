@@ -98,4 +98,4 @@ class ObjectiveGuard:
 
     def load_state_dict(self, state: dict) -> None:
         self.values, self.since, self.backoffs = list(state["values"]), state["since"], state["backoffs"]
-        self.lowest, self.best_at = state.get("lowest", math.inf), state.get("best_at")  # older checkpoints
+        self.lowest, self.best_at = state["lowest"], state["best_at"]

@@ -97,4 +97,4 @@ class OuterUpdate:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["outer"])
-        self.start.update(state.get("start", {}))  # absent from checkpoints before the anchor
+        self.start.update(state["start"])

@@ -16,23 +16,14 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from autobalance.config import ADDED_KEYS, RENAMED_KEYS, ConfigError, RunConfig
+from autobalance.config import ConfigError, RunConfig
 from autobalance.distributed import Ranks
+from autobalance.legacy import recorded_settings
 
 OUTPUTS = ("metrics.json", "epochs.jsonl", "hypersteps.jsonl", "checkpoints", "learned_loss.yaml")
 CODE_VERSIONS = "code_versions.json"
 FREE_ON_RESUME = ("resume", "device", "logger", "name", "eval_every", "eval_test_per_epoch")
 """Keys that may change between a run and its resumption: they do not change what is computed."""
-
-
-def recorded_settings(saved: dict[str, Any]) -> dict[str, Any]:
-    """A saved config, flat, under today's key names (:data:`RENAMED_KEYS`), with each key added
-    since it was saved set to the value that reproduces how that run ran (:data:`ADDED_KEYS`),
-    and without the nulls that runs saved before each loss owned its settings recorded for the
-    other losses' hyperparameters."""
-    flat = {RENAMED_KEYS.get(k, k): v for k, v in flat_settings(saved).items()
-            if not (k.startswith("loss.") and v is None)}
-    return {**ADDED_KEYS, **flat}
 
 
 def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -48,7 +39,7 @@ def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
     """``key=saved (now new)`` for every setting that differs, apart from :data:`FREE_ON_RESUME`."""
-    old, new = recorded_settings(saved), flat_settings(dataclasses.asdict(cfg))
+    old, new = recorded_settings(flat_settings(saved)), flat_settings(dataclasses.asdict(cfg))
     return [f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in sorted(set(old) | set(new))
             if old.get(k) != new.get(k) and k.split(".")[0] not in FREE_ON_RESUME]
 

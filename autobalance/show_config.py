@@ -13,7 +13,8 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from autobalance.config import ConfigError
-from autobalance.configure import load_config, renamed
+from autobalance.configure import load_config
+from autobalance.legacy import renamed
 from autobalance.plugins import import_plugins, plugins_in
 
 

@@ -14,10 +14,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from autobalance.config import ConfigError
-from autobalance.configure import load_config, renamed
+from autobalance.configure import load_config
 from autobalance.data.errors import DataNotFoundError
 from autobalance.distributed import ranks_from_env, start_process_group, stop_process_group
 from autobalance.errors import InputError
+from autobalance.legacy import renamed
 from autobalance.plugins import import_plugins, plugins_in
 from autobalance.run_dir import agree_on_start_time, mark_start_time
 from autobalance.runtime import available_cpus, configure_threads

@@ -28,10 +28,10 @@ from pathlib import Path
 import scipy.stats
 import yaml
 
-from autobalance.configure import renamed_key
+from autobalance.legacy import recorded_settings
 from autobalance.losses.factory import LOSSES, SEARCH_STARTS, hyperparameters, loss_config
 from autobalance.results import RunResults
-from autobalance.run_dir import recorded_settings
+from autobalance.run_dir import flat_settings
 
 METRICS = ("balanced_error", "few_shot_error", "worst_class_error", "cvar_error", "class_error_std", "objective_error")
 METRIC_HEADERS = {"balanced_error": "balanced error %", "few_shot_error": "few-shot error %",
@@ -75,7 +75,7 @@ def comparable_settings(cfg: dict) -> dict:
     """The flattened config minus :data:`IGNORED_KEYS`, a baseline's search settings, augmentation
     settings of a search without augmentation, starting values its starting point does not read,
     and loss hyperparameters the loss does not take (older run directories recorded placeholders)."""
-    flat = {renamed_key(k): v for k, v in recorded_settings(cfg).items()}  # old and new runs compare alike
+    flat = recorded_settings(flat_settings(cfg))  # old and new runs compare alike
     if not cfg.get("search", {}).get("enabled"):  # a baseline: the search and its objective play no part
         flat = {k: v for k, v in flat.items() if not k.startswith(("search.", "objective."))}
     if "augment" not in (flat.get("search.family.learn") or []) and not flat.get("search.family.augment_ops"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autobalance.errors import InputError
+from autobalance.legacy import record_phase
 from autobalance.registry import Registry
 from autobalance.reporting import finite
 
@@ -36,16 +37,6 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
             for i, v in enumerate(value):
                 flat.update(flatten({str(i): v}, name))
     return flat
-
-
-def record_phase(record: dict[str, Any]) -> str | None:
-    """The phase a JSONL record belongs to; hyper-step records written before they named it
-    belong to ``search`` or, with a ``fold``, to ``search_fold<k>``."""
-    if "phase" in record:
-        return record["phase"]
-    if "hyper_step" in record:
-        return f"search_fold{record['fold']}" if "fold" in record else "search"
-    return None
 
 
 class JsonlSink:

@@ -3,8 +3,7 @@
 Format v2 adds the per-class augmentation magnitudes (``augmentation``: operations, bounds and
 one (G, K) table per operation); v3 the label smoothing ((G, K) ``label_smoothing`` and its bound)
 and the weight decay (``weight_decay``: the classifier rows' decays, the rest's, the reference
-and bound of their map). v1 and v2 files (neither) still load, and so do files that name the
-number of attribute values ``num_groups`` (written before the vocabulary's rename).
+and bound of their map). Older files are read into today's form by :mod:`autobalance.legacy`.
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ import torch
 import yaml
 
 from autobalance.errors import InputError
+from autobalance.legacy import OLD_LOSS_FORMATS, current_loss_file
 from autobalance.losses.family import ParametricLoss
 
 FORMAT = "autobalance.learned_loss/v3"
-READABLE = ("autobalance.learned_loss/v1", "autobalance.learned_loss/v2", FORMAT)
+READABLE = (*OLD_LOSS_FORMATS, FORMAT)
 
 
 def _rows(t: torch.Tensor) -> list[list[float]]:
@@ -95,7 +95,7 @@ def read_loss_file(path: str | Path, setting: str = "loss.path") -> dict[str, An
                          f"{setting})") from None
     if not isinstance(data, dict) or data.get("format") not in READABLE:
         raise InputError(f"{path} is not a learned-loss file (expected format: one of {', '.join(READABLE)})")
-    return data
+    return current_loss_file(data, FORMAT)
 
 
 def load_loss(path: str | Path, num_classes: int | None = None,
@@ -106,10 +106,10 @@ def load_loss(path: str | Path, num_classes: int | None = None,
     k = len(data["class_names"])
     if num_classes is not None and num_classes != k:
         raise InputError(f"{path} holds a loss for {k} classes but the data has {num_classes}")
-    augmentation = data.get("augmentation") or {"ops": [], "magnitudes": {}, "bounds": {}}
+    augmentation = data["augmentation"] or {"ops": [], "magnitudes": {}, "bounds": {}}
     bounds = augmentation["bounds"]
     magnitudes = {op: _inside(table, 0.0, bounds[op]) for op, table in augmentation["magnitudes"].items()}
-    smoothing, decay = data.get("label_smoothing"), data.get("weight_decay")
+    smoothing, decay = data["label_smoothing"], data["weight_decay"]
     regularization = {}
     if smoothing is not None:
         regularization.update(smoothing_max=smoothing["max"], label_smoothing=torch.tensor(
@@ -120,8 +120,7 @@ def load_loss(path: str | Path, num_classes: int | None = None,
         regularization.update(decay_reference=ref, decay_max_ratio=ratio,
                               weight_decay=_inside(decay["rows"], low, high),
                               weight_decay_rest=float(_inside([decay["rest"]], low, high)[0]))
-    attribute_values = data["num_attribute_values"] if "num_attribute_values" in data else data["num_groups"]
-    return ParametricLoss(k, int(attribute_values), learn=learn, scale_map="exp",
+    return ParametricLoss(k, int(data["num_attribute_values"]), learn=learn, scale_map="exp",
                           scales=data["scales"], offsets=data["offsets"], weights=data["weights"],
                           augment_ops=augmentation["ops"], augment=magnitudes, augment_bounds=bounds,
                           augment_max_ratio=None, **regularization)
