@@ -9,6 +9,7 @@ dataclass a library user can build.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -443,6 +444,10 @@ class PosthocConfig:
 
 
 
+STAGES = ("all", "search", "retrain", "evaluate")
+"""What a run may do (``stage=``): see :attr:`RunConfig.stage`."""
+
+
 @dataclass
 class RunConfig:
     seed: int = 0
@@ -466,6 +471,14 @@ class RunConfig:
     (``train_on_val=true``) has none, and an optimizing sweeper refuses it by name."""
     plugins: list[str] = field(default_factory=list)
     """Modules the CLI imports first: where your own registered losses, models, ... live."""
+    stage: str = "all"
+    """What the run does: ``all`` (a search -> export -> retrain -> evaluate -> report, or a fixed
+    loss's training, evaluation and report); ``search`` (the search and its exported loss only: no
+    retrain, the test split unread); ``retrain`` (a fresh model trained with a learned-loss file,
+    ``loss=learned loss.path=FILE``, evaluated and reported; the search is off); ``evaluate`` (the
+    final model of the run directory ``from_run`` evaluated again, with that run's settings)."""
+    from_run: str | None = None
+    """The run directory whose final model ``stage=evaluate`` evaluates."""
     data: Any = field(default_factory=DataConfig)
     """A :class:`DataConfig`, or the registered data source's own subclass (built by name)."""
     model: Any = field(default_factory=ModelConfig)
@@ -487,6 +500,15 @@ class RunConfig:
         require_choice("precision", self.precision, ("fp32", "bf16"))
         require(self.seed >= 0, "seed", self.seed, "a non-negative integer")
         require(self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1")
+        require_choice("stage", self.stage, STAGES)
+        if self.stage == "retrain":
+            require(self.loss.name == "learned", "loss.name", self.loss.name,
+                    "learned when stage=retrain (loss=learned loss.path=<a learned_loss.yaml>)")
+            self.search = dataclasses.replace(self.search, enabled=False)
+        if self.stage == "search":
+            require(self.search.enabled, "search.enabled", self.search.enabled, "true when stage=search")
+        require((self.stage == "evaluate") == bool(self.from_run), "from_run", self.from_run,
+                "a run directory exactly when stage=evaluate")
         if self.schedule.name != "none" and self.schedule.start_epoch is not None:
             require(self.schedule.start_epoch < self.optim.epochs, "schedule.start_epoch",
                     self.schedule.start_epoch, f"< optim.epochs={self.optim.epochs}")

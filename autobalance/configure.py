@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -27,8 +29,9 @@ from autobalance.data.batching import SAMPLERS
 from autobalance.data.build import DATA_SOURCES, data_config
 from autobalance.data.profiles import PROFILES
 from autobalance.data.splits import SPLIT_STRATEGIES
+from autobalance.errors import InputError
 from autobalance.hypergrad import METHODS
-from autobalance.legacy import renamed_key
+from autobalance.legacy import recorded_settings, renamed_key
 from autobalance.logging.sinks import LOGGERS
 from autobalance.losses.augmentation import OPS as AUGMENT_OPS
 from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
@@ -37,6 +40,7 @@ from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS, model_config
 from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off, objective_config
 from autobalance.registry import Registry
+from autobalance.run_dir import flat_settings
 from autobalance.training.lr_schedule import LR_SCHEDULES
 
 OPEN_SECTIONS: dict[str, tuple[Registry, type, Callable[..., Any]]] = {
@@ -152,3 +156,20 @@ def load_config(cfg: DictConfig | dict) -> RunConfig:
         key = getattr(e, "full_key", None)
         raise ConfigError(f"{key}: {reason}" if key else reason) from None
     return check_names(run_cfg)
+
+
+def recorded_run_config(run_dir: str | Path) -> RunConfig:
+    """The settings a run directory's ``config.yaml`` recorded, read as today's (an older run's
+    through :func:`autobalance.legacy.recorded_settings`) and validated."""
+    path = Path(run_dir).expanduser() / "config.yaml"
+    if not path.is_file():
+        raise InputError(f"from_run={run_dir}: no config.yaml there; expected the directory of a finished run")
+    flat = recorded_settings(flat_settings(yaml.safe_load(path.read_text()) or {}))
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *sections, name = key.split(".")
+        node = nested
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return load_config(nested)

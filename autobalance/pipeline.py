@@ -19,16 +19,18 @@ import torch
 from autobalance.bilevel import BilevelSearch
 from autobalance.class_attributes import attribute_values
 from autobalance.config import ConfigError, FamilyConfig, OptimConfig, RunConfig, SearchConfig
+from autobalance.configure import recorded_run_config
 from autobalance.data.build import build_data
 from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.data.progress import data_progress
 from autobalance.distributed import Ranks, current_ranks
+from autobalance.errors import InputError
 from autobalance.logging.sinks import Sinks, make_sinks
 from autobalance.losses.augmentation import applicable_ops
 from autobalance.losses.clustering import cluster_means
 from autobalance.losses.factory import LOSSES, build_loss, family_loss, loss_config, registered_settings
 from autobalance.losses.family import ParametricLoss, mean_loss
-from autobalance.losses.io import save_loss
+from autobalance.losses.io import load_loss, save_loss
 from autobalance.losses.schedules import LossSchedule
 from autobalance.models import create_model
 from autobalance.objective_metrics import with_objective_metrics
@@ -48,6 +50,7 @@ from autobalance.reporting import (
 )
 from autobalance.run_dir import code_provenance, lock_run_dir, prepare_run_dir, record_code_version, unlock_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
+from autobalance.training.checkpoint import load_checkpoint
 from autobalance.training.dfr import retrain_last_layer
 from autobalance.training.jtt import error_set, upsampled
 from autobalance.training.trainer import Trainer
@@ -210,6 +213,7 @@ PROCEDURES.register("weight_balancing")(Procedure(after=classifier_stage, after_
 
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
+    """A fixed loss (with its procedure's stages, if it has any): train -> evaluate -> report."""
     final_data = data.merged_train_val() if cfg.train_on_val else data
     phase_seconds: dict[str, float] = {}
     name = LOSSES.metadata(cfg.loss.name).get("procedure")
@@ -224,17 +228,32 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         start = time.perf_counter()
         extra[name] = procedure.after(cfg, trainer, data, final_data)
         phase_seconds[procedure.after_phase] = time.perf_counter() - start
-    metrics = final_test_metrics(cfg, trainer, data, out_dir)
-    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds, "test": metrics,
-               "train": training_fit(trainer, final_data.train), **extra}
-    if len(final_data.val):  # train_on_val=false: the validation split can pick hyperparameters
-        results["val"] = evaluated(cfg, trainer, final_data.val)
-    if cfg.posthoc.enabled:
-        results["posthoc"] = posthoc_stage(cfg, trainer, data, final_data, scored)
-    if data.ranks.is_main:
-        _write_per_class(out_dir, final_data, metrics)
-    print(summary_table(metrics, data.class_names, final_data.train_counts, counts_title=_fit_on(cfg, data)))
+    results = {"method": cfg.loss.name, "phase_seconds": phase_seconds,
+               **evaluate_stage(cfg, trainer, data, final_data, out_dir), **extra}
+    report_stage(cfg, data, final_data, results["test"], out_dir, counts_title=_fit_on(cfg, data))
     return results
+
+
+def evaluate_stage(cfg: RunConfig, model: Trainer, data: DataBundle, fitted: DataBundle,
+                   out_dir: Path) -> dict[str, Any]:
+    """The final model (a trainer holding it) on the test split (once: its predictions go to
+    ``test_predictions.csv``), on the data it was ``fitted`` on, on the validation split it left
+    out (if any), and with the post-hoc stage when asked: ``{"test", "train", "val", "posthoc"}``."""
+    results: dict[str, Any] = {"test": final_test_metrics(cfg, model, data, out_dir),
+                               "train": training_fit(model, fitted.train)}
+    if len(fitted.val):  # the final model never trained on it: it can pick hyperparameters
+        results["val"] = evaluated(cfg, model, fitted.val)
+    if cfg.posthoc.enabled:
+        results["posthoc"] = posthoc_stage(cfg, model, data, fitted, scored)
+    return results
+
+
+def report_stage(cfg: RunConfig, data: DataBundle, final_data: DataBundle, metrics: dict[str, Any], out_dir: Path,
+                 columns: dict[str, list[float]] | None = None, counts_title: str = "train") -> None:
+    """``per_class.csv`` (and ``per_group.csv``) on rank 0, and the per-class table on the console."""
+    if data.ranks.is_main:
+        _write_per_class(out_dir, final_data, metrics, columns)
+    print(summary_table(metrics, data.class_names, final_data.train_counts, columns, counts_title=counts_title))
 
 
 def augmentation_ops(family: FamilyConfig, data: DataBundle) -> tuple[str, ...]:
@@ -271,15 +290,34 @@ def search_loss(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, d
     return hook, searcher
 
 
-def searches(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
-             epoch_callbacks=()) -> tuple[list[BilevelSearch], Trainer, ParametricLoss]:
-    """The search phase: one search, or with ``search.folds`` = k > 1 one per cross-fitting
-    fold (phases ``search_fold0``...); returns the hooks, the last searching trainer and the
+@dataclass
+class SearchOutcome:
+    """What the search stage returns: its hooks (one per cross-fitting fold: the traces, the
+    guard), the last searching trainer (the final model when ``search.retrain=false``) and the
     learned loss (with folds, the mean of theirs)."""
+
+    hooks: list[BilevelSearch]
+    searcher: Trainer
+    learned: ParametricLoss
+
+    def summary(self) -> dict[str, Any]:
+        """Hyper-steps taken, skipped and unsolved, the guard's back-offs, and whether each search
+        exported its starting point (the guard saw the objective climb)."""
+        hooks = self.hooks
+        return {"hyper_steps": sum(h.hyper_steps for h in hooks), "hyper_steps_skipped": sum(h.skipped for h in hooks),
+                "hyper_steps_unsolved": sum(h.unsolved for h in hooks),
+                "guard_backoffs": sum(0 if h.guard is None else h.guard.backoffs for h in hooks),
+                "exported_start": [h.climbed() is not None for h in hooks]}
+
+
+def search_stage(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device, phase_seconds,
+                 epoch_callbacks=()) -> SearchOutcome:
+    """One search, or with ``search.folds`` = k > 1 one per cross-fitting fold (phases
+    ``search_fold0``...)."""
     k = cfg.search.folds
     if k == 1:
         hook, searcher = search_loss(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
-        return [hook], searcher, hook.frozen_loss()
+        return SearchOutcome([hook], searcher, hook.frozen_loss())
     hooks = []
     for fold in range(k):
         fold_data = data.cross_fold(k, fold, cfg.seed)
@@ -288,61 +326,110 @@ def searches(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, devi
         hook, searcher = search_loss(cfg, fold_data, out_dir, sinks, device, phase_seconds, epoch_callbacks,
                                      phase=f"search_fold{fold}", fold=fold)
         hooks.append(hook)
-    return hooks, searcher, mean_loss([h.frozen_loss() for h in hooks])
+    return SearchOutcome(hooks, searcher, mean_loss([h.frozen_loss() for h in hooks]))
+
+
+def export_stage(cfg: RunConfig, data: DataBundle, outcome: SearchOutcome, out_dir: Path) -> Path:
+    """The learned loss as ``learned_loss.yaml`` (rank 0), with what made it."""
+    s = cfg.search
+    loss_path = out_dir / "learned_loss.yaml"
+    if data.ranks.is_main:
+        summary = outcome.summary()
+        provenance = {"seed": cfg.seed, **code_provenance(out_dir), "dataset": data.summary["dataset"],
+                      "method": s.hypergrad.method, "objective": cfg.objective.name,
+                      "hyper_steps": summary["hyper_steps"], "skipped": summary["hyper_steps_skipped"],
+                      "folds": s.folds, "export": s.export.value, "world_size": data.ranks.world_size}
+        save_loss(loss_path, outcome.learned, data.class_names, data.train_counts, provenance)
+    return loss_path
+
+
+def retrain_stage(cfg: RunConfig, final_data: DataBundle, learned: ParametricLoss, out_dir: Path, sinks: Sinks,
+                  device, phase_seconds, epoch_callbacks=()) -> Trainer:
+    """A fresh model (the seed's initialization) trained with the learned loss, frozen."""
+    return train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
+                 epoch_callbacks=epoch_callbacks)
+
+
+def paired_baselines(cfg: RunConfig, data: DataBundle, final_data: DataBundle, out_dir: Path, sinks: Sinks, device,
+                     phase_seconds) -> dict[str, dict[str, Any]]:
+    """``search.compare_with``: each baseline trained with the same seed, data and schedule as the
+    learned loss's retrain, its test metrics by name (paired with the learned loss's)."""
+    out = {}
+    for name in cfg.search.compare_with:
+        baseline_cfg = dataclasses.replace(cfg, loss=loss_config(name),
+                                           search=dataclasses.replace(cfg.search, enabled=False))
+        trainer = train(baseline_cfg, final_data, out_dir, sinks, device, name, phase_seconds)
+        out[name] = scored(cfg, data, trainer.evaluate(data.test))
+    return out
 
 
 def run_search(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                epoch_callbacks=()) -> dict[str, Any]:
-    """search(es) -> learned loss -> retrain -> paired baselines -> evaluate -> report."""
+    """search -> export -> retrain -> evaluate -> paired baselines -> report; ``stage=search``
+    stops after the export."""
     s = cfg.search
     phase_seconds: dict[str, float] = {}
-    hooks, searcher, learned = searches(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
-    hyper_steps, skipped = sum(h.hyper_steps for h in hooks), sum(h.skipped for h in hooks)
-    rank_gap = _check_replicas(data.ranks, learned)
-    loss_path = out_dir / "learned_loss.yaml"
-    if data.ranks.is_main:
-        provenance = {"seed": cfg.seed, **code_provenance(out_dir), "dataset": data.summary["dataset"],
-                      "method": s.hypergrad.method, "objective": cfg.objective.name, "hyper_steps": hyper_steps,
-                      "skipped": skipped, "folds": s.folds, "export": s.export.value,
-                      "world_size": data.ranks.world_size}
-        save_loss(loss_path, learned, data.class_names, data.train_counts, provenance)
-    final_data = data.merged_train_val() if cfg.train_on_val else data
-    final = (train(cfg, final_data, out_dir, sinks, device, "retrain", phase_seconds, loss=learned,
-                   epoch_callbacks=epoch_callbacks) if s.retrain else searcher)
-    fitted = final_data if s.retrain else data
-    metrics = final_test_metrics(cfg, final, data, out_dir)
+    outcome = search_stage(cfg, data, out_dir, sinks, device, phase_seconds, epoch_callbacks)
+    rank_gap = _check_replicas(data.ranks, outcome.learned)
+    loss_path = export_stage(cfg, data, outcome, out_dir)
     results: dict[str, Any] = {"method": f"autobalance-{s.hypergrad.method}", "phase_seconds": phase_seconds,
-                               "test": metrics, "train": training_fit(final, fitted.train),
-                               "learned_loss": str(loss_path),
-                               "hyper_steps": hyper_steps, "hyper_steps_skipped": skipped,
-                               "hyper_steps_unsolved": sum(h.unsolved for h in hooks), "loss_rank_gap": rank_gap,
-                               "guard_backoffs": sum(0 if h.guard is None else h.guard.backoffs for h in hooks),
-                               "exported_start": [h.climbed() is not None for h in hooks]}
-    if len(fitted.val):  # the final model never trained on it (search.retrain=false or train_on_val=false)
-        results["val"] = evaluated(cfg, final, fitted.val)
-    if cfg.posthoc.enabled:
-        results["posthoc"] = posthoc_stage(cfg, final, data, fitted, scored)
-    accuracies = {"learned loss": metrics["per_class_accuracy"]}
-    for name in s.compare_with:  # same seed, data and schedule: paired with the learned loss
-        baseline_cfg = dataclasses.replace(cfg, loss=loss_config(name),
-                                           search=dataclasses.replace(s, enabled=False))
-        results[f"{name}_test"] = train(baseline_cfg, final_data, out_dir, sinks, device, name,
-                                        phase_seconds).evaluate(data.test)
-        results[f"{name}_test"] = scored(cfg, data, results[f"{name}_test"])
-        accuracies[name.upper()] = results[f"{name}_test"]["per_class_accuracy"]
+                               "learned_loss": str(loss_path), **outcome.summary(), "loss_rank_gap": rank_gap}
+    if cfg.stage == "search":
+        if len(data.val):  # the searching model trained on the training split alone
+            results["val"] = evaluated(cfg, outcome.searcher, data.val)
+        print(f"learned loss: {loss_path} (stage=search: no retrain, the test split unread)")
+        return results
+    final_data = data.merged_train_val() if cfg.train_on_val else data
+    final = (retrain_stage(cfg, final_data, outcome.learned, out_dir, sinks, device, phase_seconds, epoch_callbacks)
+             if s.retrain else outcome.searcher)
+    fitted = final_data if s.retrain else data
+    results.update(evaluate_stage(cfg, final, data, fitted, out_dir))
+    metrics = results["test"]
+    baselines = paired_baselines(cfg, data, final_data, out_dir, sinks, device, phase_seconds)
+    results.update({f"{name}_test": m for name, m in baselines.items()})
+    accuracies = {"learned loss": metrics["per_class_accuracy"],
+                  **{name.upper(): m["per_class_accuracy"] for name, m in baselines.items()}}
+    learned = outcome.learned
     columns = {k: v[0].tolist() for k, v in learned.values().items() if v.shape[-1] == data.num_classes}
     results["plots"] = []
     if data.ranks.is_main:
-        results["plots"] = [str(p) for p in _plots(hooks[0], learned, data, final_data, accuracies, out_dir)]
-        _write_per_class(out_dir, final_data, metrics, columns)
-    print(summary_table(metrics, data.class_names, final_data.train_counts, columns,
-                        counts_title=_fit_on(cfg, data) if s.retrain else "train"))
-    for name in s.compare_with:
-        theirs = results[f"{name}_test"]["balanced_error"]
-        print(f"{name.upper() + ' balanced_error':>24}: {theirs:.2f} % (learned loss "
-              f"{metrics['balanced_error'] - theirs:+.2f} points, same seed)")
+        results["plots"] = [str(p) for p in _plots(outcome.hooks[0], learned, data, final_data, accuracies, out_dir)]
+    report_stage(cfg, data, final_data, metrics, out_dir, columns,
+                 counts_title=_fit_on(cfg, data) if s.retrain else "train")
+    for name, theirs in baselines.items():
+        print(f"{name.upper() + ' balanced_error':>24}: {theirs['balanced_error']:.2f} % (learned loss "
+              f"{metrics['balanced_error'] - theirs['balanced_error']:+.2f} points, same seed)")
     print(f"learned loss: {loss_path}")
     print("plots: " + ", ".join(results["plots"]))
+    return results
+
+
+def run_evaluate(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
+                 epoch_callbacks=()) -> dict[str, Any]:
+    """``stage=evaluate``: the final model of the run ``from_run`` (its last checkpoint), with that
+    run's loss (a search's learned-loss file), evaluated and reported again as the run did."""
+    source = Path(cfg.from_run).expanduser()
+    procedure = LOSSES.metadata(cfg.loss.name).get("procedure")
+    if procedure is not None:
+        raise ConfigError(f"from_run={source}: loss={cfg.loss.name} changes its data or model around the checkpoint "
+                          "(a multi-stage procedure); expected a run of a single training phase")
+    s = cfg.search
+    phase = ("retrain" if s.retrain else f"search_fold{s.folds - 1}" if s.folds > 1 else "search") \
+        if s.enabled else "train"
+    checkpoint = source / "checkpoints" / f"{phase}.pt"
+    if not checkpoint.is_file():
+        raise InputError(f"from_run={source}: no final checkpoint {checkpoint.relative_to(source)}; expected a "
+                         "finished run that kept its checkpoints")
+    final_data = data.merged_train_val() if cfg.train_on_val else data
+    fitted = final_data if not s.enabled or s.retrain else data
+    loss = load_loss(source / "learned_loss.yaml", data.num_classes, setting="from_run") if s.enabled else None
+    trainer = make_trainer(cfg, fitted, out_dir, None, device, loss=loss, phase=phase)
+    trainer.model.load_state_dict(load_checkpoint(checkpoint, device)["model"])
+    print(f"evaluating {checkpoint} ({phase}, epoch {trainer.optim_cfg.epochs})", flush=True)
+    results = {"method": f"autobalance-{s.hypergrad.method}" if s.enabled else cfg.loss.name,
+               "evaluated": str(checkpoint), **evaluate_stage(cfg, trainer, data, fitted, out_dir)}
+    report_stage(cfg, data, fitted, results["test"], out_dir,
+                 counts_title=_fit_on(cfg, data) if not s.enabled or s.retrain else "train")
     return results
 
 
@@ -401,6 +488,9 @@ def run(cfg: RunConfig, out_dir: str | Path, epoch_callbacks=()) -> dict[str, An
     In a process group (torchrun) every rank runs this with its shard of each batch; rank 0
     alone prints, logs and writes ``out_dir``."""
     ranks = current_ranks()
+    if cfg.stage == "evaluate":  # the recorded run's settings, evaluated here
+        cfg = dataclasses.replace(recorded_run_config(cfg.from_run), stage="evaluate", from_run=cfg.from_run,
+                                  device=cfg.device, logger=cfg.logger, resume=False, name=cfg.name)
     cfg = dataclasses.replace(cfg, loss=registered_settings(cfg.loss))  # a bare LossConfig(name=...) too
     check_shards(cfg, ranks)
     with contextlib.nullcontext() if ranks.is_main else contextlib.redirect_stdout(io.StringIO()):
@@ -440,7 +530,7 @@ def _locked_run(cfg: RunConfig, out_dir: Path, ranks: Ranks, epoch_callbacks, st
     try:
         if main:
             write_json(out_dir / "data_summary.json", data.summary)
-        runner = run_search if cfg.search.enabled else run_baseline
+        runner = run_evaluate if cfg.stage == "evaluate" else run_search if cfg.search.enabled else run_baseline
         results = runner(cfg, data, out_dir, sinks, device, epoch_callbacks)
         results.update(dataset=data.summary["dataset"], seed=cfg.seed,
                        **(code_provenance(out_dir) if main else {"code_version": code_version()}),

@@ -149,7 +149,10 @@ def data_line(summary: dict[str, Any]) -> str:
 
 def summary_record(results: dict[str, Any]) -> dict[str, Any]:
     """The final numbers of the run's model (the learned loss after a search) for W&B's summary:
-    headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap."""
+    headline errors, per-class accuracy up to 100 classes, each paired baseline and the gap; after
+    ``stage=search`` (the test split unread) the hyper-step counts."""
+    if "test" not in results:
+        return {k: results[k] for k in ("hyper_steps", "hyper_steps_skipped") if k in results}
     test = results["test"]
     record: dict[str, Any] = {k: test[k] for k in HEADLINE if test.get(k) is not None}
     if len(test["per_class_accuracy"]) <= 100:

@@ -195,6 +195,8 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
         cfg = yaml.safe_load(cfg_path.read_text())
         results = RunResults.read(metrics_path.parent)
         m = results.metrics
+        if "test" not in m:  # stage=search: a learned loss, no final model to tabulate
+            continue
         label = label_of(cfg, _hydra_choices(metrics_path.parent).get("search"))
         if "tuned" in metrics_path.relative_to(root).parts[:-1]:
             label += " tuned"
