@@ -9,7 +9,6 @@ import io
 import math
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from autobalance.objective_metrics import with_objective_metrics
 from autobalance.objectives import build_objective, class_weight_list
 from autobalance.plots import plot_per_class_accuracy, plot_trajectories
 from autobalance.posthoc_stage import posthoc_stage
-from autobalance.registry import Registry
+from autobalance.procedures import PROCEDURES, Procedure
 from autobalance.reporting import (
     data_line,
     finite,
@@ -50,11 +49,10 @@ from autobalance.reporting import (
 )
 from autobalance.run_dir import code_provenance, lock_run_dir, prepare_run_dir, record_code_version, unlock_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
+from autobalance.training import dfr, jtt, weight_balancing  # noqa: F401 - their procedures register
 from autobalance.training.checkpoint import load_checkpoint
-from autobalance.training.dfr import retrain_last_layer
-from autobalance.training.jtt import error_set, upsampled
+from autobalance.training.lr_schedule import shortened
 from autobalance.training.trainer import Trainer
-from autobalance.training.weight_balancing import retrain_classifier
 
 
 def build_model(cfg: RunConfig, data: DataBundle, device: torch.device) -> torch.nn.Module:
@@ -141,76 +139,6 @@ def train(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
     return trainer
 
 
-def shortened(optim: OptimConfig, epochs: int) -> OptimConfig:
-    """The training schedule cut to ``epochs``, milestones scaled with it."""
-    ratio = epochs / optim.epochs
-    return dataclasses.replace(optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1),
-                               milestones=[round(m * ratio) for m in optim.milestones])
-
-
-def jtt_upsampled(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
-                  phase_seconds: dict[str, float]) -> tuple[DataBundle, dict[str, Any]]:
-    """JTT's first stage: ERM for ``loss.identification_epochs`` epochs of the schedule, then the
-    training set with its errors repeated ``loss.upweight`` times."""
-    loss = cfg.loss
-    epochs = min(loss.identification_epochs, cfg.optim.epochs)
-    identify_cfg = dataclasses.replace(cfg, loss=loss_config("ce"))
-    identifier = train(identify_cfg, data, out_dir, sinks, device, "identify", phase_seconds,
-                       optim=shortened(cfg.optim, epochs))
-    errors = error_set(identifier, data)
-    info = {"identification_epochs": epochs, "upweight": loss.upweight, "errors": len(errors),
-            "training_examples": len(data.train)}
-    print(f"JTT: {len(errors)} of {len(data.train)} training examples misclassified after {epochs} epochs; "
-          f"each now appears {round(loss.upweight)} times", flush=True)
-    return upsampled(data, errors, loss.upweight), info
-
-
-def dfr_check(cfg: RunConfig, data: DataBundle) -> None:
-    if cfg.train_on_val or len(data.val) == 0 or data.val.attribute is None:
-        raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
-                          f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
-                          f"{'no' if data.val.attribute is None else 'an'} attribute column: expected "
-                          "train_on_val=false and a validation split with an attribute")
-
-
-def dfr_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
-    """DFR's last-layer refit on the held-out validation split."""
-    info = retrain_last_layer(trainer.model, data, data.val, cfg.seed)
-    print(f"DFR: last layer refit on {info['held_out_examples']} validation examples (C={info['C']})", flush=True)
-    return info
-
-
-def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
-    """Weight balancing's second stage on the trained model, from the data it trained on."""
-    loss = cfg.loss
-    info = retrain_classifier(trainer.model, final_data, final_data.train, final_data.train_counts, cfg.seed,
-                              loss.classifier_epochs, loss.classifier_lr, loss.classifier_weight_decay,
-                              loss.max_norm, loss.beta)
-    print(f"weight balancing: classifier retrained {info['epochs']} epochs (weight decay {info['weight_decay']}, "
-          f"row norms capped at {info['row_norm_cap']:.3g})", flush=True)
-    return info
-
-
-@dataclass(frozen=True)
-class Procedure:
-    """A baseline trained in stages around the one training run: a check of the data, a stage
-    that makes the training data (its phases timed by ``train``), a stage on the trained model
-    (timed as the phase ``after_phase``). Each stage's information goes to ``metrics.json``
-    under the procedure's name."""
-
-    check: Callable[[RunConfig, DataBundle], None] | None = None
-    before: Callable[..., tuple[DataBundle, dict[str, Any]]] | None = None
-    after: Callable[[RunConfig, Trainer, DataBundle, DataBundle], dict[str, Any]] | None = None
-    after_phase: str = ""
-
-
-PROCEDURES: Registry[Procedure] = Registry("a loss's procedure")
-"""Multi-stage baselines by the ``procedure`` their loss registers with."""
-PROCEDURES.register("jtt")(Procedure(before=jtt_upsampled))
-PROCEDURES.register("dfr")(Procedure(check=dfr_check, after=dfr_stage, after_phase="dfr"))
-PROCEDURES.register("weight_balancing")(Procedure(after=classifier_stage, after_phase="classifier"))
-
-
 def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, device,
                  epoch_callbacks=()) -> dict[str, Any]:
     """A fixed loss (with its procedure's stages, if it has any): train -> evaluate -> report."""
@@ -222,7 +150,10 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
         procedure.check(cfg, data)
     extra: dict[str, Any] = {}
     if procedure.before is not None:
-        final_data, extra[name] = procedure.before(cfg, final_data, out_dir, sinks, device, phase_seconds)
+        def train_phase(phase_cfg: RunConfig, phase_data: DataBundle, phase: str, **options) -> Trainer:
+            return train(phase_cfg, phase_data, out_dir, sinks, device, phase, phase_seconds, **options)
+
+        final_data, extra[name] = procedure.before(cfg, final_data, train_phase)
     trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks)
     if procedure.after is not None:
         start = time.perf_counter()

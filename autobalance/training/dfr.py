@@ -10,12 +10,17 @@ group's size) and average their coefficients.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from autobalance.config import ConfigError, RunConfig
 from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.errors import InputError
+from autobalance.procedures import Procedure, register_procedure
+from autobalance.training.trainer import Trainer
 
 C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
 SUBSAMPLES = 10
@@ -101,3 +106,21 @@ def _class_scores(fitted: LogisticRegression, num_classes: int) -> tuple[np.ndar
     coef, intercept = np.full((num_classes, w.shape[1]), 0.0), np.full(num_classes, -1e4)
     coef[fitted.classes_], intercept[fitted.classes_] = w, b
     return coef, intercept
+
+
+def dfr_check(cfg: RunConfig, data: DataBundle) -> None:
+    if cfg.train_on_val or len(data.val) == 0 or data.val.attribute is None:
+        raise ConfigError(f"loss.name=dfr refits the last layer on the validation split's groups; found "
+                          f"train_on_val={cfg.train_on_val}, {len(data.val)} validation examples, "
+                          f"{'no' if data.val.attribute is None else 'an'} attribute column: expected "
+                          "train_on_val=false and a validation split with an attribute")
+
+
+def dfr_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
+    """DFR's last-layer refit on the held-out validation split."""
+    info = retrain_last_layer(trainer.model, data, data.val, cfg.seed)
+    print(f"DFR: last layer refit on {info['held_out_examples']} validation examples (C={info['C']})", flush=True)
+    return info
+
+
+register_procedure("dfr", Procedure(check=dfr_check, after=dfr_stage, after_phase="dfr"))

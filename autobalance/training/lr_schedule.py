@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -35,3 +36,10 @@ def lr_at(cfg: OptimConfig, epoch: int) -> float:
     if epoch < cfg.warmup_epochs:
         return cfg.lr * (epoch + 1) / cfg.warmup_epochs
     return LR_SCHEDULES[cfg.lr_schedule](cfg, epoch)
+
+
+def shortened(optim: OptimConfig, epochs: int) -> OptimConfig:
+    """The training schedule cut to ``epochs``, milestones scaled with it."""
+    ratio = epochs / optim.epochs
+    return dataclasses.replace(optim, epochs=epochs, warmup_epochs=min(optim.warmup_epochs, epochs - 1),
+                               milestones=[round(m * ratio) for m in optim.milestones])

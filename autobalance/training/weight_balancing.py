@@ -20,9 +20,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from autobalance.config import RunConfig
 from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.errors import InputError
 from autobalance.losses.priors import class_balanced_weights
+from autobalance.procedures import Procedure, register_procedure
+from autobalance.training.trainer import Trainer
 
 
 def row_norm_cap(weight: torch.Tensor, max_norm: float) -> float:
@@ -84,3 +87,17 @@ def retrain_classifier(model: torch.nn.Module, data: DataBundle, split: TensorSp
             project_rows_(head.weight, cap)
     return {"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "max_norm": max_norm, "beta": beta,
             "row_norm_cap": cap, "row_norms": head.weight.detach().norm(dim=1).tolist()}
+
+
+def classifier_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, final_data: DataBundle) -> dict[str, Any]:
+    """Weight balancing's second stage on the trained model, from the data it trained on."""
+    loss = cfg.loss
+    info = retrain_classifier(trainer.model, final_data, final_data.train, final_data.train_counts, cfg.seed,
+                              loss.classifier_epochs, loss.classifier_lr, loss.classifier_weight_decay,
+                              loss.max_norm, loss.beta)
+    print(f"weight balancing: classifier retrained {info['epochs']} epochs (weight decay {info['weight_decay']}, "
+          f"row norms capped at {info['row_norm_cap']:.3g})", flush=True)
+    return info
+
+
+register_procedure("weight_balancing", Procedure(after=classifier_stage, after_phase="classifier"))
