@@ -80,6 +80,7 @@ def test_eval_every_skips_intermediate_evaluations_but_not_the_last(tiny_config,
 
 
 def test_the_test_split_is_read_once_at_the_end_unless_asked_per_epoch(tiny_config, tmp_path):
+    tiny_config.search.enabled, tiny_config.optim.epochs = False, 1
     tiny_config.train_on_val = False  # validation held out: evaluated every epoch
     result = run(tiny_config, tmp_path)
     records = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
