@@ -53,6 +53,30 @@ def test_a_compressed_table_reads_as_the_plain_one(tmp_path, suffix):
     assert np.array_equal(plain.train.x.numpy(), packed.train.x.numpy())
 
 
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_a_spreadsheet_or_parquet_table_reads_as_the_csv_one(tmp_path, suffix):
+    """pandas writes them (with its index column in a spreadsheet, a missing cell as NaN)."""
+    pd = pytest.importorskip("pandas")
+    (tmp_path / "plain.csv").write_text("\n".join(ROWS) + "\n")
+    frame = pd.read_csv(tmp_path / "plain.csv")
+    path = tmp_path / f"adult{suffix}"
+    frame.to_excel(path) if suffix == ".xlsx" else frame.to_parquet(path)
+    plain, other = build_data(_cfg(tmp_path / "plain.csv"), 0), build_data(_cfg(path), 0)
+    assert np.array_equal(plain.train.x.numpy(), other.train.x.numpy())
+    assert np.array_equal(plain.test.y.numpy(), other.test.y.numpy())
+    assert other.summary["attribute_map"] == {"F": 0, "M": 1} and other.class_names == ["<=50K", ">50K"]
+    frame.loc[3, "age"] = None
+    frame.to_excel(path) if suffix == ".xlsx" else frame.to_parquet(path)
+    with pytest.raises(DataError, match=rf"adult\{suffix}, line 5, column 'age'"):
+        build_data(_cfg(path), 0)
+
+
+def test_a_spreadsheet_that_is_not_one_is_named(tmp_path):
+    (tmp_path / "broken.xlsx").write_text("not a spreadsheet")
+    with pytest.raises(DataError, match=r"broken\.xlsx: cannot read it as \.xlsx"):
+        build_data(_cfg(tmp_path / "broken.xlsx"), 0)
+
+
 def test_a_spreadsheet_export_with_semicolons_latin1_and_an_index_column(tmp_path):
     rows = [";x;caf\u00e9;sex;label"] + [f"{i};{i * 0.5};{i % 3};{'F' if i % 2 else 'M'};{i % 2}" for i in range(30)]
     (tmp_path / "export.csv").write_bytes("\n".join(rows).encode("cp1252"))

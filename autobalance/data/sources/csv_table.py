@@ -1,7 +1,9 @@
 """CSV files as ordinary tools write them: compressed (gzip, bz2, xz, a one-member zip), in UTF-8
 (with or without a byte-order mark) or a Windows or Latin-1 code page (or ``data.encoding``), with
 commas, semicolons, tabs or bars between values, with pandas' index column, with missing cells and
-with categorical columns.
+with categorical columns; and the same tables as a spreadsheet (``.xlsx``, ``.xls``, ``.ods``: its
+first sheet) or Parquet (``.parquet``), read by pandas (``pip install "autobalance[tables]"`` adds
+the readers pandas needs) into the same rows of cells.
 
 A feature column whose every value is a word is categorical: :class:`FeatureEncoder` one-hot
 encodes it with scikit-learn's ``OneHotEncoder``, fitted on the training file and applied to the
@@ -96,6 +98,34 @@ def csv_rows(path: Path, encoding: str | None = None) -> tuple[list[str], list[l
     if names[0] in ("", "Unnamed: 0"):  # pandas' DataFrame.to_csv index
         names, body = names[1:], [row[1:] for row in body]
     return names, body
+
+
+SPREADSHEETS = (".xlsx", ".xls", ".ods")
+PARQUET = (".parquet", ".pq")
+
+
+def table_rows(path: Path, encoding: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """A table's column names and rows of cells (strings, ``""`` where a cell is missing): a
+    spreadsheet's first sheet or a Parquet file through pandas, any other file as CSV."""
+    suffix = path.suffix.lower()
+    if suffix not in SPREADSHEETS + PARQUET:
+        return csv_rows(path, encoding)
+    try:
+        import pandas as pd
+
+        frame = pd.read_parquet(path) if suffix in PARQUET else pd.read_excel(path, sheet_name=0)
+    except ImportError as e:
+        raise DataError(f"{path}: reading {suffix} files needs pandas and its reader ({e}); "
+                        'pip install "autobalance[tables]"') from None
+    except (ValueError, OSError) as e:
+        raise DataError(f"{path}: cannot read it as {suffix} ({type(e).__name__}: {e})") from None
+    names = [str(c).strip() for c in frame.columns]
+    if not len(frame):
+        raise DataError(f"{path}: a header ({', '.join(names)}) and no rows; expected one row per example")
+    rows = [["" if pd.isna(v) else str(v).strip() for v in row] for row in frame.itertuples(index=False)]
+    if names[0] in ("", "Unnamed: 0"):  # pandas' DataFrame.to_excel index
+        names, rows = names[1:], [row[1:] for row in rows]
+    return names, rows
 
 
 def _is_number(cell: str) -> bool:

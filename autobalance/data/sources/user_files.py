@@ -18,7 +18,7 @@ import numpy as np
 
 from autobalance.data.dataset import ArraySplit, RawDataset
 from autobalance.data.errors import DataError, DataNotFoundError
-from autobalance.data.sources.csv_table import FeatureEncoder, csv_rows
+from autobalance.data.sources.csv_table import FeatureEncoder, table_rows
 
 
 @dataclass
@@ -111,7 +111,7 @@ def read_npz(path: Path) -> UserTable:
 def read_csv(path: Path, label_column: str, attribute_column: str | None, encoder: FeatureEncoder,
              encoding: str | None = None) -> UserTable:
     """One CSV file through ``encoder`` (fitted on it first when it is the training file)."""
-    names, rows = csv_rows(path, encoding)
+    names, rows = table_rows(path, encoding)
     if label_column not in names:
         raise DataError(f"{path}: label column {label_column!r} not in columns {names}")
     if attribute_column is not None and attribute_column not in names:
