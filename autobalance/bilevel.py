@@ -257,7 +257,7 @@ class BilevelSearch:
             self.guard.load_state_dict(state["guard"])
         self.trail, self.best = state["trail"], state["best"]
         if self.sinks is not None:
-            self.sinks.jsonl.replace_phase("hyperstep", self.phase, self.records)
+            self.sinks.resumed("hyperstep", self.phase, self.records)
 
 
 def _plain(diagnostics: dict[str, Any]) -> dict[str, Any]:

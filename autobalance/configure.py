@@ -38,7 +38,7 @@ from autobalance.losses.factory import LOSSES, SEARCH_STARTS, loss_config
 from autobalance.losses.family import check_family_settings
 from autobalance.losses.schedules import SCHEDULES
 from autobalance.models import MODELS, model_config
-from autobalance.objectives import OBJECTIVES, check_annealing, check_blend_weights, check_trade_off, objective_config
+from autobalance.objectives import OBJECTIVES, check_annealing, objective_config
 from autobalance.registry import Registry
 from autobalance.run_dir import flat_settings
 from autobalance.training.lr_schedule import LR_SCHEDULES
@@ -85,10 +85,9 @@ def check_names(cfg: RunConfig) -> RunConfig:
     require_choice("schedule.name", cfg.schedule.name, SCHEDULES.names())
     require_choice("logger.name", cfg.logger.name, LOGGERS.names())
     require_choice("objective.name", cfg.objective.name, OBJECTIVES.names())
-    if cfg.objective.name == "blend":
-        check_blend_weights(cfg.objective)
-    if cfg.objective.name == "trade_off":
-        check_trade_off(cfg.objective)
+    check_objective = OBJECTIVES.metadata(cfg.objective.name).get("check")  # a composite's parts
+    if check_objective is not None:
+        check_objective(cfg.objective)
     if cfg.objective.final_temperature is not None:
         check_annealing(cfg.objective)
     search = cfg.search

@@ -17,13 +17,13 @@ from typing import Any
 
 from autobalance.config import ObjectiveConfig
 from autobalance.metrics import CVAR_ALPHA, cvar_error, weighted_error
-from autobalance.objectives import OBJECTIVES, class_weight_list
+from autobalance.objectives import OBJECTIVES, class_weight_list, objective_parts
 
 
 def metric_name(spec: ObjectiveConfig) -> str:
     """The name of the metric that judges ``spec``'s objective (``blend`` and ``trade_off``: their
     own name, for the weighted sum of their parts' metrics)."""
-    if spec.name in ("blend", "trade_off"):
+    if objective_parts(spec) is not None:
         return spec.name
     meta = OBJECTIVES.metadata(spec.name)
     if spec.cvar_alpha is not None and "cvar_metric" in meta:
@@ -32,15 +32,10 @@ def metric_name(spec: ObjectiveConfig) -> str:
 
 
 def _value(spec: ObjectiveConfig, metrics: dict[str, Any]) -> float | None:
-    if spec.name == "blend":
-        parts = [_value(dataclasses.replace(spec, name=name), metrics) for name in spec.weights]
-        return None if None in parts else sum(w * v for w, v in zip(spec.weights.values(), parts, strict=True))
-    if spec.name == "trade_off":
-        accuracy, fairness = (_value(dataclasses.replace(spec, name=n), metrics)
-                              for n in (spec.accuracy, spec.fairness))
-        if accuracy is None or fairness is None:
-            return None
-        return (1 - spec.fairness_weight) * accuracy + spec.fairness_weight * fairness
+    parts = objective_parts(spec)
+    if parts is not None:  # the weighted sum of its parts' metrics
+        values = [_value(dataclasses.replace(spec, name=name), metrics) for name in parts]
+        return None if None in values else sum(w * v for w, v in zip(parts.values(), values, strict=True))
     return metrics.get(metric_name(spec))
 
 

@@ -54,7 +54,10 @@ OBJECTIVES: Registry[Callable[[ObjectiveConfig, int, int], Objective]] = Registr
 def register_objective(name: str, settings: type[ObjectiveConfig] = ObjectiveConfig,
                        **metadata: Any) -> Callable[[Callable[..., Objective]], Callable[..., Objective]]:
     """Register ``builder(spec, num_classes, num_attribute_values)`` under ``name``; ``settings``
-    (an :class:`ObjectiveConfig` subclass) adds settings of its own, set as ``objective.<key>``."""
+    (an :class:`ObjectiveConfig` subclass) adds settings of its own, set as ``objective.<key>``.
+    Metadata the package reads: ``metric`` (the test metric that judges it), ``fairness`` (it compares
+    attribute values), ``tempered`` / ``soft_maximum`` (a temperature changes it), and for a composite
+    ``parts(spec) -> {objective: weight}`` and ``check(spec)``."""
     if not (dataclasses.is_dataclass(settings) and issubclass(settings, ObjectiveConfig)):
         raise TypeError(f"register_objective({name!r}): settings must be an ObjectiveConfig dataclass, "
                         f"got {settings!r}")
@@ -101,7 +104,7 @@ def build_objective(spec: ObjectiveConfig, num_classes: int, num_attribute_value
         spec = dataclasses.replace(spec, class_weights=class_weight_list(spec.class_weights, names))
     if spec.final_temperature is not None:
         return AnnealedObjective(spec, num_classes, num_attribute_values)
-    compared = spec.fairness if spec.name == "trade_off" else spec.name
+    compared = next((n for n in objective_parts(spec) or (spec.name,) if needs_attribute(n)), spec.name)
     if needs_attribute(compared) and num_attribute_values < 2:
         raise ConfigError(f"objective {compared!r} compares attribute values but the data has "
                           f"{num_attribute_values}: give the data an attribute column (data.attribute_column)")
@@ -134,8 +137,8 @@ class AnnealedObjective:
 def uses_temperature(spec: ObjectiveConfig) -> bool:
     """Whether the temperature changes ``spec``'s objective (a blend or trade-off: one of its
     parts); a soft maximum has none with ``cvar_alpha`` set (the CVaR replaces it)."""
-    if spec.name in ("blend", "trade_off"):
-        parts = spec.weights if spec.name == "blend" else (spec.accuracy, spec.fairness)
+    parts = objective_parts(spec)
+    if parts is not None:
         return any(uses_temperature(dataclasses.replace(spec, name=part)) for part in parts)
     meta = OBJECTIVES.metadata(spec.name)
     return meta.get("tempered", False) or (meta.get("soft_maximum", False) and spec.cvar_alpha is None)
@@ -150,6 +153,17 @@ def check_annealing(spec: ObjectiveConfig) -> None:
             "a soft maximum without cvar_alpha)")
 
 
+def objective_parts(spec: ObjectiveConfig) -> dict[str, float] | None:
+    """A composite objective's parts and their weights (its registration's ``parts``: ``blend``,
+    ``trade_off``); None for a simple objective."""
+    parts = OBJECTIVES.metadata(spec.name).get("parts")
+    return None if parts is None else parts(spec)
+
+
+def is_composite(name: str) -> bool:
+    return "parts" in OBJECTIVES.metadata(name)
+
+
 def needs_attribute(name: str) -> bool:
     """Whether an objective (a trade-off through its fairness part) compares attribute values."""
     return name in OBJECTIVES and OBJECTIVES.metadata(name).get("fairness", False)
@@ -158,14 +172,14 @@ def needs_attribute(name: str) -> bool:
 def check_trade_off(spec: ObjectiveConfig) -> None:
     """A trade-off pairs an accuracy objective with a fairness one."""
     fairness = tuple(n for n in OBJECTIVES.names() if needs_attribute(n))
-    accuracy = tuple(n for n in OBJECTIVES.names() if n not in (*fairness, "blend", "trade_off"))
+    accuracy = tuple(n for n in OBJECTIVES.names() if n not in fairness and not is_composite(n))
     require_choice("objective.fairness", spec.fairness, fairness)
     require_choice("objective.accuracy", spec.accuracy, accuracy)
 
 
 def check_blend_weights(spec: ObjectiveConfig) -> None:
     """A blend names objectives other than itself, with their weights."""
-    blendable = tuple(n for n in OBJECTIVES.names() if n not in ("blend", "trade_off"))
+    blendable = tuple(n for n in OBJECTIVES.names() if not is_composite(n))
     require(bool(spec.weights) and set(spec.weights) <= set(blendable), "objective.weights",
             dict(spec.weights), f"a mapping from {', '.join(blendable)} to blend weights")
 
@@ -218,7 +232,7 @@ def _weighted_ce(spec, num_classes, num_attribute_values):
     return weighted_ce
 
 
-@OBJECTIVES.register("blend")
+@OBJECTIVES.register("blend", parts=lambda spec: dict(spec.weights), check=check_blend_weights)
 def _blend(spec, num_classes, num_attribute_values):
     check_blend_weights(spec)
     parts = {name: build_objective(ObjectiveConfig(name, spec.temperature, spec.cvar_alpha,
@@ -275,7 +289,8 @@ def _demographic_parity(spec, num_classes, num_attribute_values):
     return demographic_parity
 
 
-@OBJECTIVES.register("trade_off")
+@OBJECTIVES.register("trade_off", check=check_trade_off,
+                     parts=lambda spec: {spec.accuracy: 1 - spec.fairness_weight, spec.fairness: spec.fairness_weight})
 def _trade_off(spec, num_classes, num_attribute_values):
     check_trade_off(spec)
     accuracy, fairness = (build_objective(dataclasses.replace(spec, name=name), num_classes, num_attribute_values)

@@ -132,6 +132,15 @@ class Sinks:
         for s in self.sinks:
             s.log(kind, record, step)
 
+    def resumed(self, kind: str, phase: str, records: list[dict[str, Any]]) -> None:
+        """A phase resumed from its checkpoint: the run's record (the JSONL files) holds exactly the
+        ``kind`` records the checkpoint kept; streaming loggers keep what they already showed."""
+        self.jsonl.replace_phase(kind, phase, records)
+
+    def restarted(self, phase: str) -> None:
+        """A phase starts over (it stopped before its first checkpoint): its records are dropped."""
+        self.jsonl.drop_phase(phase)
+
     def close(self) -> None:
         for s in self.sinks:
             s.close()

@@ -210,7 +210,7 @@ class Trainer:
             return False
         self.load_state_dict(load_checkpoint(path, self.device))
         if self.sinks is not None:
-            self.sinks.jsonl.replace_phase("epoch", self.phase, self.history)
+            self.sinks.resumed("epoch", self.phase, self.history)
         return True
 
     def _epoch_record(self, train_loss: float, seconds: float, images: int) -> dict[str, Any]:
@@ -259,7 +259,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
         """Run the remaining epochs; with ``resume`` continue from the last checkpoint."""
         if resume and not self.try_resume() and self.sinks is not None:
-            self.sinks.jsonl.drop_phase(self.phase)  # stopped before its first checkpoint: it starts over
+            self.sinks.restarted(self.phase)  # stopped before its first checkpoint: it starts over
         while self.epoch < self.optim_cfg.epochs:
             record = self.run_epoch()
             self.history.append({"step": self.step, **record})
