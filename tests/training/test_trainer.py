@@ -49,7 +49,7 @@ def test_run_writes_readable_outputs(tiny_config, tmp_path):
 
 
 def test_the_run_reports_the_final_models_fit_on_the_data_it_trained_on(tiny_config, tmp_path):
-    tiny_config.train_on_val = False  # validation held out: evaluated every epoch
+    tiny_config.optim.epochs = 2
     result = run(tiny_config, tmp_path)
     data = build_data(tiny_config.data, tiny_config.seed).merged_train_val()  # train_on_val=true
     model = build_model(tiny_config, data, torch.device("cpu"))
