@@ -28,8 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from autobalance.losses.factory import label_aware_smoothing  # noqa: E402
 from autobalance.losses.priors import cdt_scales, logit_adjustment_offsets  # noqa: E402
+from autobalance.losses.smoothing import label_aware_smoothing  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("aggregate", Path(__file__).with_name("aggregate.py"))
 aggregate = importlib.util.module_from_spec(_spec)

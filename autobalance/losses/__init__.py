@@ -1,6 +1,7 @@
 """The learnable loss family, the baseline zoo and training-time schedules."""
 
-from autobalance.losses import beyond_balanced  # noqa: E402,F401  (registers gce, weighted_ce, cost_la)
+import importlib
+
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.baselines import (
     ClassBalancedFocalLoss,
@@ -12,6 +13,12 @@ from autobalance.losses.clustering import frequency_clusters, interpolate_cluste
 from autobalance.losses.family import ParametricLoss
 from autobalance.losses.io import load_loss, save_loss
 from autobalance.losses.schedules import LossSchedule
+
+BASELINE_MODULES = ("reweighting", "logit_adjusted", "group_losses", "smoothing", "learned", "beyond_balanced")
+"""The modules whose baseline losses register themselves (:mod:`autobalance.losses.factory`), in the
+order their names are listed."""
+for _module in BASELINE_MODULES:
+    importlib.import_module(f"autobalance.losses.{_module}")
 
 __all__ = [
     "ClassBalancedFocalLoss", "ClassificationLoss", "FocalLoss", "LDAMLoss", "LossSchedule",

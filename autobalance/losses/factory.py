@@ -6,32 +6,26 @@ command line's ``loss=NAME``, one YAML file naming it."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
 
 from autobalance.class_attributes import attribute_matrix, log_frequency
 from autobalance.config import (
-    CLASS_BALANCED_BETA,
     FamilyConfig,
     LossConfig,
-    require,
 )
 from autobalance.errors import InputError
 from autobalance.losses.base import ClassificationLoss
-from autobalance.losses.baselines import (
-    ClassBalancedFocalLoss,
-    FocalLoss,
-    LDAMLoss,
-    PosthocLogitAdjustedCE,
-)
 from autobalance.losses.family import ParametricLoss
-from autobalance.losses.group_dro import GroupDROLoss
 from autobalance.losses.io import load_loss
-from autobalance.losses.priors import cdt_scales, class_balanced_weights, logit_adjustment_offsets
+from autobalance.losses.priors import (
+    cdt_scales,
+    class_balanced_weights,
+    group_logit_adjustment,
+    logit_adjustment_offsets,
+)
 from autobalance.registry import Registry
 from autobalance.settings import as_registered, build_settings, setting_names
 
@@ -91,264 +85,9 @@ def build_loss(cfg: LossConfig, counts: Sequence[int], cell_counts: CellCounts |
     return LOSSES[cfg.name](registered_settings(cfg), counts, cell_counts or [list(counts)])
 
 
-def _fixed(counts: Sequence[int], **init) -> ParametricLoss:
+def fixed_loss(counts: Sequence[int], **init) -> ParametricLoss:
+    """A baseline that is a special case of the family: a :class:`ParametricLoss` with nothing learned."""
     return ParametricLoss(len(counts), learn=(), **init)
-
-
-@dataclass
-class FocalConfig(LossConfig):
-    gamma: float = 1.0
-    """The focusing exponent (Lin et al. 2017)."""
-
-    def __post_init__(self) -> None:
-        require(self.gamma >= 0, "loss.gamma", self.gamma, ">= 0")
-
-
-@dataclass
-class ClassBalancedConfig(LossConfig):
-    beta: float = CLASS_BALANCED_BETA
-    """The class-balanced weights' (1 - beta) / (1 - beta^n) (Cui et al. 2019)."""
-
-    def __post_init__(self) -> None:
-        require(0 <= self.beta < 1, "loss.beta", self.beta, "in [0, 1)")
-
-
-@dataclass
-class ClassBalancedFocalConfig(FocalConfig, ClassBalancedConfig):
-    def __post_init__(self) -> None:
-        ClassBalancedConfig.__post_init__(self)
-        FocalConfig.__post_init__(self)
-
-
-@dataclass
-class LDAMConfig(LossConfig):
-    max_margin: float = 0.5
-    scale: float = 30.0
-
-    def __post_init__(self) -> None:
-        require(self.max_margin > 0, "loss.max_margin", self.max_margin, "> 0")
-        require(self.scale > 0, "loss.scale", self.scale, "> 0")
-
-
-@dataclass
-class LogitAdjustmentConfig(LossConfig):
-    tau: float = 1.0
-    """The offsets' tau log pi_y (Menon et al. 2021)."""
-
-    def __post_init__(self) -> None:
-        require(self.tau >= 0, "loss.tau", self.tau, ">= 0")
-
-
-@dataclass
-class CDTConfig(LossConfig):
-    gamma: float = 0.2
-    """The scales' exponent, (n_y / n_max)^gamma; a negative one (as a search may find) scales the
-    rare classes up."""
-
-    def __post_init__(self) -> None:
-        require(math.isfinite(self.gamma), "loss.gamma", self.gamma, "a finite number")
-
-
-@dataclass
-class VSConfig(LogitAdjustmentConfig, CDTConfig):
-    def __post_init__(self) -> None:
-        CDTConfig.__post_init__(self)
-        LogitAdjustmentConfig.__post_init__(self)
-
-
-TAU_GRID = "0.25,0.5,0.75,1.0,1.25,1.5,2.0"
-GAMMA_GRID = "0.05,0.1,0.2,0.3,0.5"
-"""The validation grids of the ``+hparams_search=tune_NAME`` presets (``autobalance.config_groups``)."""
-
-
-@register_loss("ce")
-def _ce(cfg, counts, cell_counts):
-    return _fixed(counts)
-
-
-@register_loss("focal", FocalConfig, grid={"gamma": "0.5,1.0,1.5,2.0,3.0"})
-def _focal(cfg, counts, cell_counts):
-    return FocalLoss(cfg.gamma)
-
-
-@register_loss("cb_softmax", ClassBalancedConfig)
-def _cb_softmax(cfg, counts, cell_counts):
-    return _fixed(counts, weights=class_balanced_weights(counts, cfg.beta))
-
-
-@register_loss("cb_focal", ClassBalancedFocalConfig,
-               grid={"beta": "0.9,0.99,0.999,0.9999,0.99999", "gamma": "0.5,1.0,2.0"})
-def _cb_focal(cfg, counts, cell_counts):
-    return ClassBalancedFocalLoss(counts, cfg.beta, cfg.gamma)
-
-
-@register_loss("ldam", LDAMConfig, config={"model": {"normalized_head": True}},  # its cosine head
-               baselines={"ldam_drw": {"schedule": "drw"}}, grid={"max_margin": "0.1,0.25,0.5,0.75,1.0"})
-def _ldam(cfg, counts, cell_counts):
-    return LDAMLoss(counts, cfg.max_margin, cfg.scale)
-
-
-@register_loss("la", LogitAdjustmentConfig, grid={"tau": TAU_GRID})
-def _la(cfg, counts, cell_counts):
-    return _fixed(counts, offsets=logit_adjustment_offsets(counts, cfg.tau))
-
-
-@register_loss("la_posthoc", LogitAdjustmentConfig, grid={"tau": TAU_GRID})
-def _la_posthoc(cfg, counts, cell_counts):
-    return PosthocLogitAdjustedCE(counts, cfg.tau)
-
-
-@register_loss("cdt", CDTConfig, grid={"gamma": GAMMA_GRID})
-def _cdt(cfg, counts, cell_counts):
-    return _fixed(counts, scales=cdt_scales(counts, cfg.gamma))
-
-
-@register_loss("vs", VSConfig, grid={"gamma": GAMMA_GRID, "tau": "0.5,1.0,1.5"})
-def _vs(cfg, counts, cell_counts):
-    return _fixed(counts, scales=cdt_scales(counts, cfg.gamma), offsets=logit_adjustment_offsets(counts, cfg.tau))
-
-
-@register_loss("balanced_softmax")
-def _balanced_softmax(cfg, counts, cell_counts):
-    return _fixed(counts, offsets=logit_adjustment_offsets(counts, 1.0))
-
-
-def inverse_frequency_weights(cell_counts: CellCounts) -> torch.Tensor:
-    """Loss weights proportional to 1 / n_g per cell; a cell without training examples gets
-    the weight of the mean cell size (it never meets a training example)."""
-    counts = torch.as_tensor(cell_counts, dtype=torch.float64)
-    counts = torch.where(counts > 0, counts, counts[counts > 0].mean())
-    return 1.0 / counts
-
-
-@register_loss("group_reweighted")
-def _group_reweighted(cfg, counts, cell_counts):
-    return ParametricLoss(len(counts), len(cell_counts), learn=(), weights=inverse_frequency_weights(cell_counts))
-
-
-def group_logit_adjustment(cell_counts: CellCounts, tau: float = 1.0) -> torch.Tensor:
-    """Offsets ``tau * log pi(y | a)``: logit adjustment by each attribute value's own class
-    prior, an (attribute x class) table (the correction of a spurious correlation's label shift
-    within each attribute; a class never seen with an attribute gets half an example)."""
-    return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in cell_counts])
-
-
-@register_loss("group_la", LogitAdjustmentConfig)
-def _group_la(cfg, counts, cell_counts):
-    offsets = group_logit_adjustment(cell_counts, cfg.tau)
-    return ParametricLoss(len(counts), len(cell_counts), learn=(), offsets=offsets)
-
-
-@dataclass
-class GroupDROConfig(LossConfig):
-    step_size: float = 0.01
-    """The group weights' exponentiated-gradient step (Sagawa et al. 2020)."""
-    adjustment: float = 0.0
-    """C of the group adjustment C / sqrt(n_g) added to each group's loss."""
-
-    def __post_init__(self) -> None:
-        require(self.step_size > 0, "loss.step_size", self.step_size, "> 0")
-        require(self.adjustment >= 0, "loss.adjustment", self.adjustment, ">= 0")
-
-
-@register_loss("group_dro", GroupDROConfig, single_process=True,
-               # the strong weight decay its paper pairs it with (1e-3 here, 2x the CPU presets' 5e-4;
-               # the paper's 1.0 is for a pretrained ResNet-50 at lr 1e-5)
-               baseline_values={"optim": {"weight_decay": 1.0e-3}})
-def _group_dro(cfg, counts, cell_counts):
-    return GroupDROLoss(cell_counts, cfg.step_size, cfg.adjustment)
-
-
-@dataclass
-class JTTConfig(LossConfig):
-    upweight: float = 20.0
-    """How many times the identification run's errors are repeated (Liu et al. 2021)."""
-    identification_epochs: int = 1
-
-    def __post_init__(self) -> None:
-        require(self.upweight >= 1, "loss.upweight", self.upweight, ">= 1")
-        require(self.identification_epochs >= 1, "loss.identification_epochs", self.identification_epochs,
-                "an integer >= 1")
-
-
-@register_loss("jtt", JTTConfig, procedure="jtt")
-def _jtt(cfg, counts, cell_counts):
-    """Cross-entropy; the pipeline trains it on JTT's upsampled set (``autobalance.training.jtt``)."""
-    return _fixed(counts)
-
-
-@register_loss("dfr", procedure="dfr", baseline_values={"train_on_val": False})
-def _dfr(cfg, counts, cell_counts):
-    """Cross-entropy; the pipeline then refits the last layer (``autobalance.training.dfr``)."""
-    return _fixed(counts)
-
-
-def label_aware_smoothing(counts: Sequence[int], head: float, tail: float) -> torch.Tensor:
-    """MiSLAS's label-aware smoothing (Zhong et al., CVPR 2021), its linear form: eps_k from ``tail``
-    at the rarest class to ``head`` at the most frequent, linear in n_k."""
-    n = torch.as_tensor(list(counts), dtype=torch.float64)
-    span = (n.max() - n.min()).clamp_min(1.0)
-    return tail + (head - tail) * (n - n.min()) / span
-
-
-@dataclass
-class LabelAwareSmoothingConfig(LossConfig):
-    smooth_head: float = 0.3
-    """The most frequent class's smoothing (the paper's CIFAR-10-LT value)."""
-    smooth_tail: float = 0.0
-    """The rarest class's smoothing."""
-
-    def __post_init__(self) -> None:
-        for key in ("smooth_head", "smooth_tail"):
-            require(0 <= getattr(self, key) < 1, f"loss.{key}", getattr(self, key), "in [0, 1)")
-
-
-@register_loss("las", LabelAwareSmoothingConfig)
-def _las(cfg, counts, cell_counts):
-    return _fixed(counts, label_smoothing=label_aware_smoothing(counts, cfg.smooth_head, cfg.smooth_tail),
-                  smoothing_max=1 - 1e-6)
-
-
-@dataclass
-class WeightBalancingConfig(ClassBalancedConfig):
-    """The second stage's settings (Alshammari et al. 2022): a classifier retrained on frozen
-    features with the class-balanced loss (``beta``), weight decay and a MaxNorm cap."""
-
-    classifier_epochs: int = 10
-    classifier_lr: float = 0.01
-    classifier_weight_decay: float = 0.1
-    max_norm: float = 0.1
-    """The cap's place between the smallest and the largest row norm."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(self.classifier_epochs >= 1, "loss.classifier_epochs", self.classifier_epochs, "an integer >= 1")
-        require(self.classifier_lr > 0, "loss.classifier_lr", self.classifier_lr, "> 0")
-        require(self.classifier_weight_decay >= 0, "loss.classifier_weight_decay", self.classifier_weight_decay,
-                ">= 0")
-        require(0 <= self.max_norm <= 1, "loss.max_norm", self.max_norm,
-                "in [0, 1] (the cap's place between the smallest and largest row norm)")
-
-
-@register_loss("weight_balancing", WeightBalancingConfig, procedure="weight_balancing")
-def _weight_balancing(cfg, counts, cell_counts):
-    """Cross-entropy (the first stage, with the run's tuned weight decay); the pipeline then
-    retrains the classifier (``autobalance.training.weight_balancing``)."""
-    return _fixed(counts)
-
-
-@dataclass
-class LearnedConfig(LossConfig):
-    path: str | None = None
-    """A learned-loss file (``learned_loss.yaml``) that a search exported."""
-
-    def __post_init__(self) -> None:
-        require(bool(self.path), "loss.path", self.path, "a learned-loss file when loss=learned")
-
-
-@register_loss("learned", LearnedConfig, baselines={})  # a file of its own, no preset
-def _learned(cfg, counts, cell_counts):
-    return load_loss(cfg.path, num_classes=len(counts))
 
 
 SEARCH_STARTS: Registry[Callable[..., dict[str, torch.Tensor]]] = Registry("search.family.init")

@@ -52,3 +52,18 @@ def ldam_margins(counts: Sequence[int], max_margin: float = 0.5) -> torch.Tensor
     """m_k = C / n_k^(1/4) with C chosen so the rarest class gets ``max_margin`` (Cao et al.)."""
     m = _counts(counts) ** -0.25
     return m * (max_margin / m.max())
+
+
+def inverse_frequency_weights(cell_counts: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Loss weights proportional to 1 / n_g per cell; a cell without training examples gets
+    the weight of the mean cell size (it never meets a training example)."""
+    counts = torch.as_tensor(cell_counts, dtype=torch.float64)
+    counts = torch.where(counts > 0, counts, counts[counts > 0].mean())
+    return 1.0 / counts
+
+
+def group_logit_adjustment(cell_counts: Sequence[Sequence[int]], tau: float = 1.0) -> torch.Tensor:
+    """Offsets ``tau * log pi(y | a)``: logit adjustment by each attribute value's own class
+    prior, an (attribute x class) table (the correction of a spurious correlation's label shift
+    within each attribute; a class never seen with an attribute gets half an example)."""
+    return torch.stack([logit_adjustment_offsets([max(c, 0.5) for c in row], tau) for row in cell_counts])

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from autobalance.config import LossConfig
-from autobalance.losses.factory import build_loss, inverse_frequency_weights, loss_config
+from autobalance.losses.factory import build_loss, loss_config
+from autobalance.losses.priors import inverse_frequency_weights
 
 GROUP_COUNTS = [[90, 10], [5, 95]]  # rows: attribute, columns: class
 
@@ -84,7 +85,8 @@ def test_group_logit_adjustment_uses_each_attributes_class_prior():
 
 
 def test_search_loss_can_start_at_group_logit_adjustment():
-    from autobalance.losses.factory import build_search_loss, group_logit_adjustment
+    from autobalance.losses.factory import build_search_loss
+    from autobalance.losses.priors import group_logit_adjustment
 
     loss = build_search_loss(["offsets", "weights"], "group_la", [95, 105], GROUP_COUNTS)
     start = group_logit_adjustment(GROUP_COUNTS)
