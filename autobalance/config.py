@@ -264,6 +264,9 @@ class FamilyConfig:
     attributes: list[str] = field(default_factory=lambda: ["log_frequency"])
     """With ``parametrization: attributes``: the class attributes the map reads (log_frequency,
     noise_rate, class_weight; :mod:`autobalance.class_attributes`)."""
+    map_hidden: int = 0
+    """With ``parametrization: attributes``: H > 0 adds a two-layer map with H hidden units (tanh)
+    to each part's linear map, starting at zero (the linear map's start exactly)."""
     init: str = "la"
     init_tau: float = 1.0
     init_gamma: float = 0.2
@@ -292,6 +295,9 @@ class FamilyConfig:
         require(self.init != "learned" or bool(self.init_path), "search.family.init_path", self.init_path,
                 "a learned-loss file when search.family.init=learned")
         require(self.cluster_size >= 1, "search.family.cluster_size", self.cluster_size, ">= 1")
+        require(self.map_hidden >= 0, "search.family.map_hidden", self.map_hidden, "an integer >= 0")
+        require(self.map_hidden == 0 or self.parametrization == "attributes", "search.family.map_hidden",
+                self.map_hidden, "0 unless search.family.parametrization=attributes")
         require(0 < self.augment_init < 1, "search.family.augment_init", self.augment_init,
                 "a fraction of the bound in (0, 1)")
         require(self.augment_max_ratio is None or self.augment_max_ratio >= 1, "search.family.augment_max_ratio",

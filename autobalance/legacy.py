@@ -38,13 +38,15 @@ ADDED_KEYS = {"search.folds": 1, "search.family.augment_max_ratio": None, "searc
               "search.guard.climb": 0.25, "search.guard.backoff": 0.5, "search.guard.drawdown": math.inf,
               "compile": False, "data.val_path": None, "data.label_noise.rate": 0.0, "data.label_noise.classes": None,
               "data.label_noise.flip_to": "uniform", "objective.class_weights": None,
-              "search.family.attributes": ["log_frequency"], "posthoc.enabled": False,
+              "search.family.attributes": ["log_frequency"], "search.family.map_hidden": 0,
+              "eval_test_per_epoch": True, "stage": "all", "from_run": None, "posthoc.enabled": False,
               "posthoc.parametrization": "per_class", "posthoc.attributes": ["log_frequency", "difficulty"],
               "posthoc.steps": 300, "posthoc.lr": 0.05, "optimized_metric": "objective_error",
               "data.encoding": None, "data.missing": "error", "data.unknown_category": "ignore"}
 """Keys added since runs were recorded, with the value that reproduces how those runs ran: a
 saved config without the key is read as holding that value (on resume, and when tables compare
 old and new runs)."""
+
 
 def renamed_key(key: str) -> str:
     """``key`` under its name now (a sub-key of a renamed key follows it)."""

@@ -66,8 +66,8 @@ def label_of(cfg: dict, search_preset: str | None = None) -> str:
     return label if sampler == "shuffle" else f"{label}+{sampler}_sampling"
 
 
-IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "logger", "data.cache_dir", "search.compare_with",
-                "search.compare_with_ce")
+IGNORED_KEYS = ("seed", "name", "device", "resume", "eval_every", "eval_test_per_epoch", "logger", "data.cache_dir",
+                "search.compare_with", "search.compare_with_ce")
 """Settings that do not change a run's result (or are the seed that rows average over)."""
 
 

@@ -188,4 +188,4 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
                           augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
                           decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
                           smoothing_max=family.smoothing_max, class_attributes=attributes, attribute_names=names,
-                          **start)
+                          map_hidden=family.map_hidden, **start)

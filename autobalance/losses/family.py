@@ -11,6 +11,7 @@ are exactly the hyperparameters.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -129,6 +130,9 @@ class ParametricLoss(ClassificationLoss):
             intercept; the initial tables are projected onto it, exactly for LA's, VS's and CE's).
         class_attributes: with "attributes", the (A, K) per-class attributes
             (:func:`autobalance.class_attributes.attribute_matrix`), named by ``attribute_names``.
+        map_hidden: with "attributes", H > 0 adds to each part's linear map a two-layer map,
+            ``out @ tanh(hidden @ attributes)`` with H hidden units (``hidden`` drawn from a fixed
+            seed, ``out`` zero: the start is the linear map's exactly), learned with the part.
         label_smoothing: initial smoothing per class, a (K,) / (G, K) table in [0, smoothing_max);
             the part exists when given or learned (none: exactly plain CE's targets). Its map is
             ``smoothing_max * tanh(raw)`` with raw kept >= 0 by :meth:`project_`; under the power
@@ -169,6 +173,7 @@ class ParametricLoss(ClassificationLoss):
         decay_max_ratio: float = DECAY_MAX_RATIO,
         class_attributes: torch.Tensor | None = None,
         attribute_names: Sequence[str] = (),
+        map_hidden: int = 0,
     ) -> None:
         super().__init__()
         check_family_settings(learn, scale_map, cluster_size, parametrization)
@@ -215,6 +220,7 @@ class ParametricLoss(ClassificationLoss):
                 setattr(self, f"raw_{part}", nn.Parameter(raw))
             else:
                 self.register_buffer(f"raw_{part}", raw)
+        self._init_hidden_map(map_hidden)
         self._init_smoothing(label_smoothing, smoothing_max, counts)
         self._init_decay(decay_reference, weight_decay, weight_decay_rest, decay_max_ratio)
         self.augmentation = None
@@ -224,6 +230,24 @@ class ParametricLoss(ClassificationLoss):
                                   0.0, num_attribute_values, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
                                                     augment_bounds, augment_max_ratio)
+
+    def _init_hidden_map(self, hidden_units: int) -> None:
+        self.map_hidden = int(hidden_units)
+        if not self.map_hidden:
+            return
+        if self.parametrization != "attributes":
+            raise InputError(f"map_hidden={hidden_units} adds to the attribute map; expected parametrization "
+                             f"'attributes', got {self.parametrization!r}")
+        features = self.class_attributes.shape[0]
+        generator = torch.Generator().manual_seed(0)
+        for part in PARTS:
+            hidden = torch.randn(self.map_hidden, features, generator=generator) / math.sqrt(features)
+            out = torch.zeros(self.num_attribute_values, self.map_hidden)
+            for name, value in ((f"map_hidden_{part}", hidden), (f"map_out_{part}", out)):
+                if part in self.learn:
+                    setattr(self, name, nn.Parameter(value))
+                else:
+                    self.register_buffer(name, value)
 
     def _init_smoothing(self, values, smoothing_max: float, counts) -> None:
         self.smoothing_max = float(smoothing_max)
@@ -280,10 +304,16 @@ class ParametricLoss(ClassificationLoss):
                        groups: torch.Tensor | None = None) -> torch.Tensor:
         return x if self.augmentation is None else self.augmentation(x, targets, groups)
 
-    def _expand(self, raw: torch.Tensor) -> torch.Tensor:
-        """Stored (G, clusters) values, (G, 1) exponents or (G, A) coefficients, as a (G, K) table."""
+    def _expand(self, part: str) -> torch.Tensor:
+        """A part's stored (G, clusters) values, (G, 1) exponents or (G, A) coefficients (and its
+        two-layer map's weights), as a (G, K) table."""
+        raw = getattr(self, f"raw_{part}")
         if self.parametrization == "attributes":
-            return raw @ self.class_attributes
+            table = raw @ self.class_attributes
+            if self.map_hidden:
+                hidden = torch.tanh(getattr(self, f"map_hidden_{part}") @ self.class_attributes)
+                table = table + getattr(self, f"map_out_{part}") @ hidden
+            return table
         return raw * self.log_frequency if self.parametrization == "power_law" else raw[:, self.cluster]
 
     def coefficients(self) -> dict[str, dict[str, list[float]]]:
@@ -292,6 +322,13 @@ class ParametricLoss(ClassificationLoss):
             return {}
         return {part: {name: getattr(self, f"raw_{part}").detach()[:, i].tolist()
                        for i, name in enumerate(self.attribute_names)} for part in PARTS}
+
+    def hidden_map(self) -> dict[str, dict[str, list]]:
+        """With ``map_hidden``: each part's two-layer map, ``hidden`` (H, A) over the attributes
+        (intercept first) and ``out`` (G, H); else empty."""
+        return {part: {"hidden": getattr(self, f"map_hidden_{part}").detach().tolist(),
+                       "out": getattr(self, f"map_out_{part}").detach().tolist()}
+                for part in PARTS} if self.map_hidden else {}
 
     def exponents(self) -> dict[str, torch.Tensor]:
         """The power-law exponents (one per group) of scales, offsets and weights: gamma of
@@ -307,16 +344,16 @@ class ParametricLoss(ClassificationLoss):
 
     def scales(self) -> torch.Tensor:
         """Effective (G, K) logit scales."""
-        return scale_forward(self._expand(self.raw_scales), self.scale_map)
+        return scale_forward(self._expand("scales"), self.scale_map)
 
     def offsets(self) -> torch.Tensor:
         """Effective (G, K) logit offsets, mean zero per group."""
-        offsets = self._expand(self.raw_offsets)
+        offsets = self._expand("offsets")
         return offsets - offsets.mean(dim=1, keepdim=True)
 
     def weights(self) -> torch.Tensor:
         """Effective (G, K) loss weights, positive with mean one."""
-        w = self._expand(self.raw_weights).exp()
+        w = self._expand("weights").exp()
         return w / w.mean()
 
     def label_smoothing(self) -> torch.Tensor:

@@ -54,7 +54,7 @@ def loss_to_dict(loss: ParametricLoss, class_names: list[str], counts: list[int]
         "exponents": {part: [round(float(v), 6) for v in e] for part, e in loss.exponents().items()} or None,
         "attribute_map": None if loss.parametrization != "attributes" else {
             "attributes": list(loss.attribute_names), "values": _rows(loss.class_attributes),
-            "coefficients": loss.coefficients()},
+            "coefficients": loss.coefficients(), **({"hidden_map": loss.hidden_map()} if loss.map_hidden else {})},
         "scales": _rows(values["scales"]),
         "offsets": _rows(values["offsets"]),
         "weights": _rows(values["weights"]),

@@ -60,3 +60,30 @@ def test_the_map_refuses_parts_it_does_not_give_and_a_missing_matrix():
                        class_attributes=attributes)
     with pytest.raises(InputError, match=r"needs class_attributes, an \(A, 5\) matrix"):
         ParametricLoss(5, learn=("offsets",), counts=COUNTS, parametrization="attributes")
+
+
+def _two_layer_family() -> ParametricLoss:
+    family = FamilyConfig(learn=["scales", "offsets"], parametrization="attributes",
+                          attributes=["log_frequency", "noise_rate"], init="vs", init_gamma=0.2, map_hidden=3)
+    return family_loss(family, COUNTS, attribute_values=attribute_values(COUNTS, NOISE))
+
+
+def test_the_two_layer_map_starts_at_the_linear_maps_tables_and_learns_a_curve(tmp_path):
+    linear, curved = _family(), _two_layer_family()
+    torch.testing.assert_close(curved.offsets(), linear.offsets(), atol=0, rtol=0)
+    torch.testing.assert_close(curved.scales(), linear.scales(), atol=0, rtol=0)
+    assert curved.map_out_offsets.shape == (1, 3) and curved.map_hidden_offsets.shape == (3, 3)
+    with torch.no_grad():
+        curved.map_out_offsets.fill_(0.5)
+    moved = (curved.offsets() - linear.offsets()).detach()[0]
+    assert moved.abs().max() > 0.01
+    path = save_loss(tmp_path / "learned_loss.yaml", curved, [str(c) for c in range(5)], COUNTS)
+    assert "hidden_map:" in path.read_text()
+    torch.testing.assert_close(load_loss(path).offsets(), curved.offsets().detach(), atol=1e-5, rtol=0)
+
+
+def test_the_two_layer_map_needs_the_attribute_parametrization():
+    with pytest.raises(ValueError, match="search.family.map_hidden=2: expected 0 unless"):
+        FamilyConfig(parametrization="per_class", map_hidden=2)
+    with pytest.raises(InputError, match="map_hidden=2 adds to the attribute map"):
+        ParametricLoss(5, learn=("offsets",), map_hidden=2)
