@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.plugins import Plugins
 
 from autobalance.config import LossConfig
 from autobalance.config_groups import store_config_groups
@@ -31,6 +32,7 @@ def _options(group):
 @pytest.fixture
 def toy_loss(monkeypatch):
     """A loss registered as a plugin would register it, withdrawn (registry and store) afterwards."""
+    Plugins.instance()  # hydra stores its own groups once, at first use: snapshot after them
     store = ConfigStore.instance()
     saved = copy.deepcopy(store.repo)
 
