@@ -49,7 +49,7 @@ from autobalance.reporting import (
 )
 from autobalance.run_dir import code_provenance, lock_run_dir, prepare_run_dir, record_code_version, unlock_run_dir
 from autobalance.runtime import code_version, resolve_device, seed_everything
-from autobalance.training import dfr, jtt, weight_balancing  # noqa: F401 - their procedures register
+from autobalance.training import dfr, jtt, validation_costs, weight_balancing  # noqa: F401 - their procedures register
 from autobalance.training.checkpoint import load_checkpoint
 from autobalance.training.lr_schedule import shortened
 from autobalance.training.trainer import Trainer
@@ -154,7 +154,12 @@ def run_baseline(cfg: RunConfig, data: DataBundle, out_dir: Path, sinks: Sinks, 
             return train(phase_cfg, phase_data, out_dir, sinks, device, phase, phase_seconds, **options)
 
         final_data, extra[name] = procedure.before(cfg, final_data, train_phase)
-    trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks)
+    options: dict[str, Any] = {}
+    if procedure.hooks is not None:
+        loss = build_loss(cfg.loss, final_data.train_counts, final_data.cell_counts())
+        options = {"loss": loss, "hooks": procedure.hooks(cfg, final_data, loss)}
+    trainer = train(cfg, final_data, out_dir, sinks, device, "train", phase_seconds, epoch_callbacks=epoch_callbacks,
+                    **options)
     if procedure.after is not None:
         start = time.perf_counter()
         extra[name] = procedure.after(cfg, trainer, data, final_data)

@@ -26,5 +26,5 @@ def test_every_multi_stage_loss_names_a_registered_procedure():
     from autobalance.pipeline import PROCEDURES
 
     named = {LOSSES.metadata(n)["procedure"] for n in LOSSES if "procedure" in LOSSES.metadata(n)}
-    assert named == set(PROCEDURES) == {"jtt", "dfr", "weight_balancing"}
+    assert named == set(PROCEDURES) == {"jtt", "dfr", "weight_balancing", "validation_costs"}
     assert all(PROCEDURES[n].after_phase for n in PROCEDURES if PROCEDURES[n].after is not None)

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autobalance.config import ConfigError
 from autobalance.data.profiles import long_tail_counts
 from autobalance.losses import LossSchedule
+from autobalance.losses.beyond_balanced import capped_simplex
 from autobalance.losses.factory import build_loss, loss_config
 from autobalance.losses.priors import class_balanced_weights, ldam_margins
 
@@ -153,3 +155,45 @@ def test_cost_sensitive_ce_and_logit_adjustment_with_costs():
     offsets = 1.0 * _priors().log() - costs.log()
     torch.testing.assert_close(_build("cost_la", weights=costs.tolist())(z, y), _softmax_ce(z + offsets, y).mean())
     torch.testing.assert_close(_build("cost_la")(z, y), _build("la")(z, y))  # equal costs: LA
+
+
+def test_adaptive_cost_la_is_the_logit_adjusted_loss_of_its_gains():
+    z, y = _batch()
+    loss = _build("adaptive_cost_la", tau=1.0)
+    torch.testing.assert_close(loss(z, y), _build("la")(z, y))  # uniform costs at the start: LA
+    costs = torch.rand(K, generator=torch.Generator().manual_seed(3), dtype=torch.float64) + 0.1
+    loss.costs.copy_(costs / costs.sum())
+    # Narasimhan and Menon's gains G_y = lambda_y / pi_y: CE on z - log G (up to one constant)
+    offsets = _priors().log() - (K * costs / costs.sum()).log()
+    torch.testing.assert_close(loss(z, y), _softmax_ce(z + offsets, y).mean())
+    k_costs = (K * costs / costs.sum()).tolist()
+    torch.testing.assert_close(loss(z, y), _build("cost_la", weights=k_costs)(z, y))
+
+
+def test_adaptive_costs_step_is_exponentiated_gradient_on_the_class_errors():
+    errors = torch.tensor([0.1, 0.5, 0.0, 0.9, 0.3, 0.6], dtype=torch.float64)
+    worst_one = _build("adaptive_cost_la")
+    worst_one.update(errors, step_size=0.5, worst=1)  # the simplex: lambda proportional to exp(eta e)
+    torch.testing.assert_close(worst_one.costs, torch.softmax(0.5 * errors, 0))
+    balanced = _build("adaptive_cost_la")
+    balanced.update(errors, step_size=0.5, worst=K)  # every class: the costs stay uniform
+    torch.testing.assert_close(balanced.costs, torch.full((K,), 1 / K, dtype=torch.float64))
+    cvar = _build("adaptive_cost_la")
+    for _ in range(20):
+        cvar.update(errors, step_size=2.0, worst=2)
+    assert cvar.costs.max() <= 0.5 + 1e-12 and abs(float(cvar.costs.sum()) - 1) < 1e-12
+    assert cvar.costs.argmax() == 3 and float(cvar.costs[3]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("cap", [0.13, 0.25, 0.5, 1.0])
+def test_capped_simplex_is_the_kl_projection(cap):
+    w = torch.rand(8, generator=torch.Generator().manual_seed(int(cap * 100)), dtype=torch.float64) ** 4 + 1e-3
+    projected = capped_simplex(w, cap)
+    # the KL projection's optimality conditions: lambda_i = min(cap, s w_i) for one s > 0 with sum 1
+    lo, hi = 0.0, 1e6
+    for _ in range(200):
+        s = (lo + hi) / 2
+        lo, hi = (s, hi) if torch.clamp(s * w, max=cap).sum() < 1 else (lo, s)
+    torch.testing.assert_close(projected, torch.clamp(lo * w, max=cap))
+    with pytest.raises(ConfigError, match="cap"):
+        capped_simplex(w, 0.1)  # eight entries of at most 0.1 cannot sum to one
