@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from autobalance.class_attributes import measure
 from autobalance.config import OptimConfig, SearchConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.distributed import whole_batch_objective
@@ -137,8 +138,18 @@ class BilevelSearch:
         """Where ``epoch`` lies in the hyper-step epochs: 0 at the first, 1 at the last."""
         return (epoch - self.first_epoch) / max(1, self.active_epochs - 1 - self.first_epoch)
 
+    def measure_attributes(self, view: StepView) -> dict[str, list[float]]:
+        """The map's measured class attributes (difficulty, training loss) on the model as the
+        hyper-steps begin: the warm-up model the issue's class-attribute map reads."""
+        measured = {}
+        for name in self.loss.pending_attributes():
+            measured[f"measured_{name}"] = measure(name, view.model, self.data)
+            self.loss.set_attribute(name, measured[f"measured_{name}"])
+        return measured
+
     def hyper_step(self, view: StepView) -> dict[str, Any]:
         start = time.perf_counter()
+        measured = self.measure_attributes(view)
         annealed = {}
         if isinstance(self.objective, AnnealedObjective):
             self.objective.progress = self.search_progress(view.epoch)
@@ -149,7 +160,7 @@ class BilevelSearch:
         state = {**self.method_state, **self._inner_optimizer_state(view)}
         result = self.method.compute(params, hparams, train_loss, val_loss, state)
         record: dict[str, Any] = {**self.tag, "hyper_step": self.hyper_steps, "epoch": view.epoch,
-                                  "step": view.step, **annealed, **_plain(result.diagnostics),
+                                  "step": view.step, **annealed, **measured, **_plain(result.diagnostics),
                                   "hypergrad": {n: g.tolist() for n, g in result.grads.items()}}
         self._check_solve(record)
         if not result.finite:

@@ -263,7 +263,8 @@ class FamilyConfig:
     ``attributes`` (per part, a linear map from the class attributes ``attributes``)."""
     attributes: list[str] = field(default_factory=lambda: ["log_frequency"])
     """With ``parametrization: attributes``: the class attributes the map reads (log_frequency,
-    noise_rate, class_weight; :mod:`autobalance.class_attributes`)."""
+    noise_rate, class_weight, and difficulty and training_loss, measured on the searched model as
+    its hyper-steps begin; :mod:`autobalance.class_attributes`)."""
     map_hidden: int = 0
     """With ``parametrization: attributes``: H > 0 adds a two-layer map with H hidden units (tanh)
     to each part's linear map, starting at zero (the linear map's start exactly)."""
@@ -439,6 +440,7 @@ class PosthocConfig:
     """``per_class`` (K free offsets), ``power_law`` (tau * log pi_k, one number) or ``attributes``
     (a linear map from the class attributes ``attributes`` to the offsets)."""
     attributes: list[str] = field(default_factory=lambda: ["log_frequency", "difficulty"])
+    """The class attributes of ``attributes`` (difficulty and training_loss measured on the final model)."""
     steps: int = 300
     lr: float = 0.05
 

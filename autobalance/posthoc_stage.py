@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from autobalance.class_attributes import attribute_matrix, attribute_values, log_frequency
+from autobalance.class_attributes import attribute_matrix, attribute_values, log_frequency, measure
 from autobalance.config import ConfigError, RunConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.group_metrics import index_means
@@ -18,12 +18,14 @@ from autobalance.posthoc import fit_offsets, offset_basis
 from autobalance.training.trainer import Trainer
 
 
-def class_attribute_values(cfg: RunConfig, data: DataBundle, val_logits: torch.Tensor) -> dict[str, Any]:
+def class_attribute_values(cfg: RunConfig, data: DataBundle, val_logits: torch.Tensor,
+                           model: torch.nn.Module | None = None) -> dict[str, Any]:
     """Each class attribute's K numbers in this run; difficulty is the per-class validation
-    cross-entropy of ``val_logits``."""
+    cross-entropy of ``val_logits``, the training loss (with ``model``) its per-class training one."""
     difficulty, _ = index_means(cross_entropy(val_logits.double(), data.val.y), data.val.y, data.num_classes)
+    training_loss = None if model is None else measure("training_loss", model, data)
     return attribute_values(data.train_counts, data.summary.get("label_noise"), cfg.objective.class_weights,
-                            difficulty.tolist())
+                            difficulty.tolist(), training_loss)
 
 
 def posthoc_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, fitted: DataBundle,
@@ -38,7 +40,8 @@ def posthoc_stage(cfg: RunConfig, trainer: Trainer, data: DataBundle, fitted: Da
     kept: list[str] = []
     attributes = None
     if p.parametrization == "attributes":
-        values = class_attribute_values(cfg, fitted, val_logits)
+        values = class_attribute_values(cfg, fitted, val_logits,
+                                        trainer.model if "training_loss" in p.attributes else None)
         attributes, kept = attribute_matrix(p.attributes, values)
     basis = offset_basis(p.parametrization, data.num_classes, torch.tensor(log_frequency(fitted.train_counts)),
                          attributes)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from autobalance.class_attributes import attribute_matrix, log_frequency
+from autobalance.class_attributes import MEASURED, attribute_matrix, log_frequency
 from autobalance.config import (
     FamilyConfig,
     LossConfig,
@@ -174,11 +174,13 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
     ``label_smoothing`` in ``learn`` start at ``decay_reference`` (the searching optimizer's decay)
     and at no smoothing, exactly today's training. ``parametrization="attributes"`` maps the
     attributes ``family.attributes`` (their values in ``attribute_values``; log frequency from
-    ``counts`` when not given) to each part."""
-    attributes, names = None, ()
+    ``counts`` when not given) to each part; a measured attribute without values (``difficulty``,
+    ``training_loss``) waits at zero for the search to measure it."""
+    attributes, names, measured = None, (), ()
     if family.parametrization == "attributes":
         values = attribute_values or {"log_frequency": log_frequency(counts)}
-        attributes, names = attribute_matrix(family.attributes, values)
+        attributes, names = attribute_matrix(family.attributes, values, len(counts), measured_later=True)
+        measured = tuple(n for n in names if n in MEASURED and values.get(n) is None)
     start = SEARCH_STARTS[family.init](counts, cell_counts or [list(counts)], tau=family.init_tau,
                                        gamma=family.init_gamma, beta=family.init_beta, path=family.init_path)
     num_attribute_values = len(cell_counts) if cell_counts else 1
@@ -188,4 +190,4 @@ def family_loss(family: FamilyConfig, counts: Sequence[int], cell_counts: CellCo
                           augment_max_ratio=family.augment_max_ratio, parametrization=family.parametrization,
                           decay_reference=decay_reference, decay_max_ratio=family.decay_max_ratio,
                           smoothing_max=family.smoothing_max, class_attributes=attributes, attribute_names=names,
-                          map_hidden=family.map_hidden, **start)
+                          map_hidden=family.map_hidden, measured_attributes=measured, **start)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autobalance.class_attributes import standardized
 from autobalance.config import SMOOTHING_MAX, require, require_choice
 from autobalance.errors import InputError
 from autobalance.losses.augmentation import MAX_RATIO, LearnedAugmentation, resolve_bounds
@@ -130,6 +131,9 @@ class ParametricLoss(ClassificationLoss):
             intercept; the initial tables are projected onto it, exactly for LA's, VS's and CE's).
         class_attributes: with "attributes", the (A, K) per-class attributes
             (:func:`autobalance.class_attributes.attribute_matrix`), named by ``attribute_names``.
+        measured_attributes: with "attributes", the attributes whose rows of ``class_attributes``
+            are zeros to be filled by :meth:`set_attribute` (a search measures them on its model
+            as its hyper-steps begin).
         map_hidden: with "attributes", H > 0 adds to each part's linear map a two-layer map,
             ``out @ tanh(hidden @ attributes)`` with H hidden units (``hidden`` drawn from a fixed
             seed, ``out`` zero: the start is the linear map's exactly), learned with the part.
@@ -174,6 +178,7 @@ class ParametricLoss(ClassificationLoss):
         class_attributes: torch.Tensor | None = None,
         attribute_names: Sequence[str] = (),
         map_hidden: int = 0,
+        measured_attributes: Sequence[str] = (),
     ) -> None:
         super().__init__()
         check_family_settings(learn, scale_map, cluster_size, parametrization)
@@ -203,6 +208,9 @@ class ParametricLoss(ClassificationLoss):
             given = torch.as_tensor(class_attributes, dtype=torch.float32)
             self.register_buffer("class_attributes", torch.cat([torch.ones(1, num_classes), given]))
             self.attribute_names = ("intercept", *(attribute_names or map(str, range(len(given)))))
+            if measured_attributes:  # zero rows until the search measures them (their coefficients start at 0)
+                self.register_buffer("attribute_pending", torch.tensor(
+                    [name in measured_attributes for name in self.attribute_names]))
         init = {
             "scales": scale_inverse(_table(scales, 1.0, num_attribute_values, num_classes), scale_map),
             "offsets": _table(offsets, 0.0, num_attribute_values, num_classes),
@@ -230,6 +238,25 @@ class ParametricLoss(ClassificationLoss):
                                   0.0, num_attribute_values, num_classes) for op in augment_ops}
             self.augmentation = LearnedAugmentation(augment_ops, initial, cluster, "augment" in self.learn,
                                                     augment_bounds, augment_max_ratio)
+
+    def pending_attributes(self) -> list[str]:
+        """The measured class attributes still waiting for their values."""
+        pending = getattr(self, "attribute_pending", None)
+        return [] if pending is None else [n for n, p in zip(self.attribute_names, pending.tolist(), strict=True) if p]
+
+    @torch.no_grad()
+    def set_attribute(self, name: str, values: Sequence[float]) -> None:
+        """Fill the pending attribute ``name`` with ``values`` (standardized over the classes; left
+        at zero when they are all equal). Its coefficients and hidden map outputs are still zero
+        before the first hyper-step, so the loss's values do not change."""
+        if name not in self.pending_attributes():
+            raise InputError(f"class attribute {name!r} is not waiting for values; "
+                             f"pending: {self.pending_attributes()}")
+        i = self.attribute_names.index(name)
+        row = standardized(values)
+        if row is not None:
+            self.class_attributes[i] = row.to(self.class_attributes)
+        self.attribute_pending[i] = False
 
     def _init_hidden_map(self, hidden_units: int) -> None:
         self.map_hidden = int(hidden_units)

@@ -1,8 +1,11 @@
 """The class-attribute parametrization: each part a linear map from per-class attributes (CAP),
 which holds the baselines' starts exactly and learns as many numbers as attributes."""
 
+import json
+
 import pytest
 import torch
+import yaml
 
 from autobalance.class_attributes import attribute_matrix, attribute_values
 from autobalance.config import FamilyConfig
@@ -87,3 +90,42 @@ def test_the_two_layer_map_needs_the_attribute_parametrization():
         FamilyConfig(parametrization="per_class", map_hidden=2)
     with pytest.raises(InputError, match="map_hidden=2 adds to the attribute map"):
         ParametricLoss(5, learn=("offsets",), map_hidden=2)
+
+
+def test_a_measured_attribute_waits_at_zero_and_filling_it_keeps_the_start():
+    family = FamilyConfig(learn=["scales", "offsets"], parametrization="attributes",
+                          attributes=["log_frequency", "difficulty"], init="vs", init_gamma=0.2, map_hidden=2)
+    loss = family_loss(family, COUNTS, attribute_values=attribute_values(COUNTS))
+    assert loss.pending_attributes() == ["difficulty"] and loss.class_attributes[2].abs().sum() == 0
+    before = {part: getattr(loss, part)().detach().clone() for part in ("scales", "offsets")}
+    loss.set_attribute("difficulty", [0.1, 0.5, 0.3, 1.2, 2.0])
+    assert loss.pending_attributes() == []
+    row = loss.class_attributes[2].double()
+    assert row.mean() == pytest.approx(0, abs=1e-6) and row.std(correction=0) == pytest.approx(1, abs=1e-6)
+    assert row.argmax() == 4 and row.argmin() == 0
+    for part, values in before.items():  # its coefficients are zero: the tables did not move
+        torch.testing.assert_close(getattr(loss, part)().detach(), values, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        loss.raw_offsets[0, 2] += 0.5  # now the map can tell the hard classes apart
+    assert loss.offsets()[0, 4] - before["offsets"][0, 4] > loss.offsets()[0, 0] - before["offsets"][0, 0]
+    with pytest.raises(InputError, match="'difficulty' is not waiting for values"):
+        loss.set_attribute("difficulty", [1.0] * 5)
+
+
+def test_a_search_measures_difficulty_and_training_loss_on_its_model_as_the_hyper_steps_begin(
+        search_config_factory, tmp_path):
+    from autobalance.pipeline import run
+
+    cfg = search_config_factory()
+    cfg.search.family = FamilyConfig(learn=["offsets"], parametrization="attributes",
+                                     attributes=["log_frequency", "difficulty", "training_loss"])
+    run(cfg, tmp_path)
+    first = json.loads((tmp_path / "hypersteps.jsonl").read_text().splitlines()[0])
+    assert len(first["measured_difficulty"]) == 10 and len(first["measured_training_loss"]) == 10
+    attribute_map = yaml.safe_load((tmp_path / "learned_loss.yaml").read_text())["attribute_map"]
+    rows = dict(zip(attribute_map["attributes"], attribute_map["values"], strict=True))
+    for name in ("difficulty", "training_loss"):  # the file records the values the map was fitted on
+        expected = torch.tensor(first[f"measured_{name}"], dtype=torch.float64)
+        torch.testing.assert_close(torch.tensor(rows[name], dtype=torch.float64),
+                                   (expected - expected.mean()) / expected.std(correction=0), atol=1e-5, rtol=0)
+    assert any(abs(g) > 0 for g in first["hypergrad"]["raw_offsets"][0][2:])  # the map learns their coefficients
