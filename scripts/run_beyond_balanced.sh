@@ -7,6 +7,8 @@
 #   bash scripts/run_beyond_balanced.sh a group_dro   # Group DRO with the classes as groups
 #   bash scripts/run_beyond_balanced.sh a vs gamma=0.1 tau=1.0   # a point of the tuning grid (TUNE=1: seed 0)
 #   bash scripts/run_beyond_balanced.sh a adaptive_cost_la step_size=0.3   # Narasimhan-Menon (addendum 2)
+#   bash scripts/run_beyond_balanced.sh c learned_map   # the search's offsets as a map of log frequency
+#                                                       # and measured difficulty (addendum 3)
 # Every run holds validation out (train_on_val=false) and ends with the post-hoc stage (offsets
 # fitted on validation, a linear map from log frequency and difficulty); the unadjusted and the
 # adjusted model are both in metrics.json. EXP (default fashion_mnist_lt_interpolation), SEEDS
@@ -31,7 +33,9 @@ case $METHOD in
   vs) RECIPE=(search=none loss=vs "loss.${1}" "loss.${2}"); LABEL="vs_${1/=/}_${2/=/}"; shift 2 ;;  # no "=" in a path
   adaptive_cost_la) RECIPE=(search=none loss=adaptive_cost_la "loss.${1}"); LABEL="adaptive_cost_la_${1/=/}"; shift ;;
   learned) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]") ;;
-  *) echo "method $METHOD: expected ce, la, group_dro, gce, vs, adaptive_cost_la or learned" >&2; exit 2 ;;
+  learned_map) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]"
+                       search.family.parametrization=attributes "search.family.attributes=[log_frequency,difficulty]") ;;
+  *) echo "method $METHOD: expected ce, la, group_dro, gce, vs, adaptive_cost_la, learned or learned_map" >&2; exit 2 ;;
 esac
 [[ ${TUNE:-0} == 1 ]] && SEEDS=0 && LABEL="tune/$LABEL"
 for seed in ${SEEDS//,/ }; do
