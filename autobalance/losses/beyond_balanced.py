@@ -148,6 +148,6 @@ class AdaptiveCostLAConfig(LossConfig):
 
 
 @register_loss("adaptive_cost_la", AdaptiveCostLAConfig, procedure="validation_costs",
-               baseline_values={"train_on_val": False}, grid={"step_size": "0.1,0.3,1.0"})
+               baseline_values={"train_on_val": False}, grid={"step_size": "0.03,0.1,0.3,1.0,3.0"})
 def _adaptive_cost_la(cfg, counts, cell_counts):
     return AdaptiveCostLALoss(counts, cfg.tau)
