@@ -111,10 +111,12 @@ def relabel(rows: list[dict], by_dir: dict[str, str]) -> None:
     differ only in the file they load. In an archive the member's first directory counts
     (``RUNS.tar.gz:study/...`` is under ``study``)."""
     for row in rows:
+        if row.get("compared"):  # a baseline the search ran beside it keeps its own name
+            continue
         parts = [part.rsplit(":", 1)[-1] for part in Path(row["dir"]).parts]
         for part, label in by_dir.items():
-            if part in parts:
-                row["label"] = label
+            if part in parts:  # the post-hoc row of a run stays apart from the run's own
+                row["label"] = label + ("+posthoc" if row["label"].endswith("+posthoc") else "")
 
 
 def few_shot_error(run_dir: Path, threshold: int) -> float | None:
