@@ -116,7 +116,7 @@ def relabel(rows: list[dict], by_dir: dict[str, str]) -> None:
         parts = [part.rsplit(":", 1)[-1] for part in Path(row["dir"]).parts]
         for part, label in by_dir.items():
             if part in parts:  # the post-hoc row of a run stays apart from the run's own
-                row["label"] = label + ("+posthoc" if row["label"].endswith("+posthoc") else "")
+                row["label"] = label + ("+posthoc" if row.get("posthoc") else "")
 
 
 def few_shot_error(run_dir: Path, threshold: int) -> float | None:
@@ -169,15 +169,17 @@ def collect(root: Path, few_threshold: int | None = None, label_by_dir: bool = F
 
 
 def collect_all(roots: list[tuple[Path, str | None]], few_threshold: int | None = None,
-                label_by_dir: bool = False) -> list[dict]:
+                label_by_dir: bool = False, by_dir: dict[str, str] | None = None) -> list[dict]:
     """:func:`collect` over several (root, shown as) pairs, whose runs' labels are told apart
-    together (an archive of earlier runs beside new ones)."""
+    together (an archive of earlier runs beside new ones), then named by ``by_dir`` (:func:`relabel`)."""
     rows = standalone_first([r for root, shown_as in roots for r in _rows(root, few_threshold, label_by_dir, shown_as)])
     if not label_by_dir:
         distinguish(rows)
+    relabel(rows, by_dir or {})
     for row in rows:
         del row["settings"]
         row.pop("compared", None)
+        row.pop("posthoc", None)
     return rows
 
 
@@ -231,7 +233,8 @@ def _rows(root: Path, few_threshold: int | None, label_by_dir: bool, shown_as: s
                          **{k: m[f"{name}_test"].get(k) for k in METRICS + GROUP_METRICS}})
         if "posthoc" in m:  # the same model with its post-hoc offsets: a method of its own
             posthoc = m["posthoc"]
-            rows.append({**row, "label": f"{label}+posthoc", **{k: posthoc["test"].get(k) for k in METRICS},
+            rows.append({**row, "label": f"{label}+posthoc", "posthoc": True,
+                         **{k: posthoc["test"].get(k) for k in METRICS},
                          "val_balanced_error": posthoc["val"].get("balanced_error"),
                          "val_objective_error": posthoc["val"].get("objective_error")})
     return rows
@@ -450,8 +453,8 @@ def main() -> None:
         parser.error(f"--label-dir {args.label_dir}: expected PART=LABEL")
     with tempfile.TemporaryDirectory() as scratch:
         roots = [r for spec in args.roots for r in resolve_roots(spec, Path(scratch))]
-        rows = collect_all(roots, args.few_threshold, args.label_by_dir)
-    relabel(rows, dict(spec.split("=", 1) for spec in args.label_dir))
+        rows = collect_all(roots, args.few_threshold, args.label_by_dir,
+                           dict(spec.split("=", 1) for spec in args.label_dir))
     if not rows:
         raise SystemExit(f"no run with metrics.json and config.yaml under {[str(r) for r in args.roots]}")
     table = summarize(rows)

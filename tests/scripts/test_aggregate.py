@@ -326,8 +326,9 @@ def test_a_post_hoc_stage_is_a_method_of_its_own_and_tuning_can_select_by_the_ob
     table = aggregate.summarize([r for r in rows if "posthoc" not in r["label"]])
     assert aggregate.best_by_validation(table, "val_objective_error")[0]["best_method"] == "la(tau=2)"
     assert aggregate.best_by_validation(table, "val_balanced_error")[0]["best_method"] == "la(tau=1)"
-    aggregate.relabel(rows, {"la2.0": "LA, tau 2"})  # a directory's label keeps the post-hoc rows apart
-    assert sorted({r["label"] for r in rows}) == ["LA, tau 2", "LA, tau 2+posthoc", "la(tau=1)", "la(tau=1)+posthoc"]
+    relabelled = aggregate.collect_all([(tmp_path, None)], by_dir={"la2.0": "LA, tau 2"})
+    assert sorted({r["label"] for r in relabelled}) == [  # a directory's label keeps the post-hoc rows apart
+        "LA, tau 2", "LA, tau 2+posthoc", "la(tau=1)", "la(tau=1)+posthoc"]
 
 
 def test_the_baselines_beside_a_search_are_rows_a_sweep_can_pair_with(tmp_path):
