@@ -513,6 +513,7 @@ def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
                                                             f"{blocker / 'run'}")
 
 
+@pytest.mark.slow  # a subprocess run of the command line: seconds each
 def test_help_says_what_the_program_does_and_show_config_prints_every_typed_default(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "autobalance.train", "--help"], capture_output=True, text=True,
                                timeout=60).stdout

@@ -3,6 +3,8 @@
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,7 @@ def test_every_config_directory_is_a_listed_package_with_its_yaml():
     assert with_yaml <= set(setuptools["package-data"])
 
 
+@pytest.mark.slow  # a subprocess run of the command line: seconds each
 def test_the_cli_finds_its_configs_when_run_from_the_source_checkout():
     """From the repository root, ``autobalance`` is the source folder (it shadows an installed
     copy), whose configs live beside it: the package maps them as an install does."""

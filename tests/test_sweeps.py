@@ -115,6 +115,7 @@ def test_the_optuna_preset_tunes_on_the_validation_objective_never_on_test(tmp_p
     assert best == min(j["val"]["objective_error"] for j in jobs)  # the validation objective's exact metric
 
 
+@pytest.mark.slow  # a subprocess run of the command line: seconds each
 def test_an_optimizing_sweep_refuses_a_run_that_trains_on_validation(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autobalance.train", "-m", "+hparams_search=optuna_vs",
                            "hydra.sweeper.n_trials=1", "train_on_val=true", *TINY_MNIST1D,

@@ -149,6 +149,7 @@ def test_the_system_fashion_mnist_has_its_published_sizes(tmp_path):
     assert np.bincount(raw.train.y).tolist() == [6000] * 10
 
 
+@pytest.mark.slow  # a subprocess run of the command line: seconds each
 def test_a_validation_file_of_the_users_own_is_the_validation_split(tmp_path):
     from autobalance.config import DataConfig
     from autobalance.data.build import build_data
