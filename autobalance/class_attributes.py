@@ -17,12 +17,12 @@ comparable and a map over them has as many numbers as attributes, not classes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from autobalance.data.bundle import DataBundle
+from autobalance.data.bundle import DataBundle, TensorSplit
 from autobalance.errors import InputError
 from autobalance.group_metrics import index_means
 
@@ -67,16 +67,23 @@ def standardized(column: Sequence[float] | torch.Tensor) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def measure(name: str, model: torch.nn.Module, data: DataBundle) -> list[float]:
-    """The measured attribute ``name`` of ``model`` (eval mode, unaugmented inputs, plain logits):
-    its mean cross-entropy per class on the split :data:`MEASURED` names (0 for a class absent there)."""
-    split = getattr(data, MEASURED[name])
+def per_class_means(model: torch.nn.Module, data: DataBundle, split: TensorSplit,
+                    per_example: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The mean of ``per_example(logits, targets)`` over each class of ``split``, float64 (eval mode,
+    unaugmented inputs, plain logits; 0 for a class absent there)."""
     was_training = model.training
     model.eval()
-    losses = [F.cross_entropy(model(x).double(), y, reduction="none") for x, y, _ in data.eval_batches(split)]
+    values = [per_example(model(x).double(), y) for x, y, _ in data.eval_batches(split)]
     model.train(was_training)
-    means, _ = index_means(torch.cat(losses), split.y, data.num_classes)
-    return means.tolist()
+    means, _ = index_means(torch.cat(values).double(), split.y, data.num_classes)
+    return means.cpu()
+
+
+def measure(name: str, model: torch.nn.Module, data: DataBundle) -> list[float]:
+    """The measured attribute ``name`` of ``model``: its mean cross-entropy per class on the split
+    :data:`MEASURED` names."""
+    split = getattr(data, MEASURED[name])
+    return per_class_means(model, data, split, lambda z, y: F.cross_entropy(z, y, reduction="none")).tolist()
 
 
 def _why_missing(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from autobalance.class_attributes import per_class_means
 from autobalance.config import ConfigError, RunConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.losses.base import ClassificationLoss
@@ -32,20 +33,10 @@ def worst_classes(cfg: RunConfig, num_classes: int) -> int:
                       f"(with objective.cvar_alpha) or objective=balanced_ce; got objective={objective.name}")
 
 
-@torch.no_grad()
 def class_errors(model: torch.nn.Module, data: DataBundle) -> torch.Tensor:
     """The model's error on each class of the validation split, fractions in [0, 1] (eval mode,
     unadjusted logits; a class without validation examples counts 0)."""
-    was_training = model.training
-    model.eval()
-    wrong = torch.zeros(data.num_classes, dtype=torch.float64)
-    seen = torch.zeros(data.num_classes, dtype=torch.float64)
-    for x, y, _ in data.eval_batches(data.val):
-        miss = (model(x).argmax(1) != y).double().cpu()
-        wrong.index_add_(0, y.cpu(), miss)
-        seen.index_add_(0, y.cpu(), torch.ones_like(miss))
-    model.train(was_training)
-    return wrong / seen.clamp_min(1)
+    return per_class_means(model, data, data.val, lambda z, y: (z.argmax(1) != y).double())
 
 
 class ValidationCostUpdates:
