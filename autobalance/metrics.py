@@ -18,13 +18,22 @@ def _nanmean(t: torch.Tensor) -> float:
     return float(t.mean()) if len(t) else float("nan")
 
 
+def worst_count(alpha: float, n: int) -> int:
+    """How many of ``n`` entries the CVaR at level ``alpha`` averages: ceil(alpha * n), at least one
+    (``alpha * n`` within 1e-9 of an integer counts as it: 0.3 * 10 is 3, not 4).
+
+    >>> worst_count(0.2, 10), worst_count(0.3, 10), worst_count(0.01, 10)
+    (2, 3, 1)
+    """
+    return max(1, math.ceil(alpha * n - 1e-9))
+
+
 def cvar_error(per_class_accuracy: Sequence[float], alpha: float = CVAR_ALPHA) -> float:
     """CVaR of the class errors at level ``alpha``: the mean of the worst ceil(alpha * K) class
     errors, in percent (classes absent from the evaluation set are left out)."""
     errors = 1.0 - torch.as_tensor(per_class_accuracy, dtype=torch.float64)
     errors = errors[~errors.isnan()]
-    k = max(1, math.ceil(alpha * len(errors) - 1e-9))
-    return 100.0 * float(errors.topk(k).values.mean())
+    return 100.0 * float(errors.topk(worst_count(alpha, len(errors))).values.mean())
 
 
 def class_error_std(per_class_accuracy: Sequence[float]) -> float:

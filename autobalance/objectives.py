@@ -21,6 +21,7 @@ import torch
 from autobalance.config import ConfigError, ObjectiveConfig, require, require_choice
 from autobalance.group_metrics import attribute_spreads, index_means, per_index_means
 from autobalance.losses.functional import cross_entropy, log_softmax
+from autobalance.metrics import worst_count
 from autobalance.registry import Registry
 from autobalance.settings import build_settings
 from autobalance.temperature_fit import fitted_inverse_temperature
@@ -40,8 +41,7 @@ def soft_maximum(values: torch.Tensor, temperature: float, cvar_alpha: float | N
     """Smooth worst case: ``T * log mean exp(v / T)`` (mean at T -> inf, max at T -> 0), or with
     ``cvar_alpha`` the CVaR, the mean of the worst ceil(alpha * n) entries."""
     if cvar_alpha is not None:
-        k = max(1, int(torch.ceil(torch.tensor(cvar_alpha * len(values)))))
-        return values.topk(k).values.mean()
+        return values.topk(worst_count(cvar_alpha, len(values))).values.mean()
     n = torch.tensor(float(len(values)), dtype=values.dtype, device=values.device)
     return temperature * (torch.logsumexp(values / temperature, 0) - n.log())
 

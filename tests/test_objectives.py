@@ -178,3 +178,13 @@ def test_beyond_balanced_objectives_have_correct_gradients(spec):
     y = torch.arange(12) % 3
     obj = build_objective(spec, 3)
     assert torch.autograd.gradcheck(lambda logits: obj(logits, y, None), (z,))
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.3, 0.7])
+def test_the_cvar_objective_averages_as_many_classes_as_its_test_metric(alpha):
+    from autobalance.metrics import cvar_error
+    from autobalance.objectives import soft_maximum
+
+    errors = torch.linspace(0.05, 0.95, 10, dtype=torch.float64)  # 0.3 * 10 is 3.0000000000000004 in floats
+    torch.testing.assert_close(100 * soft_maximum(errors, 1.0, alpha), torch.tensor(cvar_error(1 - errors, alpha),
+                                                                                    dtype=torch.float64))

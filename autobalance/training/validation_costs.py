@@ -6,7 +6,6 @@ costs. Validation is read by the updates only, never trained on."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -16,6 +15,7 @@ from autobalance.config import ConfigError, RunConfig
 from autobalance.data.bundle import DataBundle
 from autobalance.losses.base import ClassificationLoss
 from autobalance.losses.beyond_balanced import AdaptiveCostLALoss
+from autobalance.metrics import worst_count
 from autobalance.objectives import OBJECTIVES
 from autobalance.procedures import Procedure, register_procedure
 from autobalance.training.trainer import StepView, Trainer
@@ -26,7 +26,7 @@ def worst_classes(cfg: RunConfig, num_classes: int) -> int:
     with ``cvar_alpha`` (1 without), K for the balanced error's objectives."""
     objective = cfg.objective
     if objective.name == "worst_class":
-        return 1 if objective.cvar_alpha is None else max(1, math.ceil(objective.cvar_alpha * num_classes - 1e-9))
+        return 1 if objective.cvar_alpha is None else worst_count(objective.cvar_alpha, num_classes)
     if OBJECTIVES.metadata(objective.name).get("metric") == "balanced_error":
         return num_classes
     raise ConfigError(f"loss.name={cfg.loss.name} moves class costs towards the worst classes of objective=worst_class "
