@@ -9,9 +9,12 @@
 #   bash scripts/run_beyond_balanced.sh a adaptive_cost_la step_size=0.3   # Narasimhan-Menon (addendum 2)
 #   bash scripts/run_beyond_balanced.sh c learned_map   # the search's offsets as a map of log frequency
 #                                                       # and measured difficulty (addendum 3)
+#   bash scripts/run_beyond_balanced.sh d learned_map2  # (a) on Letter-LT, 26 classes (addendum 4; the
+#                                                       # map with a two-layer part of 4 hidden units)
 # Every run holds validation out (train_on_val=false) and ends with the post-hoc stage (offsets
 # fitted on validation, a linear map from log frequency and difficulty); the unadjusted and the
-# adjusted model are both in metrics.json. EXP (default fashion_mnist_lt_interpolation), SEEDS
+# adjusted model are both in metrics.json. EXP (default fashion_mnist_lt_interpolation; letter_lt
+# for d, run from a folder holding data/letter: scripts/export_letter.py), SEEDS
 # (default 0,1,2,3,4), OUT (default experiments/beyond_balanced/runs); resume=true continues.
 set -euo pipefail
 SETTING=$1
@@ -24,7 +27,8 @@ case $SETTING in
   a) OBJECTIVE=(objective=worst_class objective.cvar_alpha=0.2) ;;
   b) OBJECTIVE=(objective=balanced_ce data.label_noise.rate=0.4 data.label_noise.classes=largest:3) ;;
   c) OBJECTIVE=(objective=worst_class objective.cvar_alpha=0.2 data.profile=none) ;;
-  *) echo "setting $SETTING: expected a, b or c" >&2; exit 2 ;;
+  d) OBJECTIVE=(objective=worst_class objective.cvar_alpha=0.2); EXP=letter_lt ;;
+  *) echo "setting $SETTING: expected a, b, c or d" >&2; exit 2 ;;
 esac
 LABEL=$METHOD
 EXTRA=()
@@ -35,7 +39,11 @@ case $METHOD in
   learned) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]") ;;
   learned_map) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]"
                        search.family.parametrization=attributes "search.family.attributes=[log_frequency,difficulty]") ;;
-  *) echo "method $METHOD: expected ce, la, group_dro, gce, vs, adaptive_cost_la, learned or learned_map" >&2; exit 2 ;;
+  learned_map2) RECIPE=(search=online search.compare_with=[] search.family.init=la "search.family.learn=[offsets]"
+                        search.family.parametrization=attributes "search.family.attributes=[log_frequency,difficulty]"
+                        search.family.map_hidden=4) ;;
+  *) echo "method $METHOD: expected ce, la, group_dro, gce, vs, adaptive_cost_la, learned, learned_map or learned_map2" >&2
+     exit 2 ;;
 esac
 [[ ${TUNE:-0} == 1 ]] && SEEDS=0 && LABEL="tune/$LABEL"
 for seed in ${SEEDS//,/ }; do
