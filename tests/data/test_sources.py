@@ -12,7 +12,7 @@ from autobalance.data.errors import DataError, DataNotFoundError
 from autobalance.data.sources import fashion_mnist
 from autobalance.data.sources.cifar import load_cifar
 from autobalance.data.sources.image_folder import load_image_folder
-from autobalance.data.sources.user_files import load_user_file
+from autobalance.data.sources.user_files import dataset_name, load_user_file
 
 
 def _write_image_tree(root: Path, classes=("cat", "dog"), per_split=(3, 2)) -> None:
@@ -167,3 +167,10 @@ def test_a_validation_file_of_the_users_own_is_the_validation_split(tmp_path):
         build_data(dataclasses.replace(cfg, val_path=str(tmp_path / "bad_val.csv")), seed=0)
     with pytest.raises(ValueError, match="data.val_path='v.csv': data.name=mnist1d does not read a validation file"):
         build_data(DataConfig(val_path="v.csv", cache_dir=str(tmp_path / "cache")), seed=0)
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("data/letter/train.csv", "letter"), ("letter.csv.gz", "letter"), ("tables/adult_train.parquet", "adult_train"),
+    ("Letter/TRAIN.xlsx", "Letter"), ("d.npz", "d")])
+def test_a_user_file_is_named_after_its_data_set_not_its_split(path, name):
+    assert dataset_name(Path(path)) == name

@@ -230,6 +230,21 @@ def encoded(table: UserTable, mapping: dict, train_path: Path) -> ArraySplit:
     return ArraySplit(table.x, y, table.attribute)
 
 
+COMPRESSED = (".gz", ".bz2", ".xz", ".lzma", ".zip")
+SPLIT_NAMES = frozenset({"train", "training", "trn", "train_data", "data"})
+
+
+def dataset_name(path: Path) -> str:
+    """What tables call the data set of ``path``: the file's name without its suffixes
+    (``letter.csv.gz`` -> ``letter``), or its folder's name where the file is named after its split
+    (``data/letter/train.csv`` -> ``letter``)."""
+    name = path.name
+    if path.suffix.lower() in COMPRESSED:
+        name = Path(name).stem
+    stem = Path(name).stem
+    return path.resolve().parent.name if stem.lower() in SPLIT_NAMES and path.resolve().parent.name else stem
+
+
 def load_user_file(
     kind: str,
     path: str | None,
@@ -285,7 +300,7 @@ def load_user_file(
     val = None if val_table is None else encoded(val_table, mapping, train_table.path)
     kind_of_x = "image" if train.x.dtype == np.uint8 and train.x.ndim == 4 else "vector"
     renamed = any(str(v) != str(i) for v, i in mapping.items())
-    raw = RawDataset(Path(path).stem, train, test, names, kind_of_x, val=val,
+    raw = RawDataset(dataset_name(Path(path)), train, test, names, kind_of_x, val=val,
                      label_map={str(v): i for v, i in mapping.items()} if renamed else None,
                      feature_encoding=encoder.record(), attribute_map=attribute_map)
     raw.check_labels(k)
