@@ -39,7 +39,7 @@ def test_a_step_on_the_noise_coefficient_moves_the_noisy_classes_apart_from_the_
         loss.raw_offsets[0, 2] += 0.5  # the noise_rate coefficient
     offsets = loss.offsets()[0].detach()
     la = logit_adjustment_offsets(COUNTS, 1.0).float()
-    moved = offsets - (la - la.mean())
+    moved = (offsets - (la - la.mean())).tolist()
     assert moved[0] == pytest.approx(moved[1], abs=1e-6) and moved[2] == pytest.approx(moved[4], abs=1e-6)
     assert moved[0] > 0 > moved[2]
 
