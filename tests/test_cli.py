@@ -108,6 +108,7 @@ def test_ldam_preset_switches_on_the_cosine_head():
     assert run_cfg.schedule.first_epoch(run_cfg.optim.epochs) == 160
 
 
+@pytest.mark.slow  # a subprocess that loads the data sources (8 s)
 def test_cifar10_lt_without_data_fails_fast_naming_where_it_looked(tmp_path):
     proc = _train(["+experiment=cifar10_lt", f"data.cache_dir={tmp_path / 'cache'}",
                    f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, timeout=60)
@@ -217,6 +218,7 @@ def test_an_interrupt_prints_the_resume_command_without_a_traceback(tmp_path, ca
     assert "optim.epochs=30" in command
 
 
+@pytest.mark.slow  # a subprocess that builds the data (8 s)
 def test_bad_data_exits_with_one_line_and_writes_no_results(tmp_path):
     x = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
     x[4, 0] = np.nan
@@ -290,6 +292,7 @@ def test_a_loss_of_ones_own_is_a_baseline_and_has_a_tuning_sweep(tmp_path, cache
     assert all(c["search"]["enabled"] is False and c["train_on_val"] is False for c in configs)
 
 
+@pytest.mark.slow  # subprocesses (9 s)
 def test_a_loss_of_ones_own_checks_its_hyperparameter_and_knows_its_keys(tmp_path, cache_dir):
     bad = _plugin_run(tmp_path, cache_dir, "loss.temperature=-1", f"hydra.run.dir={tmp_path / 'bad'}")
     assert bad.returncode == 2 and "loss.temperature=-1.0: expected > 0" in bad.stderr
@@ -424,6 +427,7 @@ def test_a_data_source_and_an_objective_of_ones_own_take_their_settings_from_the
             "`python -m autobalance.show_config`") in other.stderr
 
 
+@pytest.mark.slow  # a subprocess per case (8 s each)
 @pytest.mark.parametrize("raised, code, shown", [
     ("InputError('loss.tau=-1: expected a positive number')", 2, "autobalance: error: loss.tau=-1: expected"),
     ("ValueError('a bug in the builder')", 1, "Traceback"),

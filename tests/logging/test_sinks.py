@@ -26,6 +26,7 @@ def test_flatten_names_per_class_values():
     assert flat == {"hyperstep/scales/0/0": 1.0, "hyperstep/scales/0/1": 2.0, "hyperstep/norm": 3.0}
 
 
+@pytest.mark.slow  # two offline wandb runs (8 s)
 def test_wandb_offline_runs_are_separate_and_finished(search_config_factory, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
