@@ -4,8 +4,7 @@ beyond the package registry; no R needed: the package's ``.rda`` file is read by
 
     pip install rdata
     python scripts/export_letter.py --out data/letter   # train.csv (16,000) and test.csv (4,000)
-    python -m autobalance.train data=csv data.path=data/letter/train.csv \
-        data.test_path=data/letter/test.csv data.label_column=letter model=mlp ...
+    python -m autobalance.train +experiment=letter_lt         # from the folder holding data/letter
 
 The split is the data set's usual one: the first 16,000 rows train, the last 4,000 test.
 """
@@ -17,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import rdata
 
 PACKAGE = "r-cran-mlbench"
@@ -24,7 +24,7 @@ MEMBER = "usr/lib/R/site-library/mlbench/data/LetterRecognition.rda"
 TRAIN_ROWS = 16000
 
 
-def letter_table(workdir: Path):
+def letter_table(workdir: Path) -> pd.DataFrame:
     """The table as a pandas frame, its label column renamed ``letter``."""
     subprocess.run(["apt-get", "download", PACKAGE], cwd=workdir, check=True, capture_output=True)
     (deb,) = workdir.glob(f"{PACKAGE}_*.deb")

@@ -241,8 +241,8 @@ def dataset_name(path: Path) -> str:
     name = path.name
     if path.suffix.lower() in COMPRESSED:
         name = Path(name).stem
-    stem = Path(name).stem
-    return path.resolve().parent.name if stem.lower() in SPLIT_NAMES and path.resolve().parent.name else stem
+    stem, folder = Path(name).stem, path.resolve().parent.name
+    return folder if stem.lower() in SPLIT_NAMES and folder else stem
 
 
 def load_user_file(
